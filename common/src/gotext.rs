@@ -1,0 +1,130 @@
+//! Go's text forms, reproduced where they reach the outside world.
+//!
+//! Upstream's error texts use `%q`, and the Layer 2 election hashes `net.IP.String()`; both
+//! must match byte for byte, so they are spelled out here rather than borrowed from Rust's
+//! `Debug`/`Display`, which differ (IPv4-mapped IPv6, escapes of control characters).
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+/// `net.IP.String()`: like Rust's `Display`, except that an IPv4-mapped IPv6 address prints
+/// as plain dotted IPv4, as Go does.
+pub fn ip_string(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => v6.to_string(),
+        },
+    }
+}
+
+/// Go's `%q` on a string (`strconv.Quote`): double quotes, Go escapes for control characters,
+/// printable Unicode kept as is.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        push_escaped(&mut out, c, '"');
+    }
+    out.push('"');
+    out
+}
+
+/// Go's `%q` on an integer: the integer read as a Unicode code point, quoted as a rune
+/// literal (`33` → `'!'`). Upstream formats aggregation lengths this way by mistake; we keep
+/// the text because DEVELOPERS.md keeps upstream's error texts.
+pub fn quote_int(v: i64) -> String {
+    let c = u32::try_from(v)
+        .ok()
+        .and_then(char::from_u32)
+        .unwrap_or('\u{FFFD}');
+    let mut out = String::from("'");
+    push_escaped(&mut out, c, '\'');
+    out.push('\'');
+    out
+}
+
+fn push_escaped(out: &mut String, c: char, delim: char) {
+    match c {
+        '\u{7}' => out.push_str("\\a"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{b}' => out.push_str("\\v"),
+        '\\' => out.push_str("\\\\"),
+        c if c == delim => {
+            out.push('\\');
+            out.push(c);
+        }
+        c if is_go_printable(c) => out.push(c),
+        c if (c as u32) < 0x80 => {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c if (c as u32) < 0x10000 => {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        }
+        c => {
+            let _ = write!(out, "\\U{:08x}", c as u32);
+        }
+    }
+}
+
+/// `strconv.IsPrint`: letters, marks, numbers, punctuation, symbols and the ASCII space.
+/// Exact for ASCII and Latin-1; above that, Rust's `char` predicates approximate Go's
+/// Unicode tables (only aggregation lengths above 255 could ever reach this branch).
+fn is_go_printable(c: char) -> bool {
+    match c as u32 {
+        0x20..=0x7e => true,
+        0..=0x1f | 0x7f..=0x9f => false,
+        0xa0 | 0xad => false,
+        0xa1..=0xff => true,
+        _ => !c.is_control() && !c.is_whitespace() && !matches!(c as u32, 0xd800..=0xdfff | 0xe000..=0xf8ff | 0xfff0..=0xfffc | 0xfffe..=0xffff),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_text_matches_go() {
+        let cases = [
+            ("10.20.30.1", "10.20.30.1"),
+            ("::ffff:10.0.0.1", "10.0.0.1"),
+            ("2001:DB8:0:0:1:0:0:1", "2001:db8::1:0:0:1"),
+            ("2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"),
+            ("fe80::", "fe80::"),
+            ("::", "::"),
+            ("1000::", "1000::"),
+        ];
+        for (input, want) in cases {
+            let ip: IpAddr = input.parse().expect("test literal");
+            assert_eq!(ip_string(ip), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn quote_matches_strconv_quote() {
+        assert_eq!(quote("abc"), "\"abc\"");
+        assert_eq!(quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(quote("\u{0}\u{7f}\n"), "\"\\x00\\x7f\\n\"");
+        assert_eq!(quote("é"), "\"é\"");
+        assert_eq!(quote("\u{a0}"), "\"\\u00a0\"");
+    }
+
+    #[test]
+    fn quote_int_matches_go_percent_q() {
+        assert_eq!(quote_int(33), "'!'");
+        assert_eq!(quote_int(24), "'\\x18'");
+        assert_eq!(quote_int(39), "'\\''");
+        assert_eq!(quote_int(34), "'\"'");
+        assert_eq!(quote_int(129), "'\\u0081'");
+        assert_eq!(quote_int(200), "'È'");
+        assert_eq!(quote_int(-1), "'\u{FFFD}'");
+        assert_eq!(quote_int(0xD800), "'\u{FFFD}'");
+        assert_eq!(quote_int(i64::MAX), "'\u{FFFD}'");
+    }
+}

@@ -1,0 +1,9 @@
+//! Pure logic shared by the controller and the speaker.
+//!
+//! Nothing in this crate opens a socket, talks to Kubernetes or reads the clock: inputs come
+//! in as values (and `now` as an argument), decisions and messages go out as values. The
+//! binaries are thin shells that move bytes and objects between the world and these modules,
+//! which keeps every rule testable without a cluster or a network.
+#![forbid(unsafe_code)]
+
+pub mod gotext;

@@ -1,0 +1,3 @@
+fn main() {
+    println!("controller: not built yet");
+}

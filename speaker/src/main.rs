@@ -1,0 +1,3 @@
+fn main() {
+    println!("speaker: not built yet");
+}
