@@ -6,4 +6,6 @@
 //! which keeps every rule testable without a cluster or a network.
 #![forbid(unsafe_code)]
 
+pub mod cli;
+pub mod config;
 pub mod gotext;
