@@ -104,3 +104,82 @@ mod tests {
         assert_eq!(norm(&["c", "--", "-port"]), ["c", "--", "-port"]);
     }
 }
+
+/// Go's `strconv.ParseBool`, for bool flags given as `--flag=VALUE`.
+pub fn parse_go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(format!(
+            "parse error: strconv.ParseBool: parsing {}: invalid syntax",
+            crate::gotext::quote(s)
+        )),
+    }
+}
+
+/// `--log-level` values (spec §5.1); anything else makes upstream exit 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    All,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    None,
+}
+
+impl std::str::FromStr for LogLevel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "all" => LogLevel::All,
+            "debug" => LogLevel::Debug,
+            "info" => LogLevel::Info,
+            "warn" => LogLevel::Warn,
+            "error" => LogLevel::Error,
+            "none" => LogLevel::None,
+            _ => {
+                return Err(format!(
+                    "failed to parse log-level {}: all, debug, info, warn, error or none",
+                    crate::gotext::quote(s)
+                ));
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod value_tests {
+    use super::*;
+
+    #[test]
+    fn go_bools_and_levels() {
+        for t in ["1", "t", "T", "true", "TRUE", "True"] {
+            assert_eq!(parse_go_bool(t), Ok(true));
+        }
+        for f in ["0", "f", "F", "false", "FALSE", "False"] {
+            assert_eq!(parse_go_bool(f), Ok(false));
+        }
+        assert!(parse_go_bool("yes").is_err());
+        assert_eq!("warn".parse::<LogLevel>(), Ok(LogLevel::Warn));
+        assert!("verbose".parse::<LogLevel>().is_err());
+    }
+}
+
+/// `check-config` as both binaries run it: reads PATH (`-` = stdin), validates in `mode`,
+/// and returns the exit status with what to print on stdout or stderr.
+pub fn check_config(path: &str, mode: crate::config::Mode) -> (u8, Result<String, String>) {
+    let input = if path == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+    } else {
+        std::fs::read_to_string(path)
+    };
+    match input {
+        Err(e) => (2, Err(format!("reading {path}: {e}"))),
+        Ok(input) => match crate::config::check(&input, mode) {
+            Ok(json) => (0, Ok(json)),
+            Err(e) => (e.exit_code(), Err(e.to_string())),
+        },
+    }
+}

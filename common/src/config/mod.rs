@@ -12,6 +12,7 @@ mod duration;
 mod error;
 mod json;
 mod loaded;
+mod manifest;
 mod parse;
 mod peer;
 mod pool;
@@ -24,6 +25,7 @@ pub use duration::parse_go_duration;
 pub use error::ConfigError;
 pub use json::to_json;
 pub use loaded::{Loaded, ReloadOutcome};
+pub use manifest::{CheckError, check, config_text};
 pub use parse::{Mode, parse};
 pub use peer::{Asn, HoldTime, Peer};
 pub use pool::{BgpAdvertisement, Pool, Protocol};
@@ -55,4 +57,10 @@ impl Config {
             .iter()
             .find(|p| !ips.is_empty() && ips.iter().all(|ip| p.contains(*ip)))
     }
+}
+
+/// Decoding alone (no validation), for benchmarks that separate the two costs.
+#[doc(hidden)]
+pub fn decode_only(text: &str) -> bool {
+    decode::decode(text).is_ok()
 }

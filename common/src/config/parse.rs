@@ -1,7 +1,7 @@
 //! `config.Parse` of v0.12.1: decode, mode validation, then profiles, peers, communities and
 //! pools in that order, so the first error reported is upstream's first error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use ipnet::IpNet;
 
@@ -32,8 +32,9 @@ pub fn parse(text: &str, mode: Mode) -> Result<Config, ConfigError> {
     }
 
     let mut cfg = Config::default();
+    let no_profile = Default::default();
     for (i, p) in raw.bfd_profiles.iter().flatten().enumerate() {
-        let profile = parse_bfd_profile(&p.clone().unwrap_or_default())
+        let profile = parse_bfd_profile(p.as_ref().unwrap_or(&no_profile))
             .map_err(|e| ConfigError::Bfd(i + 1, e))?;
         if cfg.bfd_profiles.contains_key(&profile.name) {
             return Err(ConfigError::DuplicateBfd(profile.name));
@@ -41,13 +42,17 @@ pub fn parse(text: &str, mode: Mode) -> Result<Config, ConfigError> {
         cfg.bfd_profiles.insert(profile.name.clone(), profile);
     }
 
+    let no_peer = Default::default();
+    let mut seen_peers = HashSet::new();
     for (i, p) in raw.peers.iter().flatten().enumerate() {
         let peer =
-            parse_peer(&p.clone().unwrap_or_default()).map_err(|e| ConfigError::Peer(i + 1, e))?;
+            parse_peer(p.as_ref().unwrap_or(&no_peer)).map_err(|e| ConfigError::Peer(i + 1, e))?;
         if !peer.bfd_profile.is_empty() && !cfg.bfd_profiles.contains_key(&peer.bfd_profile) {
             return Err(ConfigError::UnknownBfdProfile(i + 1, peer.bfd_profile));
         }
-        if cfg.peers.contains(&peer) {
+        // Upstream compares with every earlier peer (reflect.DeepEqual); a set of the
+        // normalised peers answers the same question without the quadratic walk.
+        if !seen_peers.insert(peer.clone()) {
             return Err(ConfigError::DuplicatePeer(i + 1));
         }
         cfg.peers.push(peer);
@@ -62,10 +67,12 @@ pub fn parse(text: &str, mode: Mode) -> Result<Config, ConfigError> {
     }
 
     let mut seen = OverlapIndex::default();
+    let mut names = HashSet::new();
+    let no_pool = Default::default();
     for (i, p) in raw.address_pools.iter().flatten().enumerate() {
-        let pool = parse_pool(&p.clone().unwrap_or_default(), &aliases)
+        let pool = parse_pool(p.as_ref().unwrap_or(&no_pool), &aliases)
             .map_err(|e| ConfigError::Pool(i + 1, e))?;
-        if cfg.pool(&pool.name).is_some() {
+        if !names.insert(pool.name.clone()) {
             return Err(ConfigError::DuplicatePool(pool.name));
         }
         for cidr in &pool.cidrs {
@@ -153,7 +160,7 @@ impl OverlapIndex {
         {
             hits.push((*idx, *pnet));
         }
-        if start < u128::MAX {
+        if start < end {
             for (_, (_, idx, n)) in self.by_start.range((fam, start + 1)..=(fam, end)) {
                 hits.push((*idx, *n));
             }

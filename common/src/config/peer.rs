@@ -46,7 +46,7 @@ impl HoldTime {
 }
 
 /// A configured BGP peer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Peer {
     pub my_asn: Asn,
     pub peer_asn: Asn,

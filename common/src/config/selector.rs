@@ -10,7 +10,7 @@ pub type Labels = BTreeMap<String, String>;
 
 /// A selector operator. `Equals` comes from `match-labels`, the others from
 /// `match-expressions`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Operator {
     Equals,
     In,
@@ -20,7 +20,7 @@ pub enum Operator {
 }
 
 /// One requirement; `values` is non-empty exactly for `Equals`, `In` and `NotIn`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Requirement {
     key: String,
     operator: Operator,
@@ -69,7 +69,7 @@ impl fmt::Display for Requirement {
 }
 
 /// A conjunction of requirements; no requirements selects every node.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
 pub struct Selector {
     requirements: Vec<Requirement>,
 }
