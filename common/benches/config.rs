@@ -42,9 +42,6 @@ fn bench(c: &mut Criterion) {
     let text = big_config();
     let cfg = parse(&text, Mode::Controller).expect("benchmark config is valid");
     assert_eq!((cfg.pools.len(), cfg.peers.len()), (1000, 500));
-    c.bench_function("config/yaml_decode_only", |b| {
-        b.iter(|| serde_saphyr::from_str::<serde::de::IgnoredAny>(std::hint::black_box(&text)))
-    });
     c.bench_function("config/typed_decode_only", |b| {
         b.iter(|| common::config::decode_only(std::hint::black_box(&text)))
     });

@@ -66,25 +66,28 @@ pub fn parse(text: &str, mode: Mode) -> Result<Config, ConfigError> {
         aliases.insert(alias.clone(), c);
     }
 
-    let mut seen = OverlapIndex::default();
     let mut names = HashSet::new();
+    let mut all_cidrs: Vec<(IpNet, usize)> = Vec::new();
     let no_pool = Default::default();
     for (i, p) in raw.address_pools.iter().flatten().enumerate() {
-        let pool = parse_pool(p.as_ref().unwrap_or(&no_pool), &aliases)
-            .map_err(|e| ConfigError::Pool(i + 1, e))?;
-        if !names.insert(pool.name.clone()) {
-            return Err(ConfigError::DuplicatePool(pool.name));
-        }
-        for cidr in &pool.cidrs {
-            if let Some(other) = seen.insert(*cidr) {
-                return Err(ConfigError::Overlap {
-                    cidr: cidr.to_string(),
-                    pool: pool.name.clone(),
-                    other: other.to_string(),
-                });
+        let pool = match parse_pool(p.as_ref().unwrap_or(&no_pool), &aliases) {
+            Ok(pool) => pool,
+            // Upstream checks each pool for overlaps before parsing the next one, so an
+            // overlap among the earlier pools is the error it would have reported.
+            Err(e) => {
+                return Err(first_overlap(&all_cidrs, &cfg).unwrap_or(ConfigError::Pool(i + 1, e)));
             }
+        };
+        if !names.insert(pool.name.clone()) {
+            return Err(
+                first_overlap(&all_cidrs, &cfg).unwrap_or(ConfigError::DuplicatePool(pool.name))
+            );
         }
+        all_cidrs.extend(pool.cidrs.iter().map(|c| (*c, cfg.pools.len())));
         cfg.pools.push(pool);
+    }
+    if let Some(e) = first_overlap(&all_cidrs, &cfg) {
+        return Err(e);
     }
     Ok(cfg)
 }
@@ -127,16 +130,6 @@ fn discard_frr_only(raw: &RawConfig) -> Result<(), String> {
     Ok(())
 }
 
-/// Accepted CIDRs sorted by (family, first address), so that each new CIDR is checked
-/// against all earlier ones in O(log n). Accepted CIDRs are pairwise disjoint, so only the
-/// predecessor can contain the new network address, and any CIDR starting inside the new one
-/// is contained by it.
-#[derive(Default)]
-struct OverlapIndex {
-    by_start: BTreeMap<(u8, u128), (u128, usize, IpNet)>,
-    count: usize,
-}
-
 fn bounds(net: &IpNet) -> (u8, u128, u128) {
     match net {
         IpNet::V4(n) => (
@@ -148,27 +141,83 @@ fn bounds(net: &IpNet) -> (u8, u128, u128) {
     }
 }
 
+/// The overlap error upstream would report for these CIDRs (in definition order, tagged with
+/// their pool's index), if any.
+///
+/// Upstream compares each CIDR with every earlier one (quadratic). CIDRs either nest or are
+/// disjoint, so after one sort by first address any overlap shows up between neighbours: the
+/// common, valid case costs one sort and one scan. Only when an overlap exists do we replay
+/// the definitions in order to name the same pair upstream names.
+fn first_overlap(cidrs: &[(IpNet, usize)], cfg: &Config) -> Option<ConfigError> {
+    let mut sorted: Vec<(u8, u128, u128)> = cidrs.iter().map(|(n, _)| bounds(n)).collect();
+    sorted.sort_unstable();
+    let any = sorted
+        .windows(2)
+        .any(|w| w[0].0 == w[1].0 && w[1].1 <= w[0].2);
+    if !any {
+        return None;
+    }
+    let mut index = OverlapIndex::default();
+    for (net, pool) in cidrs {
+        if let Some(other) = index.insert(*net) {
+            return Some(ConfigError::Overlap {
+                cidr: net.to_string(),
+                pool: cfg.pools[*pool].name.clone(),
+                other: other.to_string(),
+            });
+        }
+    }
+    None
+}
+
+/// Accepted CIDRs per family, keyed by first address: the replay used to name upstream's pair.
+/// Accepted CIDRs are pairwise disjoint, so a new CIDR `[start, end]` overlaps one iff the last
+/// accepted CIDR starting at or before `end` reaches `start`.
+#[derive(Default)]
+struct OverlapIndex {
+    v4: BTreeMap<u128, Accepted>,
+    v6: BTreeMap<u128, Accepted>,
+    count: usize,
+}
+
+#[derive(Clone, Copy)]
+struct Accepted {
+    end: u128,
+    order: usize,
+    net: IpNet,
+}
+
 impl OverlapIndex {
-    /// Inserts `net`, or returns the earliest-inserted CIDR it overlaps (upstream reports the
-    /// first one in definition order).
+    /// Inserts `net`, or returns the earliest-defined CIDR it overlaps.
     fn insert(&mut self, net: IpNet) -> Option<IpNet> {
         let (fam, start, end) = bounds(&net);
-        let mut hits: Vec<(usize, IpNet)> = Vec::new();
-        if let Some((_, (pend, idx, pnet))) =
-            self.by_start.range((fam, 0)..=(fam, start)).next_back()
-            && *pend >= start
-        {
-            hits.push((*idx, *pnet));
+        let map = if fam == 4 { &mut self.v4 } else { &mut self.v6 };
+        let overlaps = map
+            .range(..=end)
+            .next_back()
+            .is_some_and(|(_, a)| a.end >= start);
+        if overlaps {
+            // The predecessor of `start` may contain it; entries starting inside are contained.
+            let container = map
+                .range(..=start)
+                .next_back()
+                .filter(|(_, a)| a.end >= start);
+            let inside = map.range(start..=end);
+            return container
+                .into_iter()
+                .chain(inside)
+                .map(|(_, a)| *a)
+                .min_by_key(|a| a.order)
+                .map(|a| a.net);
         }
-        if start < end {
-            for (_, (_, idx, n)) in self.by_start.range((fam, start + 1)..=(fam, end)) {
-                hits.push((*idx, *n));
-            }
-        }
-        if let Some((_, first)) = hits.into_iter().min_by_key(|(i, _)| *i) {
-            return Some(first);
-        }
-        self.by_start.insert((fam, start), (end, self.count, net));
+        map.insert(
+            start,
+            Accepted {
+                end,
+                order: self.count,
+                net,
+            },
+        );
         self.count += 1;
         None
     }

@@ -388,6 +388,17 @@ fn overlaps_are_reported_against_the_first_earlier_cidr() {
 }
 
 #[test]
+fn an_earlier_overlap_is_reported_before_a_later_pool_error() {
+    let text = "address-pools:\n- name: a\n  protocol: layer2\n  addresses: [10.0.0.0/24]\n- name: b\n  protocol: layer2\n  addresses: [10.0.0.128/25]\n- name: c\n";
+    assert_eq!(
+        err(text),
+        "CIDR \"10.0.0.128/25\" in pool \"b\" overlaps with already defined CIDR \"10.0.0.0/24\""
+    );
+    let dup = "address-pools:\n- name: a\n  protocol: layer2\n  addresses: [10.0.0.0/24]\n- name: a\n  protocol: layer2\n  addresses: [10.0.0.0/24]\n";
+    assert_eq!(err(dup), "duplicate definition of pool \"a\"");
+}
+
+#[test]
 fn advertisement_rules() {
     let bgp = |ads: &str| {
         pool(&format!(

@@ -141,25 +141,27 @@ pub(crate) fn parse_pool(
     if name.is_empty() {
         return Err(PoolError::MissingName);
     }
-    let entries: Vec<String> = raw
+    let entries: Vec<&str> = raw
         .addresses
         .iter()
         .flatten()
-        .map(|e| e.clone().unwrap_or_default())
+        .map(|e| e.as_deref().unwrap_or(""))
         .collect();
     if entries.is_empty() {
         return Err(PoolError::NoPrefixes);
     }
-    let mut cidrs = Vec::new();
+    let mut cidrs = Vec::with_capacity(entries.len());
+    // Each entry's CIDRs, as a range into `cidrs`, for the aggregation width check.
     let mut per_entry = Vec::with_capacity(entries.len());
-    for entry in &entries {
+    for entry in entries {
         let nets = parse_entry(entry).map_err(|reason| PoolError::Entry {
-            entry: entry.clone(),
+            entry: entry.to_owned(),
             pool: name.clone(),
             reason: Box::new(reason),
         })?;
+        let start = cidrs.len();
         cidrs.extend_from_slice(&nets);
-        per_entry.push((entry.as_str(), nets));
+        per_entry.push((entry, start..cidrs.len()));
     }
     let raw_ads = raw.bgp_advertisements.as_deref().unwrap_or_default();
     let protocol_text = raw.protocol.as_deref().unwrap_or("");
@@ -167,7 +169,7 @@ pub(crate) fn parse_pool(
         "layer2" if !raw_ads.is_empty() => return Err(PoolError::Layer2Advertisements),
         "layer2" => (Protocol::Layer2, Vec::new()),
         "bgp" => {
-            let ads = parse_advertisements(raw_ads, &per_entry, aliases)
+            let ads = parse_advertisements(raw_ads, &cidrs, &per_entry, aliases)
                 .map_err(PoolError::Advertisement)?;
             (Protocol::Bgp, ads)
         }
@@ -186,7 +188,8 @@ pub(crate) fn parse_pool(
 
 fn parse_advertisements(
     raw: &[Option<RawAdvertisement>],
-    per_entry: &[(&str, Vec<IpNet>)],
+    cidrs: &[IpNet],
+    per_entry: &[(&str, std::ops::Range<usize>)],
     aliases: &BTreeMap<String, Community>,
 ) -> Result<Vec<BgpAdvertisement>, AdvertisementError> {
     if raw.is_empty() {
@@ -222,7 +225,8 @@ fn parse_advertisements(
             return Err(AdvertisementError::LengthV6(v6));
         }
         // Upstream walks a map of entries (random order); we walk them in config order.
-        for (entry, nets) in per_entry {
+        for (entry, range) in per_entry {
+            let nets = &cidrs[range.clone()];
             let Some(first) = nets.first() else { continue };
             let applicable = if matches!(first, IpNet::V4(_)) {
                 v4
