@@ -87,15 +87,16 @@ pub enum Output {
     CloseTcp,
     /// Established (`sessionUp`, `session_up` = 1).
     SessionUp { hold_time: HoldTime },
-    /// An Established session ended (`sessionDown`, `session_up` = 0).
+    /// An Established session ended (`sessionDown`, `session_up` = 0). `retry_in` is the
+    /// back-off before the next attempt, `None` after [`Input::Stop`].
     SessionDown {
         reason: DownReason,
-        retry_in: Duration,
+        retry_in: Option<Duration>,
     },
     /// An attempt failed before reaching Established.
     AttemptFailed {
         reason: DownReason,
-        retry_in: Duration,
+        retry_in: Option<Duration>,
     },
     /// Metric changes: `updates_sent` is an increment, the others are current values.
     Metrics {
@@ -242,7 +243,7 @@ impl Session {
                     self.connect(now, &mut out);
                 }
             }
-            Input::Stop => self.stop(now, &mut out),
+            Input::Stop => self.stop(&mut out),
             Input::TcpConnected(conn) => self.on_connected(conn, &mut out),
             Input::TcpFailed(err) => {
                 if let State::Connect { .. } = self.state {
@@ -284,16 +285,36 @@ impl Session {
         });
     }
 
-    fn stop(&mut self, now: Instant, out: &mut Vec<Output>) {
-        if self.state == (State::Idle { retry_at: None }) {
-            return;
-        }
+    fn stop(&mut self, out: &mut Vec<Output>) {
         if self.has_socket() {
             self.send(&Message::Notification(Notification::admin_shutdown()), out);
         }
-        self.fail(DownReason::Stopped, now, out);
+        let reason = DownReason::Stopped;
+        match self.state {
+            State::Idle { .. } => {}
+            State::Established { .. } => {
+                out.push(Output::CloseTcp);
+                out.push(Output::SessionDown {
+                    reason,
+                    retry_in: None,
+                });
+            }
+            _ => {
+                out.push(Output::CloseTcp);
+                out.push(Output::AttemptFailed {
+                    reason,
+                    retry_in: None,
+                });
+            }
+        }
+        let was_established = matches!(self.state, State::Established { .. });
         self.state = State::Idle { retry_at: None };
+        self.rx.clear();
+        self.rib.clear();
         self.backoff.reset();
+        if was_established {
+            out.push(self.metrics(0));
+        }
     }
 
     fn on_connected(&mut self, conn: Connection, out: &mut Vec<Output>) {
@@ -573,6 +594,7 @@ impl Session {
         };
         self.rx.clear();
         self.rib.clear();
+        let retry_in = Some(retry_in);
         if established {
             out.push(Output::SessionDown { reason, retry_in });
             out.push(self.metrics(0));

@@ -71,13 +71,18 @@ fn sent(outputs: &[Output]) -> Vec<Message> {
     out
 }
 
+/// The reason and back-off of the (single) down or failure report; `Duration::MAX` stands
+/// for "no retry".
 fn down_reason(outputs: &[Output]) -> Option<(DownReason, Duration)> {
-    outputs.iter().find_map(|o| match o {
+    let mut reports = outputs.iter().filter_map(|o| match o {
         Output::SessionDown { reason, retry_in } | Output::AttemptFailed { reason, retry_in } => {
-            Some((reason.clone(), *retry_in))
+            Some((reason.clone(), retry_in.unwrap_or(Duration::MAX)))
         }
         _ => None,
-    })
+    });
+    let first = reports.next();
+    assert!(reports.next().is_none(), "one report per event");
+    first
 }
 
 impl Harness {
@@ -493,7 +498,15 @@ fn stop_sends_cease_and_stays_idle_until_started() {
         [Message::Notification(Notification::admin_shutdown())]
     );
     assert!(out.contains(&Output::CloseTcp));
-    assert_eq!(down_reason(&out).map(|r| r.0), Some(DownReason::Stopped));
+    assert_eq!(
+        down_reason(&out),
+        Some((DownReason::Stopped, Duration::MAX))
+    );
+    assert!(out.contains(&Output::Metrics {
+        updates_sent: 0,
+        announced_prefixes: 0,
+        pending_prefixes: 0
+    }));
     assert_eq!(h.deadline(), None);
     assert!(h.at(500.0, Input::Tick).is_empty());
     assert!(matches!(
@@ -545,4 +558,21 @@ fn ipv6_session_announces_ipv6_natively_and_derives_router_id_from_node_name() {
         next_hop.map(|n| (n.global.to_string(), n.link_local.map(|l| l.to_string()))),
         Some(("2001:db8::10".into(), Some("fe80::10".into())))
     );
+}
+
+#[test]
+fn stop_while_dialling_or_waiting_cancels_the_retry() {
+    let mut h = Harness::new(config(64500, 64501));
+    h.at(0.0, Input::Start);
+    let out = h.at(0.5, Input::Stop);
+    assert_eq!(out.first(), Some(&Output::CloseTcp), "abort the dial");
+    assert_eq!(
+        down_reason(&out),
+        Some((DownReason::Stopped, Duration::MAX))
+    );
+    h.at(1.0, Input::Start);
+    h.fail_dial(1.0);
+    assert!(h.deadline().is_some(), "retry scheduled");
+    assert!(h.at(1.5, Input::Stop).is_empty(), "nothing open");
+    assert_eq!(h.deadline(), None);
 }
