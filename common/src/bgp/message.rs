@@ -13,7 +13,7 @@ pub const HEADER_LEN: usize = 19;
 pub const MAX_MESSAGE_LEN: usize = 4096;
 
 const TYPE_OPEN: u8 = 1;
-const TYPE_UPDATE: u8 = 2;
+pub(crate) const TYPE_UPDATE: u8 = 2;
 const TYPE_NOTIFICATION: u8 = 3;
 const TYPE_KEEPALIVE: u8 = 4;
 

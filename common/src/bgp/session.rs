@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use super::backoff::Backoff;
-use super::message::{DecodeError, EncodeError, Message, decode_frame, split_frame};
+use super::message::{DecodeError, EncodeError, Message, TYPE_UPDATE, decode_frame, split_frame};
 use super::notification::Notification;
 use super::open::{AddressFamily, Open, OpenError};
 use super::pack::{UpdateContext, ipv4_next_hop};
@@ -259,8 +259,9 @@ impl Session {
             Input::Tick => self.on_tick(now, &mut out),
             Input::DesiredRoutes(routes) => {
                 self.desired = routes;
-                self.sync_routes(now, &mut out);
-                if !matches!(self.state, State::Established { .. }) {
+                if matches!(self.state, State::Established { .. }) {
+                    self.sync_routes(now, &mut out);
+                } else {
                     out.push(self.metrics(0));
                 }
             }
@@ -387,7 +388,7 @@ impl Session {
                     let kind = frame.kind;
                     // UPDATE bodies are not decoded: routes from the peer are ignored, and
                     // RFC 7606 says a malformed one must not reset the session anyway.
-                    let message = if kind == 2 {
+                    let message = if kind == TYPE_UPDATE {
                         None
                     } else {
                         match decode_frame(frame, AsWidth::Four) {
@@ -527,7 +528,7 @@ impl Session {
         }
     }
 
-    /// Sends what the peer is missing, if Established, and reports metrics.
+    /// Sends what the peer is missing (Established only) and reports metrics.
     fn sync_routes(&mut self, now: Instant, out: &mut Vec<Output>) {
         let State::Established { link, .. } = &self.state else {
             return;
