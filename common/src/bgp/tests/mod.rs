@@ -2,6 +2,7 @@
 //! the session state machine with a fake clock.
 
 mod malformed;
+mod oracle;
 mod pack;
 mod properties;
 mod session;
