@@ -25,6 +25,7 @@
 //! survives a peer that accepts the OPEN only to send a NOTIFICATION.
 
 mod backoff;
+mod events;
 mod message;
 mod notification;
 mod open;
@@ -40,6 +41,7 @@ mod wire;
 mod tests;
 
 pub use backoff::{Backoff, MAX_BACKOFF};
+pub use events::{Connection, DownReason, Input, Output, PeerConfig, StateKind};
 pub use message::{
     DecodeError, EncodeError, Frame, HEADER_LEN, MARKER, MAX_MESSAGE_LEN, Message, decode,
     decode_frame, split_frame,
@@ -49,10 +51,7 @@ pub use open::{AddressFamily, Capability, Open, OpenError};
 pub use pack::{UpdateContext, ipv4_next_hop, pack_announcements, pack_withdrawals};
 pub use rib::{AdjRibOut, DesiredRoutes};
 pub use router_id::{from_node_name as router_id_from_node_name, router_id};
-pub use session::{
-    CONNECT_TIMEOUT, Connection, DownReason, Input, MIN_STABLE, Output, PeerConfig, Session,
-    StateKind,
-};
+pub use session::{CONNECT_TIMEOUT, MIN_STABLE, Session};
 pub use types::{Asn, Community, HoldTime, Prefix, RouteAttrs, TypeError};
 pub use update::{
     AsSegment, AsWidth, Ipv6NextHop, Origin, PathAttribute, SegmentKind, Update, UpdateError,
