@@ -170,6 +170,12 @@ impl Driver {
         mut links: mpsc::UnboundedReceiver<LinkEvent>,
         watcher: JoinHandle<()>,
     ) {
+        // The initial dump is already queued: start the responders before the first command
+        // is taken, so that once `set_balancer` returns its IPs are answered.
+        while let Ok(event) = links.try_recv() {
+            self.apply(event);
+        }
+        self.reconcile();
         let mut links_open = true;
         loop {
             let deadline = self.announcer.next_deadline();
