@@ -10,5 +10,6 @@ pub mod bgp;
 pub mod cli;
 pub mod config;
 pub mod gotext;
+pub mod l2;
 pub mod logfmt;
 pub mod metrics;

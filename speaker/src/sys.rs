@@ -1,0 +1,209 @@
+//! Every `unsafe` block of the speaker, kept in one place so it can be audited at once.
+//!
+//! Each function wraps one system call whose arguments the safe crates cannot express
+//! (a `sockaddr_ll`, an `icmp6_filter`) and checks its result; callers see only `io::Result`.
+
+use std::io;
+use std::mem::{MaybeUninit, size_of};
+use std::os::fd::AsRawFd;
+
+use socket2::{SockAddr, SockFilter, Socket, Type};
+use tokio::io::unix::AsyncFd;
+
+/// `ETH_P_ARP` as the kernel defines it (host order).
+const ETH_P_ARP: u16 = 0x0806;
+/// `PACKET_OUTGOING`: a frame this host sent, looped back to packet sockets.
+const PACKET_OUTGOING: u32 = 4;
+/// Level and name of the ICMPv6 type filter (`<netinet/icmp6.h>`); libc does not export them.
+const SOL_ICMPV6: libc::c_int = 58;
+const ICMP6_FILTER: libc::c_int = 1;
+
+/// Classic BPF run by the kernel on every ARP frame: keep requests that did not come from
+/// this host, truncated to 64 bytes; drop everything else before it wakes the speaker.
+/// Instructions as `(code, jt, jf, k)`.
+const ARP_REQUEST_FILTER: [(u16, u8, u8, u32); 8] = {
+    // Negative ancillary offsets are how classic BPF reads skb metadata; the wrap is intended.
+    const PKTTYPE: u32 = (libc::SKF_AD_OFF + libc::SKF_AD_PKTTYPE) as u32;
+    const LDH_ABS: u16 = 0x28; // BPF_LD | BPF_H | BPF_ABS
+    const LDB_ABS: u16 = 0x30; // BPF_LD | BPF_B | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    [
+        (LDH_ABS, 0, 0, 12),             // 0: EtherType
+        (JEQ_K, 0, 5, ETH_P_ARP as u32), // 1: not ARP → 7
+        (LDH_ABS, 0, 0, 20),             // 2: ARP opcode
+        (JEQ_K, 0, 3, 1),                // 3: not a request → 7
+        (LDB_ABS, 0, 0, PKTTYPE),        // 4: packet type
+        (JEQ_K, 1, 0, PACKET_OUTGOING),  // 5: sent by us → 7
+        (RET_K, 0, 0, 64),               // 6: accept 64 bytes
+        (RET_K, 0, 0, 0),                // 7: drop
+    ]
+};
+
+/// The ICMPv6 type filter (`struct icmp6_filter`: 256 bits, a set bit blocks that type)
+/// that passes only `types`.
+fn icmp6_filter_bits(types: &[u8]) -> [u32; 8] {
+    let mut filter = [u32::MAX; 8];
+    for &t in types {
+        filter[usize::from(t >> 5)] &= !(1u32 << (t & 31));
+    }
+    filter
+}
+
+/// A non-blocking AF_PACKET socket that receives the ARP requests arriving on interface
+/// `ifindex` and sends raw Ethernet frames out of it.
+///
+/// The socket is opened with protocol 0 (receives nothing), gets its filter, and only then
+/// is bound to ARP on the interface, so no unfiltered frame from another interface can slip
+/// into its queue in between.
+pub fn arp_socket(ifindex: u32) -> io::Result<Socket> {
+    let sock = Socket::new(socket2::Domain::PACKET, Type::RAW, None)?;
+    sock.attach_filter(
+        &ARP_REQUEST_FILTER.map(|(code, jt, jf, k)| SockFilter::new(code, jt, jf, k)),
+    )?;
+    let addr = libc::sockaddr_ll {
+        sll_family: libc::AF_PACKET as libc::sa_family_t,
+        // The protocol of a packet socket is in network byte order.
+        sll_protocol: ETH_P_ARP.to_be(),
+        sll_ifindex: i32::try_from(ifindex)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
+        sll_hatype: 0,
+        sll_pkttype: 0,
+        sll_halen: 0,
+        sll_addr: [0; 8],
+    };
+    // SAFETY: the descriptor belongs to `sock`, which outlives the call; `addr` is a fully
+    // initialised `sockaddr_ll` on the stack and the length passed is exactly its size, so
+    // the kernel reads only valid memory.
+    let rc = unsafe {
+        libc::bind(
+            sock.as_raw_fd(),
+            (&raw const addr).cast::<libc::sockaddr>(),
+            size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    sock.set_nonblocking(true)?;
+    Ok(sock)
+}
+
+/// Makes an ICMPv6 raw socket deliver only the given ICMPv6 types; the kernel drops the
+/// rest (echo, router advertisements, MLD…) without waking us.
+pub fn icmp6_pass_only(sock: &Socket, types: &[u8]) -> io::Result<()> {
+    let filter = icmp6_filter_bits(types);
+    // SAFETY: the descriptor belongs to `sock`, which outlives the call; `filter` has the
+    // layout of `struct icmp6_filter` (8 × u32) and the length passed is exactly its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            SOL_ICMPV6,
+            ICMP6_FILTER,
+            filter.as_ptr().cast::<libc::c_void>(),
+            size_of::<[u32; 8]>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Registers a socket with the tokio reactor. Panics outside a tokio runtime.
+pub fn register(sock: Socket) -> io::Result<AsyncFd<Socket>> {
+    // SAFETY: a `Socket` owns its descriptor: it stays open, and `as_raw_fd` keeps returning
+    // it, until the `Socket` is dropped — which only happens when the `AsyncFd` that now
+    // owns it is dropped. Nothing in the speaker closes or replaces that descriptor by hand.
+    unsafe { AsyncFd::register(sock) }.map_err(io::Error::from)
+}
+
+/// `recvfrom` into an initialised buffer, returning the sender's address.
+pub fn recv_from(sock: &Socket, buf: &mut [u8]) -> io::Result<(usize, SockAddr)> {
+    // SAFETY: `MaybeUninit<u8>` has the same size and alignment as `u8`, and `recv_from`
+    // only ever writes initialised bytes, so viewing the already initialised `buf` as
+    // uninitialised memory cannot make any of its bytes uninitialised.
+    let uninit = unsafe { &mut *(std::ptr::from_mut::<[u8]>(buf) as *mut [MaybeUninit<u8>]) };
+    sock.recv_from(uninit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the classic BPF program the way the kernel does, for the instructions it uses.
+    fn run_filter(frame: &[u8], pkttype: u32) -> u32 {
+        let mut acc = 0u32;
+        let mut pc = 0usize;
+        loop {
+            let (code, jt, jf, k) = ARP_REQUEST_FILTER[pc];
+            pc += 1;
+            match code {
+                0x28 | 0x30 if k == PKTTYPE_FOR_TEST => acc = pkttype,
+                0x28 => match frame.get(k as usize..k as usize + 2) {
+                    Some(b) => acc = u32::from(u16::from_be_bytes([b[0], b[1]])),
+                    None => return 0, // out-of-bounds load aborts with "drop"
+                },
+                0x30 => match frame.get(k as usize) {
+                    Some(b) => acc = u32::from(*b),
+                    None => return 0,
+                },
+                0x15 => pc += usize::from(if acc == k { jt } else { jf }),
+                0x06 => return k,
+                other => panic!("instruction {other:#x} not modelled"),
+            }
+        }
+    }
+
+    const PKTTYPE_FOR_TEST: u32 = (libc::SKF_AD_OFF + libc::SKF_AD_PKTTYPE) as u32;
+    const PACKET_HOST: u32 = 0;
+    const PACKET_BROADCAST: u32 = 1;
+
+    fn arp(op: u8) -> [u8; 42] {
+        let mut f = [0u8; 42];
+        f[12..14].copy_from_slice(&[0x08, 0x06]);
+        f[20..22].copy_from_slice(&[0, op]);
+        f
+    }
+
+    #[test]
+    fn arp_filter_keeps_only_received_requests() {
+        assert_eq!(run_filter(&arp(1), PACKET_BROADCAST), 64);
+        assert_eq!(run_filter(&arp(1), PACKET_HOST), 64);
+        assert_eq!(run_filter(&arp(2), PACKET_BROADCAST), 0, "reply");
+        assert_eq!(run_filter(&arp(1), PACKET_OUTGOING), 0, "our own request");
+        let mut ipv4 = arp(1);
+        ipv4[12..14].copy_from_slice(&[0x08, 0x00]);
+        assert_eq!(run_filter(&ipv4, PACKET_HOST), 0, "not ARP");
+        assert_eq!(run_filter(&arp(1)[..16], PACKET_HOST), 0, "truncated");
+    }
+
+    #[test]
+    fn icmp6_filter_lets_only_the_given_types_through() {
+        // Mirror of the kernel's icmpv6_filter(): bit set ⇒ blocked.
+        let filter = icmp6_filter_bits(&[135]);
+        let blocked = |ty: u8| filter[usize::from(ty >> 5)] & (1 << (ty & 31)) != 0;
+        assert!(!blocked(135));
+        for ty in (0..=255u8).filter(|t| *t != 135) {
+            assert!(blocked(ty), "type {ty}");
+        }
+    }
+
+    #[test]
+    fn recv_from_reads_into_initialised_buffer() -> io::Result<()> {
+        let local = |s: &Socket| -> io::Result<()> {
+            let addr: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+            s.bind(&addr.into())
+        };
+        let a = Socket::new(socket2::Domain::IPV4, Type::DGRAM, None)?;
+        local(&a)?;
+        let b = Socket::new(socket2::Domain::IPV4, Type::DGRAM, None)?;
+        local(&b)?;
+        b.send_to(b"hello", &a.local_addr()?)?;
+        let mut buf = [0u8; 16];
+        let (n, from) = recv_from(&a, &mut buf)?;
+        assert_eq!(&buf[..n], b"hello");
+        assert_eq!(from.as_socket(), b.local_addr()?.as_socket());
+        Ok(())
+    }
+}
