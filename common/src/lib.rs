@@ -13,3 +13,4 @@ pub mod gotext;
 pub mod l2;
 pub mod logfmt;
 pub mod metrics;
+pub mod speaker;

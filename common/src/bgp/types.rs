@@ -140,15 +140,9 @@ impl fmt::Display for Prefix {
     }
 }
 
-/// An RFC 1997 community, `high:low` in configuration text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Community(pub u32);
-
-impl fmt::Display for Community {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.0 >> 16, self.0 & 0xffff)
-    }
-}
+/// An RFC 1997 community: the configuration's type, so parsed values flow into UPDATEs
+/// without conversion.
+pub use crate::config::Community;
 
 /// The attributes MetalLB attaches to an advertised prefix. Next hop, ORIGIN and AS_PATH are
 /// properties of the session, not of the route, so they are not here.

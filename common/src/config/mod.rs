@@ -29,7 +29,7 @@ pub use manifest::{CheckError, check, config_text};
 pub use parse::{Mode, parse};
 pub use peer::{Asn, HoldTime, Peer};
 pub use pool::{BgpAdvertisement, Pool, Protocol};
-pub use range::{AddrRange, summarize};
+pub use range::{AddrRange, parse_ip, summarize};
 pub use selector::{Labels, Operator, Requirement, Selector};
 
 /// A parsed and validated configuration.

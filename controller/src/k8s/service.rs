@@ -37,6 +37,8 @@ pub struct SvcView {
     /// (protocol, port), protocol defaulting to TCP as the API server does.
     pub ports: Vec<(String, i32)>,
     pub ingress: Vec<Ingress>,
+    /// `status.conditions`, carried so a status PUT does not erase them.
+    pub conditions: Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>,
 }
 
 impl SvcView {
@@ -113,6 +115,28 @@ impl SvcView {
                 })
                 .unwrap_or_default(),
             ingress,
+            conditions: svc.status.as_ref().and_then(|s| s.conditions.clone()),
+        }
+    }
+
+    /// The object a status PUT sends: identity, resourceVersion and the new status. The
+    /// `services/status` subresource ignores everything else.
+    pub fn status_object(&self, ips: &[String]) -> k8s_openapi::api::core::v1::Service {
+        use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus, Service, ServiceStatus};
+        let ingress: Vec<LoadBalancerIngress> =
+            ips.iter().map(|ip| LoadBalancerIngress { ip: Some(ip.clone()), ..Default::default() }).collect();
+        Service {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                name: Some(self.name.clone()),
+                namespace: Some(self.namespace.clone()),
+                resource_version: self.resource_version.clone(),
+                ..Default::default()
+            },
+            spec: None,
+            status: Some(ServiceStatus {
+                load_balancer: Some(LoadBalancerStatus { ingress: (!ingress.is_empty()).then_some(ingress) }),
+                conditions: self.conditions.clone(),
+            }),
         }
     }
 }

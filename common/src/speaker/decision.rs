@@ -1,0 +1,212 @@
+//! `SetBalancer`'s per-service procedure (spec §4.1) and both `ShouldAnnounce`s (§4.3, §4.6).
+//!
+//! Deliberate differences from upstream (DEVELOPERS.md): the live-speaker set is supplied by
+//! the caller, which falls back to ready speaker pods when memberlist is disabled (upstream
+//! announces nothing then, issue #2005); nodes labelled
+//! `node.kubernetes.io/exclude-from-external-load-balancers` never announce and are never
+//! elected.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::IpAddr;
+
+use super::endpoints::{Endpoint, Readiness};
+use crate::config::{Config, Pool, Protocol};
+use crate::l2::election::{election_key, owner};
+
+/// A service as the speaker sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct SpeakerService<'a> {
+    pub key: &'a str,
+    pub is_load_balancer: bool,
+    /// `status.loadBalancer.ingress[].ip`, `None` for entries without one.
+    pub ingress: &'a [Option<String>],
+    /// `externalTrafficPolicy: Local`.
+    pub local: bool,
+    /// `None` when no Endpoints object / EndpointSlice exists for the service: upstream then
+    /// treats the service as deleted.
+    pub endpoints: Option<&'a [Endpoint]>,
+}
+
+/// What this speaker knows about the cluster.
+#[derive(Debug, Clone, Copy)]
+pub struct Cluster<'a> {
+    pub node: &'a str,
+    pub config: Option<&'a Config>,
+    /// Live speakers: memberlist members (alive or suspect), or the nodes of ready speaker
+    /// pods when memberlist is disabled.
+    pub live: &'a BTreeSet<String>,
+    /// Nodes labelled `node.kubernetes.io/exclude-from-external-load-balancers`.
+    pub excluded: &'a BTreeSet<String>,
+}
+
+/// Why this node does not announce a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    ServiceDeleted,
+    NotLoadBalancer,
+    NoIpAllocated,
+    InvalidIp,
+    IpNotAllowed,
+    /// Layer 2: another node (or none) won the election.
+    NotOwner {
+        owner: Option<String>,
+    },
+    NoLocalEndpoints,
+    NoEndpoints,
+    NodeExcluded,
+}
+
+impl Reason {
+    /// The `reason` value upstream logs.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Reason::ServiceDeleted => "serviceDeleted",
+            Reason::NotLoadBalancer => "notLoadBalancer",
+            Reason::NoIpAllocated => "noIPAllocated",
+            Reason::InvalidIp => "invalidIP",
+            Reason::IpNotAllowed => "ipNotAllowed",
+            Reason::NotOwner { .. } => "notOwner",
+            Reason::NoLocalEndpoints => "noLocalEndpoints",
+            Reason::NoEndpoints => "noEndpoints",
+            Reason::NodeExcluded => "nodeExcluded",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    /// A sentence for operators (`/status`, Events).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::ServiceDeleted => {
+                f.write_str("service deleted, or it has no Endpoints/EndpointSlice")
+            }
+            Reason::NotLoadBalancer => f.write_str("not a LoadBalancer service"),
+            Reason::NoIpAllocated => f.write_str("no IP allocated yet"),
+            Reason::InvalidIp => f.write_str("status holds an entry that is not an IP address"),
+            Reason::IpNotAllowed => f.write_str("the status IPs are in no configured pool"),
+            Reason::NotOwner { owner: Some(o) } => {
+                write!(f, "not the owner: the owner is node {o:?}")
+            }
+            Reason::NotOwner { owner: None } => {
+                f.write_str("no node can announce: no live speaker is a candidate")
+            }
+            Reason::NoLocalEndpoints => {
+                f.write_str("externalTrafficPolicy Local and no ready endpoint on this node")
+            }
+            Reason::NoEndpoints => f.write_str("no ready endpoints"),
+            Reason::NodeExcluded => f.write_str(
+                "node is labelled node.kubernetes.io/exclude-from-external-load-balancers",
+            ),
+        }
+    }
+}
+
+/// The outcome for one service on this node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict<'c> {
+    /// No configuration loaded yet: leave the service as it is.
+    NoConfig,
+    Withdraw(Reason),
+    Announce {
+        protocol: Protocol,
+        ips: Vec<IpAddr>,
+        pool: &'c Pool,
+    },
+}
+
+/// Decides whether this node announces `svc`, following §4.1 steps 1–8.
+pub fn decide<'c>(svc: &SpeakerService<'_>, cluster: &Cluster<'c>) -> Verdict<'c> {
+    let Some(endpoints) = svc.endpoints else {
+        return Verdict::Withdraw(Reason::ServiceDeleted);
+    };
+    if !svc.is_load_balancer {
+        return Verdict::Withdraw(Reason::NotLoadBalancer);
+    }
+    let Some(config) = cluster.config else {
+        return Verdict::NoConfig;
+    };
+    if svc.ingress.is_empty() {
+        return Verdict::Withdraw(Reason::NoIpAllocated);
+    }
+    let mut ips = Vec::with_capacity(svc.ingress.len());
+    for entry in svc.ingress {
+        match entry.as_deref().and_then(crate::config::parse_ip) {
+            Some(ip) => ips.push(ip),
+            None => return Verdict::Withdraw(Reason::InvalidIp),
+        }
+    }
+    let Some(pool) = config.pool_containing_all(&ips) else {
+        return Verdict::Withdraw(Reason::IpNotAllowed);
+    };
+    if cluster.excluded.contains(cluster.node) {
+        return Verdict::Withdraw(Reason::NodeExcluded);
+    }
+    let ready = Readiness::of(endpoints);
+    let refusal = match pool.protocol {
+        Protocol::Layer2 => layer2_refusal(svc, &ips, &ready, cluster),
+        Protocol::Bgp => bgp_refusal(svc, &ready, cluster),
+    };
+    match refusal {
+        Some(reason) => Verdict::Withdraw(reason),
+        None => Verdict::Announce {
+            protocol: pool.protocol,
+            ips,
+            pool,
+        },
+    }
+}
+
+/// §4.3: elect among the candidates by `SHA-256(node + "#" + first IP)`.
+fn layer2_refusal(
+    svc: &SpeakerService<'_>,
+    ips: &[IpAddr],
+    ready: &Readiness,
+    cluster: &Cluster<'_>,
+) -> Option<Reason> {
+    if !ready.any_ready {
+        return Some(Reason::NotOwner { owner: None });
+    }
+    let eligible = |n: &&String| cluster.live.contains(*n) && !cluster.excluded.contains(*n);
+    let candidates: Vec<&str> = if svc.local {
+        ready
+            .ready_nodes
+            .iter()
+            .filter(eligible)
+            .map(String::as_str)
+            .collect()
+    } else {
+        cluster
+            .live
+            .iter()
+            .filter(|n| !cluster.excluded.contains(*n))
+            .map(String::as_str)
+            .collect()
+    };
+    let key = election_key(*ips.first()?);
+    match owner(candidates, &key) {
+        Some(o) if o == cluster.node => None,
+        o => Some(Reason::NotOwner {
+            owner: o.map(str::to_owned),
+        }),
+    }
+}
+
+/// §4.6: `Local` needs a ready endpoint here; any policy needs one somewhere.
+fn bgp_refusal(
+    svc: &SpeakerService<'_>,
+    ready: &Readiness,
+    cluster: &Cluster<'_>,
+) -> Option<Reason> {
+    if svc.local && !ready.ready_address_nodes.contains(cluster.node) {
+        return Some(Reason::NoLocalEndpoints);
+    }
+    if !ready.any_address_ready {
+        return Some(Reason::NoEndpoints);
+    }
+    None
+}
+
+#[cfg(test)]
+#[path = "decision_tests.rs"]
+mod tests;

@@ -1,0 +1,11 @@
+//! What this node announces, and why not (spec §4.1–4.3, §4.6), as pure functions over the
+//! speaker's view of the cluster. Layer 2 and BGP share the per-service procedure; `/status`
+//! and Events reuse the same reasons.
+
+mod advertise;
+mod decision;
+mod endpoints;
+
+pub use advertise::{AdvertiseError, desired_routes};
+pub use decision::{Cluster, Reason, SpeakerService, Verdict, decide};
+pub use endpoints::{Endpoint, Readiness};

@@ -1,0 +1,242 @@
+//! The controller's decision loop, without I/O: watch events in, status writes and Events out.
+//!
+//! It reproduces upstream's single-worker queue semantics (spec §3.1, §3.2, §1.13) with the
+//! restart rule made explicit: until both caches (Services and the ConfigMap) have been listed,
+//! nothing is decided; then services that already hold IPs are processed first (rebuilding the
+//! allocator from status alone) and only then services that need a new IP. After that, each
+//! change is processed as it arrives. The allocation rules themselves live behind
+//! [`Allocation`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use common::config::{Config, Loaded, Mode, ReloadOutcome};
+
+use crate::k8s::events::EventType;
+use crate::k8s::service::SvcView;
+
+/// One service's outcome from the allocation rules.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Decision {
+    /// The status IPs to hold (empty = cleared or pending).
+    pub ips: Vec<String>,
+    /// Events to post on the Service: (type, reason, message).
+    pub events: Vec<(EventType, String, String)>,
+    /// Retry later (e.g. a transient internal condition); `false` for a settled outcome.
+    pub retry: bool,
+}
+
+/// The allocation rules (spec §3.2–3.8).
+pub trait Allocation {
+    /// Installs a new configuration, or refuses it (it would orphan allocated IPs) with
+    /// upstream's message.
+    fn set_config(&mut self, cfg: &Arc<Config>) -> Result<(), String>;
+    /// Converges one LoadBalancer-or-not service. `synced` is false during the initial
+    /// pass over services that already hold IPs: no new address may be handed out then.
+    fn converge(&mut self, svc: &SvcView, synced: bool) -> Decision;
+    /// The service is gone: release what it held.
+    fn forget(&mut self, key: &str);
+    /// (pool, capacity, in use) for the allocator gauges.
+    fn pool_usage(&self) -> Vec<(String, f64, f64)>;
+}
+
+/// What the I/O shell must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// PUT `services/status` for this service with these ingress IPs.
+    WriteStatus { svc: Box<SvcView>, ips: Vec<String> },
+    /// Post a core/v1 Event about a Service.
+    ServiceEvent { svc: Box<SvcView>, kind: EventType, reason: String, message: String },
+    /// Post a Warning Event about the ConfigMap (a rejected config).
+    ConfigEvent { reason: String, message: String },
+    /// A log line with upstream's `event` key.
+    Log { level: tracing::Level, event: &'static str, key: Option<String>, message: String },
+    /// Re-examine this key later with back-off.
+    Retry { key: String },
+}
+
+/// The controller state between watch events.
+pub struct Reconciler<A> {
+    alloc: A,
+    config: Loaded,
+    services: BTreeMap<String, SvcView>,
+    services_listed: bool,
+    config_listed: bool,
+    synced: bool,
+}
+
+impl<A: Allocation> Reconciler<A> {
+    pub fn new(alloc: A) -> Self {
+        Self {
+            alloc,
+            config: Loaded::new(Mode::Controller),
+            services: BTreeMap::new(),
+            services_listed: false,
+            config_listed: false,
+            synced: false,
+        }
+    }
+
+    pub fn allocation(&self) -> &A {
+        &self.alloc
+    }
+    pub fn config(&self) -> &Loaded {
+        &self.config
+    }
+    pub fn is_synced(&self) -> bool {
+        self.synced
+    }
+
+    /// The ConfigMap's `config` text changed (`None`: the ConfigMap was deleted).
+    pub fn config_changed(&mut self, text: Option<&str>) -> Vec<Action> {
+        let mut out = Vec::new();
+        let alloc = &mut self.alloc;
+        match self.config.apply(text, |cfg| alloc.set_config(&Arc::new(cfg.clone()))) {
+            ReloadOutcome::Loaded(_) => {
+                out.push(log(tracing::Level::INFO, "configLoaded", None, "config (re)loaded"));
+                if self.synced {
+                    out.extend(self.reprocess_all());
+                }
+            }
+            ReloadOutcome::Invalid(e) => {
+                out.push(log(tracing::Level::ERROR, "configStale", None, &format!("config (re)load failed, config marked stale: {e}")));
+                out.push(Action::ConfigEvent { reason: "InvalidConfig".into(), message: format!("configuration rejected, keeping the previous one: {e}") });
+            }
+            ReloadOutcome::Rejected(e) => {
+                out.push(log(tracing::Level::ERROR, "configStale", None, &format!("config (re)load failed, config marked stale: {e}")));
+                out.push(Action::ConfigEvent { reason: "InvalidConfig".into(), message: format!("configuration rejected, keeping the previous one: {e}") });
+            }
+            ReloadOutcome::Missing => {
+                out.push(log(tracing::Level::ERROR, "configMissing", None, "configuration is missing, MetalLB will not function"));
+            }
+        }
+        out
+    }
+
+    /// The ConfigMap list completed (it may not exist at all).
+    pub fn config_listed(&mut self) -> Vec<Action> {
+        self.config_listed = true;
+        self.maybe_sync()
+    }
+
+    /// The Service list completed: `present` are the keys that exist now.
+    pub fn services_listed(&mut self, present: &BTreeSet<String>) -> Vec<Action> {
+        let gone: Vec<String> = self.services.keys().filter(|k| !present.contains(*k)).cloned().collect();
+        let mut out = Vec::new();
+        for key in gone {
+            out.extend(self.service_deleted(&key));
+        }
+        self.services_listed = true;
+        out.extend(self.maybe_sync());
+        out
+    }
+
+    /// A Service was added or changed.
+    pub fn service_changed(&mut self, svc: SvcView) -> Vec<Action> {
+        let key = svc.key();
+        self.services.insert(key.clone(), svc);
+        if !self.synced {
+            return Vec::new();
+        }
+        self.process(&key)
+    }
+
+    /// A Service was deleted: release its IPs and give waiting services another chance.
+    pub fn service_deleted(&mut self, key: &str) -> Vec<Action> {
+        let had = self.services.remove(key).is_some_and(|s| !s.status_ips().is_empty());
+        self.alloc.forget(key);
+        let mut out = Vec::new();
+        if had {
+            out.push(log(tracing::Level::INFO, "serviceDeleted", Some(key), "service deleted"));
+        }
+        if self.synced {
+            out.extend(self.reprocess_pending());
+        }
+        out
+    }
+
+    /// A status PUT succeeded: later writes must carry the new resourceVersion.
+    pub fn status_written(&mut self, key: &str, resource_version: Option<String>) {
+        if let Some(s) = self.services.get_mut(key) {
+            s.resource_version = resource_version;
+        }
+    }
+
+    /// A status PUT failed (conflict, network): forget what we assumed was written so the
+    /// retry writes again.
+    pub fn status_write_failed(&mut self, key: &str) -> Vec<Action> {
+        if let Some(s) = self.services.get_mut(key) {
+            s.ingress = vec![crate::k8s::service::Ingress { ip: None, hostname: None, extra: true }];
+        }
+        vec![Action::Retry { key: key.to_owned() }]
+    }
+
+    /// Re-examine one key (a retry).
+    pub fn retry(&mut self, key: &str) -> Vec<Action> {
+        if self.synced && self.services.contains_key(key) { self.process(key) } else { Vec::new() }
+    }
+
+    fn maybe_sync(&mut self) -> Vec<Action> {
+        if self.synced || !self.services_listed || !self.config_listed {
+            return Vec::new();
+        }
+        let mut out = vec![log(tracing::Level::INFO, "stateSynced", None, "controller synced, can allocate IPs now")];
+        // Pass 1: services that already hold IPs rebuild the allocator, before any new
+        // address is handed out (spec §3.8).
+        let holders: Vec<String> = self.services.iter().filter(|(_, s)| !s.status_ips().is_empty()).map(|(k, _)| k.clone()).collect();
+        for key in &holders {
+            out.extend(self.process_with(key, false));
+        }
+        self.synced = true;
+        out.extend(self.reprocess_all());
+        out
+    }
+
+    fn reprocess_all(&mut self) -> Vec<Action> {
+        let keys: Vec<String> = self.services.keys().cloned().collect();
+        keys.iter().flat_map(|k| self.process(k)).collect()
+    }
+
+    /// After a release, only services without an address can gain anything.
+    fn reprocess_pending(&mut self) -> Vec<Action> {
+        let keys: Vec<String> = self
+            .services
+            .iter()
+            .filter(|(_, s)| s.is_load_balancer && s.status_ips().is_empty())
+            .map(|(k, _)| k.clone())
+            .collect();
+        keys.iter().flat_map(|k| self.process(k)).collect()
+    }
+
+    fn process(&mut self, key: &str) -> Vec<Action> {
+        self.process_with(key, true)
+    }
+
+    fn process_with(&mut self, key: &str, synced: bool) -> Vec<Action> {
+        let Some(svc) = self.services.get(key) else { return Vec::new() };
+        if self.config.current().is_none() {
+            return vec![log(tracing::Level::DEBUG, "noConfig", Some(key), "not processing, still waiting for config")];
+        }
+        let d = self.alloc.converge(svc, synced);
+        let mut out = Vec::new();
+        for (kind, reason, message) in d.events {
+            out.push(Action::ServiceEvent { svc: Box::new(svc.clone()), kind, reason, message });
+        }
+        if svc.status_differs(&d.ips) {
+            out.push(Action::WriteStatus { svc: Box::new(svc.clone()), ips: d.ips.clone() });
+            // Remember what we wrote so a re-examination before the watch echoes it back does
+            // not write again.
+            if let Some(s) = self.services.get_mut(key) {
+                s.ingress = d.ips.iter().map(|ip| crate::k8s::service::Ingress { ip: Some(ip.clone()), hostname: None, extra: false }).collect();
+            }
+        }
+        if d.retry {
+            out.push(Action::Retry { key: key.to_owned() });
+        }
+        out
+    }
+}
+
+fn log(level: tracing::Level, event: &'static str, key: Option<&str>, message: &str) -> Action {
+    Action::Log { level, event, key: key.map(str::to_owned), message: message.to_owned() }
+}

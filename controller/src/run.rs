@@ -1,0 +1,345 @@
+//! The in-cluster controller: watches, the reconcile loop, and the writers.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use futures::StreamExt as _;
+use k8s_openapi::api::core::v1::{ConfigMap, Event as K8sEvent, Service};
+use kube::api::PostParams;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt as _;
+use kube::{Api, Client};
+use prometheus::Registry;
+use tokio::task::JoinSet;
+
+use crate::args::Args;
+use crate::k8s::events::{Dedup, EventType, Regarding, event_object};
+use crate::k8s::secret;
+use crate::k8s::service::SvcView;
+use crate::queue::RetryQueue;
+use crate::reconcile::{Action, Allocation, Reconciler};
+
+/// Status writes in flight at once: enough that the API server, not we, sets the pace.
+const MAX_INFLIGHT_WRITES: usize = 32;
+const COMPONENT: &str = "metallb-controller";
+
+/// Where the service account's namespace is mounted in a pod.
+const SA_NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+/// `--namespace`/`METALLB_NAMESPACE`, else the service account's namespace.
+pub fn resolve_namespace(flag: Option<&str>) -> anyhow::Result<String> {
+    if let Some(ns) = flag.filter(|s| !s.is_empty()) {
+        return Ok(ns.to_owned());
+    }
+    std::fs::read_to_string(SA_NAMESPACE_FILE)
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .context("Unable to get namespace from pod service account data, please specify --namespace or METALLB_NAMESPACE")
+}
+
+/// A client from `--kubeconfig`, or in-cluster / the default kubeconfig.
+pub async fn client(kubeconfig: Option<&str>) -> anyhow::Result<Client> {
+    let config = match kubeconfig.filter(|s| !s.is_empty()) {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path).with_context(|| format!("reading kubeconfig {path}"))?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?
+        }
+        None => kube::Config::infer().await?,
+    };
+    Ok(Client::try_from(config)?)
+}
+
+/// Runs the controller until the watches end (they retry forever).
+pub async fn run<A: Allocation>(args: &Args, alloc: A) -> anyhow::Result<()> {
+    let client = client(args.kubeconfig.as_deref()).await?;
+    let namespace = resolve_namespace(args.namespace.as_deref())?;
+    if let Some(name) = args.ml_secret_name.as_deref().filter(|s| !s.is_empty()) {
+        let deployment = args.deployment.as_deref().unwrap_or_default();
+        if secret::ensure(&client, &namespace, name, deployment).await? {
+            tracing::info!(op = "createSecret", secret = name, "created memberlist secret");
+        }
+    }
+
+    let registry = Registry::new();
+    let metrics = Metrics::new(&registry)?;
+    let addr = SocketAddr::from(([0, 0, 0, 0], args.port));
+    tokio::spawn(async move {
+        if let Err(e) = crate::http::serve(addr, registry).await {
+            tracing::error!(op = "serveMetrics", error = %e, "metrics endpoint failed");
+        }
+    });
+
+    Shell::new(client, namespace, args.config.clone(), metrics).run(Reconciler::new(alloc)).await
+}
+
+struct Metrics {
+    k8s: common::metrics::K8sClient,
+    alloc: common::metrics::Allocator,
+    pools: BTreeSet<String>,
+}
+
+impl Metrics {
+    fn new(registry: &Registry) -> anyhow::Result<Self> {
+        registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
+        Ok(Self { k8s: common::metrics::K8sClient::new(registry)?, alloc: common::metrics::Allocator::new(registry)?, pools: BTreeSet::new() })
+    }
+
+    fn refresh<A: Allocation>(&mut self, rec: &Reconciler<A>) {
+        self.k8s.config_loaded_bool.set(i64::from(rec.config().is_loaded()));
+        self.k8s.config_stale_bool.set(i64::from(rec.config().is_stale()));
+        let mut now = BTreeSet::new();
+        for (pool, total, used) in rec.allocation().pool_usage() {
+            self.alloc.addresses_total.with_label_values(&[&pool]).set(total);
+            self.alloc.addresses_in_use_total.with_label_values(&[&pool]).set(used);
+            now.insert(pool);
+        }
+        for gone in self.pools.difference(&now) {
+            let _ = self.alloc.addresses_total.remove_label_values(&[gone]);
+            let _ = self.alloc.addresses_in_use_total.remove_label_values(&[gone]);
+        }
+        self.pools = now;
+    }
+}
+
+type WriteResult = (String, Result<Option<String>, String>);
+
+struct Shell {
+    client: Client,
+    namespace: String,
+    config_name: String,
+    metrics: Metrics,
+    queue: RetryQueue,
+    dedup: Dedup,
+    config_uid: Option<String>,
+    writes: JoinSet<WriteResult>,
+    /// Keys with a write in flight, and the next write to do once it lands.
+    inflight: HashMap<String, Option<PendingWrite>>,
+    /// Writes waiting for a free slot, oldest first, newest desired status per key.
+    backlog: VecDeque<String>,
+    backlog_items: HashMap<String, PendingWrite>,
+}
+
+type PendingWrite = (Box<SvcView>, Vec<String>);
+
+impl Shell {
+    fn new(client: Client, namespace: String, config_name: String, metrics: Metrics) -> Self {
+        Self {
+            client,
+            namespace,
+            config_name,
+            metrics,
+            queue: RetryQueue::default(),
+            dedup: Dedup::default(),
+            config_uid: None,
+            writes: JoinSet::new(),
+            inflight: HashMap::new(),
+            backlog: VecDeque::new(),
+            backlog_items: HashMap::new(),
+        }
+    }
+
+    async fn run<A: Allocation>(mut self, mut rec: Reconciler<A>) -> anyhow::Result<()> {
+        let cm_api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &self.namespace);
+        let cm_watch = watcher::Config::default().fields(&format!("metadata.name={}", self.config_name));
+        let mut config_events = watcher(cm_api, cm_watch).default_backoff().boxed();
+        let mut service_events = watcher(Api::<Service>::all(self.client.clone()), watcher::Config::default()).default_backoff().boxed();
+        let mut listing: BTreeSet<String> = BTreeSet::new();
+        let mut listed_config: Option<Option<String>> = None;
+        let mut last_config: Option<String> = None;
+
+        loop {
+            let deadline = self.queue.next_deadline();
+            let actions = tokio::select! {
+                ev = config_events.next() => match ev {
+                    Some(Ok(ev)) => self.config_event(&mut rec, ev, &mut listed_config, &mut last_config),
+                    Some(Err(e)) => { tracing::warn!(op = "watchConfigMap", error = %e, "config watch error, retrying"); Vec::new() }
+                    None => anyhow::bail!("configmap watch ended"),
+                },
+                ev = service_events.next() => match ev {
+                    Some(Ok(ev)) => service_event(&mut rec, ev, &mut listing),
+                    Some(Err(e)) => { tracing::warn!(op = "watchServices", error = %e, "service watch error, retrying"); Vec::new() }
+                    None => anyhow::bail!("service watch ended"),
+                },
+                Some(done) = self.writes.join_next(), if !self.writes.is_empty() => {
+                    match done {
+                        Ok(result) => self.write_done(&mut rec, result),
+                        Err(e) => { tracing::error!(op = "updateServiceStatus", error = %e, "status writer task failed"); Vec::new() }
+                    }
+                },
+                _ = sleep_until(deadline), if deadline.is_some() => {
+                    let due = self.queue.pop_due(Instant::now());
+                    due.iter().flat_map(|k| rec.retry(k)).collect()
+                },
+            };
+            self.metrics.k8s.updates_total.inc();
+            self.apply(&mut rec, actions).await;
+            self.metrics.refresh(&rec);
+        }
+    }
+
+    fn config_event<A: Allocation>(
+        &mut self,
+        rec: &mut Reconciler<A>,
+        ev: Event<ConfigMap>,
+        listed: &mut Option<Option<String>>,
+        last: &mut Option<String>,
+    ) -> Vec<Action> {
+        let text_of = |cm: &ConfigMap| cm.data.as_ref().and_then(|d| d.get("config").cloned()).unwrap_or_default();
+        let mut changed = |rec: &mut Reconciler<A>, text: Option<String>| {
+            if text.is_some() && text == *last {
+                return Vec::new();
+            }
+            let out = rec.config_changed(text.as_deref());
+            if rec.config().current().is_some() && !rec.config().is_stale() {
+                last.clone_from(&text);
+            }
+            out
+        };
+        match ev {
+            Event::Init => {
+                *listed = Some(None);
+                Vec::new()
+            }
+            Event::InitApply(cm) => {
+                self.config_uid.clone_from(&cm.metadata.uid);
+                *listed = Some(Some(text_of(&cm)));
+                Vec::new()
+            }
+            Event::InitDone => {
+                let mut out = match listed.take().flatten() {
+                    Some(text) => changed(rec, Some(text)),
+                    // Absent at start-up: nothing to load (upstream waits silently).
+                    None if rec.config().is_loaded() => changed(rec, None),
+                    None => Vec::new(),
+                };
+                out.extend(rec.config_listed());
+                out
+            }
+            Event::Apply(cm) => {
+                self.config_uid.clone_from(&cm.metadata.uid);
+                changed(rec, Some(text_of(&cm)))
+            }
+            Event::Delete(_) => {
+                *last = None;
+                rec.config_changed(None)
+            }
+        }
+    }
+
+    fn write_done<A: Allocation>(&mut self, rec: &mut Reconciler<A>, (key, result): WriteResult) -> Vec<Action> {
+        let mut out = match result {
+            Ok(rv) => {
+                rec.status_written(&key, rv);
+                self.queue.forget(&key);
+                tracing::info!(event = "serviceUpdated", service = %key, "updated service object");
+                Vec::new()
+            }
+            Err(e) => {
+                tracing::error!(op = "updateServiceStatus", service = %key, error = %e, "failed to update service status");
+                rec.status_write_failed(&key)
+            }
+        };
+        if let Some(Some((svc, ips))) = self.inflight.remove(&key) {
+            out.push(Action::WriteStatus { svc, ips });
+        }
+        // A slot is free: start the oldest waiting write.
+        while let Some(next) = self.backlog.pop_front() {
+            if let Some((svc, ips)) = self.backlog_items.remove(&next) {
+                out.push(Action::WriteStatus { svc, ips });
+                break;
+            }
+        }
+        out
+    }
+
+    async fn apply<A: Allocation>(&mut self, _rec: &mut Reconciler<A>, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::WriteStatus { svc, ips } => self.write_status(svc, ips),
+                Action::ServiceEvent { svc, kind, reason, message } => {
+                    let about = Regarding { kind: "Service", namespace: svc.namespace.clone(), name: svc.name.clone(), uid: svc.uid.clone() };
+                    self.post_event(about, kind, &reason, &message).await;
+                }
+                Action::ConfigEvent { reason, message } => {
+                    let about = Regarding { kind: "ConfigMap", namespace: self.namespace.clone(), name: self.config_name.clone(), uid: self.config_uid.clone() };
+                    self.post_event(about, EventType::Warning, &reason, &message).await;
+                }
+                Action::Log { level, event, key, message } => emit_log(level, event, key.as_deref(), &message),
+                Action::Retry { key } => {
+                    self.metrics.k8s.update_errors_total.inc();
+                    self.queue.retry(&key, Instant::now());
+                }
+            }
+        }
+    }
+
+    fn write_status(&mut self, svc: Box<SvcView>, ips: Vec<String>) {
+        let key = svc.key();
+        if let Some(next) = self.inflight.get_mut(&key) {
+            // One write per service at a time; the newest desired status wins.
+            *next = Some((svc, ips));
+            return;
+        }
+        if self.writes.len() >= MAX_INFLIGHT_WRITES {
+            if self.backlog_items.insert(key.clone(), (svc, ips)).is_none() {
+                self.backlog.push_back(key);
+            }
+            return;
+        }
+        self.inflight.insert(key.clone(), None);
+        let api: Api<Service> = Api::namespaced(self.client.clone(), &svc.namespace);
+        let body = svc.status_object(&ips);
+        self.writes.spawn(async move {
+            let r = api.replace_status(&svc.name, &PostParams::default(), &body).await;
+            (key, r.map(|s| s.metadata.resource_version).map_err(|e| e.to_string()))
+        });
+    }
+
+    async fn post_event(&mut self, about: Regarding, kind: EventType, reason: &str, message: &str) {
+        if !self.dedup.admit(&about, kind, reason, message, Instant::now()) {
+            return;
+        }
+        let ev = event_object(COMPONENT, &about, kind, reason, message, k8s_openapi::jiff::Timestamp::now());
+        let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), &about.namespace);
+        if let Err(e) = api.create(&PostParams::default(), &ev).await {
+            tracing::warn!(op = "postEvent", error = %e, reason, "failed to post event");
+        }
+    }
+}
+
+fn service_event<A: Allocation>(rec: &mut Reconciler<A>, ev: Event<Service>, listing: &mut BTreeSet<String>) -> Vec<Action> {
+    match ev {
+        Event::Init => {
+            listing.clear();
+            Vec::new()
+        }
+        Event::InitApply(svc) => {
+            let view = SvcView::from_service(&svc);
+            listing.insert(view.key());
+            rec.service_changed(view)
+        }
+        Event::InitDone => rec.services_listed(&std::mem::take(listing)),
+        Event::Apply(svc) => rec.service_changed(SvcView::from_service(&svc)),
+        Event::Delete(svc) => rec.service_deleted(&SvcView::from_service(&svc).key()),
+    }
+}
+
+fn emit_log(level: tracing::Level, event: &str, key: Option<&str>, message: &str) {
+    let service = key.unwrap_or_default();
+    match level {
+        tracing::Level::ERROR => tracing::error!(event, service, "{message}"),
+        tracing::Level::WARN => tracing::warn!(event, service, "{message}"),
+        tracing::Level::INFO => tracing::info!(event, service, "{message}"),
+        _ => tracing::debug!(event, service, "{message}"),
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
