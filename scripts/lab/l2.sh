@@ -10,16 +10,16 @@
 set -euo pipefail
 
 if [[ $(id -u) -ne 0 ]]; then
-    echo "SKIP: scripts/lab.sh needs root (network namespaces and raw sockets); not run"
+    echo "SKIP: scripts/lab/l2.sh needs root (network namespaces and raw sockets); not run"
     exit 0
 fi
 if ! ip netns add l2lab-probe 2>/dev/null; then
-    echo "SKIP: scripts/lab.sh cannot create network namespaces here; not run"
+    echo "SKIP: scripts/lab/l2.sh cannot create network namespaces here; not run"
     exit 0
 fi
 ip netns del l2lab-probe
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 P=l2lab
 WORK=$(mktemp -d /tmp/l2lab.XXXXXX)
 NODES=(node1 node2 node3)

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Layer 2 figures for BENCHMARKS.md, measured in two network namespaces joined by a veth
+# pair (client ↔ node); no traffic leaves them. Needs root; otherwise prints SKIP, exits 0.
+#   1. ARP reply latency seen by arping from the client: a VIP answered by the announcer vs an
+#      address configured on the node's interface (answered by the kernel); interleaved
+#      batches, median of all samples of each.
+#   2. announcer CPU while the client sends 1 000 ARP requests/s for the 1 000 owned IPs.
+#   3. announcer RSS with 1 000 owned IPv4 addresses, and with 1 000 IPv4 + 1 000 IPv6.
+# Usage: scripts/bench/l2.sh [SAMPLES_PER_BATCH (default 50)] [LOAD_SECONDS (default 20)]
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "SKIP: scripts/bench/l2.sh needs root (network namespaces and raw sockets); not run"
+    exit 0
+fi
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BATCH=${1:-50}
+LOAD_SECS=${2:-20}
+P=l2bench
+WORK=$(mktemp -d /tmp/l2bench.XXXXXX)
+NODE_MAC=02:00:00:00:02:01
+CLIENT_MAC=02:00:00:00:02:0c
+KERNEL_IP=192.168.78.50
+VIP=192.168.78.100
+ANN_PID=
+
+cleanup() {
+    set +e
+    [[ -n $ANN_PID ]] && kill "$ANN_PID" 2>/dev/null && wait "$ANN_PID" 2>/dev/null
+    ip netns del "$P-client" 2>/dev/null
+    ip netns del "$P-node" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+need=()
+command -v arping >/dev/null || need+=(arping)
+command -v python3 >/dev/null || need+=(python3)
+if ((${#need[@]})); then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+(cd "$ROOT" && cargo build -q --release -p speaker --example l2_announce)
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/l2_announce
+
+ip netns add "$P-client"
+ip netns add "$P-node"
+for ns in client node; do
+    ip netns exec "$P-$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+done
+ip link add eth0 netns "$P-client" address "$CLIENT_MAC" type veth peer name eth0 netns "$P-node" address "$NODE_MAC"
+ip -n "$P-client" addr add 192.168.78.2/24 dev eth0
+ip -n "$P-node" addr add 192.168.78.11/24 dev eth0
+ip -n "$P-node" addr add "$KERNEL_IP/24" dev eth0
+for ns in client node; do ip -n "$P-$ns" link set lo up; ip -n "$P-$ns" link set eth0 up; done
+
+# Starts the announcer in the node namespace with the VIP plus 1 000 owned IPs (and
+# optionally 1 000 IPv6) and waits for it to be ready and its gratuitous bursts to end.
+start_announcer() {
+    ip netns exec "$P-node" "$BIN" "$VIP" --range 10.99.0.0 1000 "$@" >"$WORK/ann.out" 2>"$WORK/ann.err" &
+    ANN_PID=$!
+    for _ in $(seq 200); do grep -q '^ready' "$WORK/ann.out" && break; sleep 0.05; done
+    grep -q '^ready' "$WORK/ann.out" || { cat "$WORK/ann.err"; exit 1; }
+    sleep 6
+}
+
+stop_announcer() {
+    kill -TERM "$ANN_PID"
+    wait "$ANN_PID" || true
+    ANN_PID=
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# arping round-trip times in microseconds, one per line.
+arping_usec() {
+    ip netns exec "$P-client" arping -i eth0 -c "$BATCH" -W 0.01 "$1" 2>/dev/null |
+        sed -n 's/.*time=\([0-9.]*\) \(usec\|msec\|sec\).*/\1 \2/p' |
+        awk '{ m = ($2 == "usec") ? 1 : ($2 == "msec") ? 1000 : 1000000; printf "%.3f\n", $1 * m }'
+}
+
+echo "== 1. ARP reply latency (arping, $((BATCH * 4)) samples each, interleaved batches of $BATCH)"
+start_announcer
+: >"$WORK/ours"; : >"$WORK/kernel"
+for _ in 1 2 3 4; do
+    arping_usec "$VIP" >>"$WORK/ours"
+    arping_usec "$KERNEL_IP" >>"$WORK/kernel"
+done
+ours=$(median <"$WORK/ours"); kernel=$(median <"$WORK/kernel")
+echo "announcer: n=$(wc -l <"$WORK/ours") median=${ours} µs"
+echo "kernel:    n=$(wc -l <"$WORK/kernel") median=${kernel} µs"
+echo "ratio announcer/kernel: $(awk -v a="$ours" -v b="$kernel" 'BEGIN { printf "%.2f", a / b }')"
+
+echo "== 2. announcer CPU at 1 000 ARP requests/s for 1 000 owned IPs, ${LOAD_SECS} s"
+cat >"$WORK/flood.py" <<'EOF'
+# Sends ARP requests for 10.99.0.0 + (i mod 1000) at a fixed rate from a packet socket.
+import socket, struct, sys, time
+rate, secs, mac = int(sys.argv[1]), float(sys.argv[2]), bytes.fromhex(sys.argv[3].replace(":", ""))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+base = struct.unpack("!I", socket.inet_aton("10.99.0.0"))[0]
+sender_ip = socket.inet_aton("192.168.78.2")
+frames = [b"\xff" * 6 + mac + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1)
+          + mac + sender_ip + b"\x00" * 6 + struct.pack("!I", base + i) for i in range(1000)]
+start = time.monotonic()
+n = 0
+while True:
+    due = start + n / rate
+    now = time.monotonic()
+    if now - start >= secs:
+        break
+    if due > now:
+        time.sleep(due - now)
+    s.send(frames[n % 1000])
+    n += 1
+print(n)
+EOF
+ticks() { awk '{ print $14 + $15 }' "/proc/$ANN_PID/stat"; }
+hz=$(getconf CLK_TCK)
+t0=$(ticks)
+sent=$(ip netns exec "$P-client" python3 "$WORK/flood.py" 1000 "$LOAD_SECS" "$CLIENT_MAC")
+t1=$(ticks)
+rss_loaded=$(awk '/VmRSS/ { print $2 }' "/proc/$ANN_PID/status")
+stop_announcer
+counts=$(tail -n1 "$WORK/ann.out")
+echo "client sent $sent requests; announcer: $counts"
+echo "announcer CPU: $(awk -v d=$((t1 - t0)) -v hz="$hz" -v s="$LOAD_SECS" 'BEGIN { printf "%.2f", 100 * d / hz / s }') % of one core"
+
+echo "== 3. announcer RSS"
+echo "1 000 IPv4 owned, after ${LOAD_SECS} s of load: $((rss_loaded / 1024)).$(((rss_loaded % 1024) * 10 / 1024)) MiB (${rss_loaded} KiB)"
+start_announcer
+rss=$(awk '/VmRSS/ { print $2 }' "/proc/$ANN_PID/status")
+echo "1 000 IPv4 owned, idle: ${rss} KiB"
+stop_announcer
+start_announcer --range fd78::1:0 1000
+rss6=$(awk '/VmRSS/ { print $2 }' "/proc/$ANN_PID/status")
+echo "1 000 IPv4 + 1 000 IPv6 owned, idle: ${rss6} KiB"
+stop_announcer
