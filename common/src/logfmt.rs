@@ -30,6 +30,17 @@ pub fn level_filter(level: LogLevel) -> tracing_subscriber::filter::LevelFilter 
     }
 }
 
+/// Installs the JSON formatter on stdout as the global subscriber, filtered at `level`.
+/// Returns `false` when a subscriber was already installed.
+pub fn install(level: LogLevel) -> bool {
+    let subscriber = tracing_subscriber::fmt()
+        .event_format(MetalLbJson)
+        .with_writer(std::io::stdout)
+        .with_max_level(level_filter(level))
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).is_ok()
+}
+
 /// The event formatter.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct MetalLbJson;

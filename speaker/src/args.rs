@@ -20,6 +20,7 @@ pub const LONG_FLAGS: &[&str] = &[
     "log-level",
     "disable-epslices",
     "enable-pprof",
+    "garp-interval",
 ];
 pub const BOOL_FLAGS: &[&str] = &["disable-epslices", "enable-pprof"];
 
@@ -80,6 +81,11 @@ pub struct Args {
     /// Accepted for compatibility.
     #[arg(long = "enable-pprof", value_parser = parse_go_bool, default_value = "false", require_equals = true, num_args = 0..=1, default_missing_value = "true")]
     pub enable_pprof: bool,
+    /// Resend gratuitous ARP/NA for every owned IP this often (Go duration, e.g. `30s`), for
+    /// switches whose forwarding tables age out before routers' ARP caches. Off by default,
+    /// as upstream.
+    #[arg(long = "garp-interval", default_value = "")]
+    pub garp_interval: String,
     /// `native` (default) or `frr`; only the native speaker is built in.
     #[arg(skip = std::env::var("METALLB_BGP_TYPE").unwrap_or_default())]
     pub bgp_type: String,
@@ -96,6 +102,23 @@ pub enum Command {
 }
 
 impl Args {
+    /// `--garp-interval` as a duration (`None`: off).
+    pub fn garp_interval(&self) -> Result<Option<std::time::Duration>, String> {
+        if self.garp_interval.is_empty() {
+            return Ok(None);
+        }
+        let ns = common::config::parse_go_duration(&self.garp_interval)
+            .map_err(|e| format!("invalid --garp-interval {:?}: {e}", self.garp_interval))?;
+        match u64::try_from(ns) {
+            Ok(0) => Ok(None),
+            Ok(ns) => Ok(Some(std::time::Duration::from_nanos(ns))),
+            Err(_) => Err(format!(
+                "invalid --garp-interval {:?}: must not be negative",
+                self.garp_interval
+            )),
+        }
+    }
+
     /// The validated log level (upstream exits 1 on an unknown one).
     pub fn level(&self) -> Result<LogLevel, String> {
         self.log_level.parse()

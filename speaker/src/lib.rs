@@ -2,5 +2,8 @@
 //!
 //! Library part, so that the binary and the lab examples share the same code.
 
+pub mod http;
+pub mod k8s;
 pub mod l2;
+pub mod run;
 mod sys;
