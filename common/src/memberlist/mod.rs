@@ -15,16 +15,23 @@
 //! bytes and timer ticks go in with the current time, datagrams to send, streams to open
 //! and membership events come out. The speaker's socket shell feeds it.
 
+mod broadcast;
 pub mod compress;
 pub mod config;
 pub mod crypto;
+mod machine;
 mod msgpack;
 pub mod packet;
+mod state;
 pub mod stream;
 pub mod wire;
 
 pub use compress::LzwError;
 pub use config::Config;
 pub use crypto::{CryptoError, EncryptionVersion, Keyring, SecretKey};
+pub use machine::{
+    ConfigError, Event, JoinError, Memberlist, Output, StreamId, StreamProgress, StreamReply,
+};
 pub use msgpack::MsgpackError;
-pub use wire::WireError;
+pub use state::Member;
+pub use wire::{MemberState, WireError};

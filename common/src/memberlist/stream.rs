@@ -31,6 +31,17 @@ pub enum StreamMessage {
 }
 
 impl StreamMessage {
+    /// The type byte this message goes out with.
+    pub fn message_type(&self) -> MessageType {
+        match self {
+            Self::PushPull(_) => MessageType::PushPull,
+            Self::Ping(_) => MessageType::Ping,
+            Self::Ack(_) => MessageType::Ack,
+            Self::Err(_) => MessageType::Err,
+            Self::User(_) => MessageType::User,
+        }
+    }
+
     /// The message before compression and encryption.
     pub fn encode(&self) -> Vec<u8> {
         match self {

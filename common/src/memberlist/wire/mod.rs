@@ -81,6 +81,14 @@ pub enum WireError {
     Remote(String),
 }
 
+/// Protocol version that added TCP fallback pings: peers understanding it get one when UDP
+/// probes fail.
+pub const PROTOCOL_TCP_PING: u8 = 3;
+/// Protocol version that added nacks to indirect probes.
+pub const PROTOCOL_NACK: u8 = 4;
+/// Protocol version that added CRC-prefixed datagrams.
+pub const PROTOCOL_CRC: u8 = 5;
+
 /// The first byte of every message (`net.go`'s `messageType` constants).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
