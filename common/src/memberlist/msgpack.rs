@@ -10,6 +10,7 @@
 //! bin included), because other peers may carry newer codecs.
 
 use rmp::Marker;
+use std::borrow::Cow;
 use thiserror::Error;
 
 /// Nesting bound for skipping unknown values: memberlist messages are flat, so anything deeper
@@ -220,8 +221,9 @@ impl<'a> Reader<'a> {
     }
 
     /// A byte list that Go may have written as raw (its `[]uint8` habit) or, from other
-    /// encoders, as an array of small integers.
-    pub(crate) fn byte_list(&mut self, field: &'static str) -> Result<Vec<u8>, MsgpackError> {
+    /// encoders, as an array of small integers. The raw form is borrowed, not copied: push/pull
+    /// decoding reads one per member.
+    pub(crate) fn byte_list(&mut self, field: &'static str) -> Result<Cow<'a, [u8]>, MsgpackError> {
         let b = *self.buf.get(self.pos).ok_or(MsgpackError::Truncated)?;
         let len = match Marker::from_u8(b) {
             Marker::FixArray(n) => {
@@ -236,13 +238,13 @@ impl<'a> Reader<'a> {
                 self.pos += 1;
                 self.len32()?
             }
-            _ => return Ok(self.raw()?.to_vec()),
+            _ => return Ok(Cow::Borrowed(self.raw()?)),
         };
         let mut out = Vec::with_capacity(len.min(self.rest().len()));
         for _ in 0..len {
             out.push(self.uint_as(field)?);
         }
-        Ok(out)
+        Ok(Cow::Owned(out))
     }
 
     /// Any integer form whose value is non-negative (Go's decoder converts between widths).
@@ -426,8 +428,9 @@ mod tests {
 
     #[test]
     fn byte_lists_read_from_raw_or_array() {
-        assert_eq!(Reader::new(&[0xa2, 1, 5]).byte_list("Vsn"), Ok(vec![1, 5]));
-        assert_eq!(Reader::new(&[0x92, 1, 5]).byte_list("Vsn"), Ok(vec![1, 5]));
+        let list = |bytes: &[u8]| Reader::new(bytes).byte_list("Vsn").map(Cow::into_owned);
+        assert_eq!(list(&[0xa2, 1, 5]), Ok(vec![1, 5]));
+        assert_eq!(list(&[0x92, 1, 5]), Ok(vec![1, 5]));
     }
 
     #[test]

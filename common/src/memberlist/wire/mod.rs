@@ -190,7 +190,7 @@ impl Versions {
     }
 
     pub(super) fn read(r: &mut Reader<'_>) -> Result<Option<Self>, WireError> {
-        match r.byte_list("Vsn")?.as_slice() {
+        match r.byte_list("Vsn")?.as_ref() {
             [] => Ok(None),
             [pmin, pmax, pcur, dmin, dmax, dcur, ..] => Ok(Some(Self {
                 protocol_min: *pmin,
