@@ -81,7 +81,11 @@ fn is_go_printable(c: char) -> bool {
         0..=0x1f | 0x7f..=0x9f => false,
         0xa0 | 0xad => false,
         0xa1..=0xff => true,
-        _ => !c.is_control() && !c.is_whitespace() && !matches!(c as u32, 0xd800..=0xdfff | 0xe000..=0xf8ff | 0xfff0..=0xfffc | 0xfffe..=0xffff),
+        _ => {
+            !c.is_control()
+                && !c.is_whitespace()
+                && !matches!(c as u32, 0xd800..=0xdfff | 0xe000..=0xf8ff | 0xfff0..=0xfffc | 0xfffe..=0xffff)
+        }
     }
 }
 

@@ -6,5 +6,10 @@
 //! which keeps every rule testable without a cluster or a network.
 #![forbid(unsafe_code)]
 
+pub mod bgp;
+pub mod cli;
+pub mod config;
 pub mod gotext;
+pub mod logfmt;
 pub mod memberlist;
+pub mod metrics;

@@ -1,0 +1,185 @@
+//! Go `flag` syntax for command lines written for upstream's binaries.
+//!
+//! Operators' manifests pass `-port=7472`, `--config config` or a bare `--disable-epslices`;
+//! Go's `flag` package reads all of these, clap reads only the double-dash forms. Rewriting
+//! argv up front keeps one clap `Args` struct per binary and upstream manifests working.
+
+/// Rewrites Go-style flags into clap's syntax:
+/// * `-name`, `-name=v` → `--name`, `--name=v` when `name` is one of `long` (single-dash
+///   long options; unknown ones are left alone so clap rejects them with exit status 2);
+/// * a bool flag given as `--name false`/`true`? No: Go reads `-flag false` as the flag
+///   followed by a positional argument, so bool flags are only rewritten to `--name=true`
+///   when bare, which is what clap's `require_equals` bool flags expect.
+///
+/// Everything after a bare `--` and after the first positional argument (Go stops at the
+/// first non-flag) is left untouched.
+pub fn normalize_go_flags<I, S>(args: I, long: &[&str], bools: &[&str]) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let mut out = Vec::new();
+    let mut iter = args.into_iter().map(Into::into);
+    if let Some(argv0) = iter.next() {
+        out.push(argv0);
+    }
+    let mut expect_value = false;
+    let mut done = false;
+    for arg in iter {
+        if done || expect_value {
+            expect_value = false;
+            out.push(arg);
+            continue;
+        }
+        if arg == "--" {
+            done = true;
+            out.push(arg);
+            continue;
+        }
+        let body = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-'));
+        let Some(body) = body.filter(|b| !b.is_empty()) else {
+            // A positional argument (or "-" for stdin): Go stops parsing flags here, but our
+            // subcommands take their own flags, so keep going.
+            out.push(arg);
+            continue;
+        };
+        let (name, value) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (body, None),
+        };
+        if !long.contains(&name) {
+            out.push(arg);
+            continue;
+        }
+        match value {
+            Some(v) => out.push(format!("--{name}={v}")),
+            None if bools.contains(&name) => out.push(format!("--{name}=true")),
+            None => {
+                out.push(format!("--{name}"));
+                expect_value = true;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LONG: &[&str] = &["port", "config", "disable-epslices", "log-level"];
+    const BOOLS: &[&str] = &["disable-epslices"];
+
+    fn norm(args: &[&str]) -> Vec<String> {
+        normalize_go_flags(args.iter().copied(), LONG, BOOLS)
+    }
+
+    #[test]
+    fn every_go_form_becomes_clap_form() {
+        assert_eq!(norm(&["c", "-port", "7472"]), ["c", "--port", "7472"]);
+        assert_eq!(norm(&["c", "--port", "7472"]), ["c", "--port", "7472"]);
+        assert_eq!(norm(&["c", "-port=7472"]), ["c", "--port=7472"]);
+        assert_eq!(norm(&["c", "--config=config"]), ["c", "--config=config"]);
+        assert_eq!(
+            norm(&["c", "-disable-epslices"]),
+            ["c", "--disable-epslices=true"]
+        );
+        assert_eq!(
+            norm(&["c", "--disable-epslices=false"]),
+            ["c", "--disable-epslices=false"]
+        );
+        assert_eq!(
+            norm(&["c", "--log-level", "-debug"]),
+            ["c", "--log-level", "-debug"]
+        );
+    }
+
+    #[test]
+    fn unknown_flags_and_positionals_are_left_for_clap() {
+        assert_eq!(norm(&["c", "-bogus", "x"]), ["c", "-bogus", "x"]);
+        assert_eq!(
+            norm(&["c", "check-config", "-"]),
+            ["c", "check-config", "-"]
+        );
+        assert_eq!(norm(&["c", "--", "-port"]), ["c", "--", "-port"]);
+    }
+}
+
+/// Go's `strconv.ParseBool`, for bool flags given as `--flag=VALUE`.
+pub fn parse_go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(format!(
+            "parse error: strconv.ParseBool: parsing {}: invalid syntax",
+            crate::gotext::quote(s)
+        )),
+    }
+}
+
+/// `--log-level` values (spec §5.1); anything else makes upstream exit 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    All,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    None,
+}
+
+impl std::str::FromStr for LogLevel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "all" => LogLevel::All,
+            "debug" => LogLevel::Debug,
+            "info" => LogLevel::Info,
+            "warn" => LogLevel::Warn,
+            "error" => LogLevel::Error,
+            "none" => LogLevel::None,
+            _ => {
+                return Err(format!(
+                    "failed to parse log-level {}: all, debug, info, warn, error or none",
+                    crate::gotext::quote(s)
+                ));
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod value_tests {
+    use super::*;
+
+    #[test]
+    fn go_bools_and_levels() {
+        for t in ["1", "t", "T", "true", "TRUE", "True"] {
+            assert_eq!(parse_go_bool(t), Ok(true));
+        }
+        for f in ["0", "f", "F", "false", "FALSE", "False"] {
+            assert_eq!(parse_go_bool(f), Ok(false));
+        }
+        assert!(parse_go_bool("yes").is_err());
+        assert_eq!("warn".parse::<LogLevel>(), Ok(LogLevel::Warn));
+        assert!("verbose".parse::<LogLevel>().is_err());
+    }
+}
+
+/// `check-config` as both binaries run it: reads PATH (`-` = stdin), validates in `mode`,
+/// and returns the exit status with what to print on stdout or stderr.
+pub fn check_config(path: &str, mode: crate::config::Mode) -> (u8, Result<String, String>) {
+    let input = if path == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+    } else {
+        std::fs::read_to_string(path)
+    };
+    match input {
+        Err(e) => (2, Err(format!("reading {path}: {e}"))),
+        Ok(input) => match crate::config::check(&input, mode) {
+            Ok(json) => (0, Ok(json)),
+            Err(e) => (e.exit_code(), Err(e.to_string())),
+        },
+    }
+}

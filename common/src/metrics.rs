@@ -1,0 +1,270 @@
+//! Every Prometheus series MetalLB v0.12 exports (spec §5.3), with upstream's names and labels.
+//! Helm's alerts and operators' dashboards query these names, so they are defined once here and
+//! registered by both binaries; `tests` pins each name and label set.
+
+use prometheus::{CounterVec, GaugeVec, IntCounter, IntGauge, Opts, Registry};
+
+/// Errors only arise from registering a name twice, which `new` never does.
+pub type Result<T> = std::result::Result<T, prometheus::Error>;
+
+/// The work-queue series both processes export.
+#[derive(Clone)]
+pub struct K8sClient {
+    pub updates_total: IntCounter,
+    pub update_errors_total: IntCounter,
+    pub config_loaded_bool: IntGauge,
+    pub config_stale_bool: IntGauge,
+}
+
+impl K8sClient {
+    pub fn new(r: &Registry) -> Result<Self> {
+        let m = Self {
+            updates_total: IntCounter::with_opts(Opts::new(
+                "metallb_k8s_client_updates_total",
+                "Number of k8s object updates that have been processed.",
+            ))?,
+            update_errors_total: IntCounter::with_opts(Opts::new(
+                "metallb_k8s_client_update_errors_total",
+                "Number of k8s object updates that failed for some reason.",
+            ))?,
+            config_loaded_bool: IntGauge::with_opts(Opts::new(
+                "metallb_k8s_client_config_loaded_bool",
+                "1 if the MetalLB configuration was successfully loaded at least once.",
+            ))?,
+            config_stale_bool: IntGauge::with_opts(Opts::new(
+                "metallb_k8s_client_config_stale_bool",
+                "1 if running on a stale configuration, because the latest config failed to load.",
+            ))?,
+        };
+        r.register(Box::new(m.updates_total.clone()))?;
+        r.register(Box::new(m.update_errors_total.clone()))?;
+        r.register(Box::new(m.config_loaded_bool.clone()))?;
+        r.register(Box::new(m.config_stale_bool.clone()))?;
+        Ok(m)
+    }
+}
+
+/// The controller's allocator gauges, labelled by pool.
+#[derive(Clone)]
+pub struct Allocator {
+    pub addresses_total: GaugeVec,
+    pub addresses_in_use_total: GaugeVec,
+    /// Registered but never set, as upstream: it exports no series.
+    pub services_allocated_total: GaugeVec,
+}
+
+impl Allocator {
+    pub fn new(r: &Registry) -> Result<Self> {
+        let g = |name: &str, help: &str| GaugeVec::new(Opts::new(name, help), &["pool"]);
+        let m = Self {
+            addresses_total: g(
+                "metallb_allocator_addresses_total",
+                "Number of usable IP addresses, per pool",
+            )?,
+            addresses_in_use_total: g(
+                "metallb_allocator_addresses_in_use_total",
+                "Number of IP addresses in use, per pool",
+            )?,
+            services_allocated_total: g(
+                "metallb_allocator_services_allocated_total",
+                "Number of services allocated, per pool",
+            )?,
+        };
+        r.register(Box::new(m.addresses_total.clone()))?;
+        r.register(Box::new(m.addresses_in_use_total.clone()))?;
+        r.register(Box::new(m.services_allocated_total.clone()))?;
+        Ok(m)
+    }
+}
+
+/// The speaker's announcement gauge.
+#[derive(Clone)]
+pub struct Speaker {
+    pub announced: GaugeVec,
+}
+
+impl Speaker {
+    pub fn new(r: &Registry) -> Result<Self> {
+        let m = Self {
+            announced: GaugeVec::new(
+                Opts::new(
+                    "metallb_speaker_announced",
+                    "Services being announced from this node. This is desired state, it does not guarantee that the routing protocols have converged.",
+                ),
+                &["service", "protocol", "node", "ip"],
+            )?,
+        };
+        r.register(Box::new(m.announced.clone()))?;
+        Ok(m)
+    }
+}
+
+/// Per-peer BGP series; created at 0 with the session, deleted when it closes.
+#[derive(Clone)]
+pub struct Bgp {
+    pub session_up: GaugeVec,
+    pub updates_total: CounterVec,
+    pub announced_prefixes_total: GaugeVec,
+    pub pending_prefixes_total: GaugeVec,
+}
+
+impl Bgp {
+    pub fn new(r: &Registry) -> Result<Self> {
+        let m = Self {
+            session_up: GaugeVec::new(
+                Opts::new(
+                    "metallb_bgp_session_up",
+                    "BGP session state (1 is up, 0 is down)",
+                ),
+                &["peer"],
+            )?,
+            updates_total: CounterVec::new(
+                Opts::new(
+                    "metallb_bgp_updates_total",
+                    "Number of BGP UPDATE messages sent",
+                ),
+                &["peer"],
+            )?,
+            announced_prefixes_total: GaugeVec::new(
+                Opts::new(
+                    "metallb_bgp_announced_prefixes_total",
+                    "Number of prefixes currently being advertised on the BGP session",
+                ),
+                &["peer"],
+            )?,
+            pending_prefixes_total: GaugeVec::new(
+                Opts::new(
+                    "metallb_bgp_pending_prefixes_total",
+                    "Number of prefixes that should be advertised on the BGP session",
+                ),
+                &["peer"],
+            )?,
+        };
+        r.register(Box::new(m.session_up.clone()))?;
+        r.register(Box::new(m.updates_total.clone()))?;
+        r.register(Box::new(m.announced_prefixes_total.clone()))?;
+        r.register(Box::new(m.pending_prefixes_total.clone()))?;
+        Ok(m)
+    }
+}
+
+/// Layer 2 counters per IP. Upstream's names carry no `_total` suffix; kept as is.
+#[derive(Clone)]
+pub struct Layer2 {
+    pub requests_received: CounterVec,
+    pub responses_sent: CounterVec,
+    pub gratuitous_sent: CounterVec,
+}
+
+impl Layer2 {
+    pub fn new(r: &Registry) -> Result<Self> {
+        let c = |name: &str, help: &str| CounterVec::new(Opts::new(name, help), &["ip"]);
+        let m = Self {
+            requests_received: c(
+                "metallb_layer2_requests_received",
+                "Number of layer2 requests received for owned IPs",
+            )?,
+            responses_sent: c(
+                "metallb_layer2_responses_sent",
+                "Number of layer2 responses sent for owned IPs",
+            )?,
+            gratuitous_sent: c(
+                "metallb_layer2_gratuitous_sent",
+                "Number of gratuitous layer2 packets sent for owned IPs",
+            )?,
+        };
+        r.register(Box::new(m.requests_received.clone()))?;
+        r.register(Box::new(m.responses_sent.clone()))?;
+        r.register(Box::new(m.gratuitous_sent.clone()))?;
+        Ok(m)
+    }
+}
+
+/// The Prometheus text exposition of a registry.
+pub fn render(r: &Registry) -> String {
+    let mut out = String::new();
+    // Encoding into a String only fails on invalid metric data, which the types exclude.
+    let _ = prometheus::TextEncoder::new().encode_utf8(&r.gather(), &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (name, type, labels) of every series in spec §5.3.
+    const UPSTREAM: &[(&str, &str, &[&str])] = &[
+        ("metallb_allocator_addresses_total", "gauge", &["pool"]),
+        (
+            "metallb_allocator_addresses_in_use_total",
+            "gauge",
+            &["pool"],
+        ),
+        ("metallb_k8s_client_updates_total", "counter", &[]),
+        ("metallb_k8s_client_update_errors_total", "counter", &[]),
+        ("metallb_k8s_client_config_loaded_bool", "gauge", &[]),
+        ("metallb_k8s_client_config_stale_bool", "gauge", &[]),
+        (
+            "metallb_speaker_announced",
+            "gauge",
+            &["service", "protocol", "node", "ip"],
+        ),
+        ("metallb_bgp_session_up", "gauge", &["peer"]),
+        ("metallb_bgp_updates_total", "counter", &["peer"]),
+        ("metallb_bgp_announced_prefixes_total", "gauge", &["peer"]),
+        ("metallb_bgp_pending_prefixes_total", "gauge", &["peer"]),
+        ("metallb_layer2_requests_received", "counter", &["ip"]),
+        ("metallb_layer2_responses_sent", "counter", &["ip"]),
+        ("metallb_layer2_gratuitous_sent", "counter", &["ip"]),
+    ];
+
+    #[test]
+    fn every_upstream_series_is_exported_with_its_name_type_and_labels() {
+        let r = Registry::new();
+        let k = K8sClient::new(&r).expect("register");
+        let a = Allocator::new(&r).expect("register");
+        let s = Speaker::new(&r).expect("register");
+        let b = Bgp::new(&r).expect("register");
+        let l = Layer2::new(&r).expect("register");
+        k.updates_total.inc();
+        a.addresses_total.with_label_values(&["p"]).set(1.0);
+        a.addresses_in_use_total.with_label_values(&["p"]).set(1.0);
+        s.announced
+            .with_label_values(&["ns/svc", "layer2", "n1", "10.0.0.1"])
+            .set(1.0);
+        for v in [
+            &b.session_up,
+            &b.announced_prefixes_total,
+            &b.pending_prefixes_total,
+        ] {
+            v.with_label_values(&["10.0.0.1:179"]).set(0.0);
+        }
+        b.updates_total.with_label_values(&["10.0.0.1:179"]).inc();
+        for c in [&l.requests_received, &l.responses_sent, &l.gratuitous_sent] {
+            c.with_label_values(&["10.0.0.1"]).inc();
+        }
+        let families = r.gather();
+        for (name, kind, labels) in UPSTREAM {
+            let f = families
+                .iter()
+                .find(|f| f.name() == *name)
+                .unwrap_or_else(|| panic!("{name} missing"));
+            assert_eq!(
+                format!("{:?}", f.get_field_type()).to_lowercase(),
+                *kind,
+                "{name}"
+            );
+            let got: Vec<&str> = f.get_metric()[0]
+                .get_label()
+                .iter()
+                .map(|l| l.name())
+                .collect();
+            let mut want: Vec<&str> = labels.to_vec();
+            want.sort_unstable();
+            assert_eq!(got, want, "{name}");
+        }
+        let text = render(&r);
+        assert!(text.contains("metallb_layer2_requests_received{ip=\"10.0.0.1\"} 1\n"));
+        assert!(!text.contains("metallb_allocator_services_allocated_total{"));
+    }
+}

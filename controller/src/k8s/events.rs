@@ -1,0 +1,122 @@
+//! core/v1 Events, as upstream's client-go recorder writes them. kube-rs' `Recorder` writes
+//! `events.k8s.io/v1`, which upstream's RBAC does not grant; so we build the object ourselves.
+//!
+//! Identical events (same object, type, reason, message) within `DEDUP_WINDOW` are sent once:
+//! a controller that re-examines thousands of services must not flood the API server.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::jiff::Timestamp;
+
+pub const DEDUP_WINDOW: Duration = Duration::from_secs(600);
+
+/// Normal or Warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    Normal,
+    Warning,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Normal => "Normal",
+            EventType::Warning => "Warning",
+        }
+    }
+}
+
+/// The object an event is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Regarding {
+    pub kind: &'static str,
+    pub namespace: String,
+    pub name: String,
+    pub uid: Option<String>,
+}
+
+/// Builds the core/v1 Event client-go would (`<name>.<hex unix nanos>`).
+pub fn event_object(component: &str, about: &Regarding, kind: EventType, reason: &str, message: &str, now: Timestamp) -> Event {
+    let nanos = now.as_nanosecond();
+    Event {
+        metadata: ObjectMeta {
+            name: Some(format!("{}.{:x}", about.name, nanos)),
+            namespace: Some(about.namespace.clone()),
+            ..Default::default()
+        },
+        involved_object: ObjectReference {
+            api_version: Some("v1".to_owned()),
+            kind: Some(about.kind.to_owned()),
+            namespace: Some(about.namespace.clone()),
+            name: Some(about.name.clone()),
+            uid: about.uid.clone(),
+            ..Default::default()
+        },
+        reason: Some(reason.to_owned()),
+        message: Some(message.to_owned()),
+        type_: Some(kind.as_str().to_owned()),
+        source: Some(EventSource { component: Some(component.to_owned()), host: None }),
+        first_timestamp: Some(Time(now)),
+        last_timestamp: Some(Time(now)),
+        count: Some(1),
+        ..Default::default()
+    }
+}
+
+/// Remembers recently sent events so duplicates are dropped.
+#[derive(Debug, Default)]
+pub struct Dedup {
+    sent: HashMap<(Regarding, EventType, String, String), Instant>,
+}
+
+impl Dedup {
+    /// Should this event be sent now? Records it when yes.
+    pub fn admit(&mut self, about: &Regarding, kind: EventType, reason: &str, message: &str, now: Instant) -> bool {
+        if self.sent.len() > 10_000 {
+            self.sent.retain(|_, t| now.duration_since(*t) < DEDUP_WINDOW);
+        }
+        let key = (about.clone(), kind, reason.to_owned(), message.to_owned());
+        match self.sent.get(&key) {
+            Some(t) if now.duration_since(*t) < DEDUP_WINDOW => false,
+            _ => {
+                self.sent.insert(key, now);
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn about() -> Regarding {
+        Regarding { kind: "Service", namespace: "ns".into(), name: "web".into(), uid: Some("u".into()) }
+    }
+
+    #[test]
+    fn event_has_client_go_shape() {
+        let now = Timestamp::from_second(1_700_000_000).expect("valid");
+        let e = event_object("metallb-controller", &about(), EventType::Normal, "IPAllocated", "Assigned IP [\"192.0.2.1\"]", now);
+        let json = serde_json::to_value(&e).expect("json");
+        assert_eq!(json["metadata"]["name"], format!("web.{:x}", 1_700_000_000_000_000_000i128));
+        assert_eq!(json["involvedObject"]["kind"], "Service");
+        assert_eq!(json["involvedObject"]["uid"], "u");
+        assert_eq!(json["type"], "Normal");
+        assert_eq!(json["source"]["component"], "metallb-controller");
+        assert_eq!(json["count"], 1);
+    }
+
+    #[test]
+    fn duplicates_within_the_window_are_dropped() {
+        let mut d = Dedup::default();
+        let t0 = Instant::now();
+        assert!(d.admit(&about(), EventType::Warning, "AllocationFailed", "m", t0));
+        assert!(!d.admit(&about(), EventType::Warning, "AllocationFailed", "m", t0 + Duration::from_secs(1)));
+        assert!(d.admit(&about(), EventType::Warning, "AllocationFailed", "other", t0));
+        assert!(d.admit(&about(), EventType::Warning, "AllocationFailed", "m", t0 + DEDUP_WINDOW));
+    }
+}

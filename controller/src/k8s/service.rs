@@ -1,0 +1,162 @@
+//! The few fields of a Service the allocator needs, copied out of the watched object so the
+//! controller's memory grows with services, not with their (much larger) manifests.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Service;
+
+pub const ANNOTATION_POOL: &str = "metallb.universe.tf/address-pool";
+pub const ANNOTATION_SHARED: &str = "metallb.universe.tf/allow-shared-ip";
+pub const ANNOTATION_IPS: &str = "metallb.universe.tf/loadBalancerIPs";
+
+/// One `status.loadBalancer.ingress` entry, as written by anyone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ingress {
+    pub ip: Option<String>,
+    pub hostname: Option<String>,
+    /// Ports or other fields we never write; their presence makes our status differ.
+    pub extra: bool,
+}
+
+/// A Service reduced to what allocation and status writing use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SvcView {
+    pub namespace: String,
+    pub name: String,
+    pub uid: Option<String>,
+    pub resource_version: Option<String>,
+    pub is_load_balancer: bool,
+    pub cluster_ips: Vec<String>,
+    pub load_balancer_ip: Option<String>,
+    pub pool_annotation: Option<String>,
+    pub sharing_key: String,
+    pub ips_annotation: Option<String>,
+    /// `externalTrafficPolicy: Local`.
+    pub local: bool,
+    pub selector: BTreeMap<String, String>,
+    /// (protocol, port), protocol defaulting to TCP as the API server does.
+    pub ports: Vec<(String, i32)>,
+    pub ingress: Vec<Ingress>,
+}
+
+impl SvcView {
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The IPs of the current status (hostname-only entries are ignored, as upstream).
+    pub fn status_ips(&self) -> Vec<String> {
+        self.ingress.iter().filter_map(|i| i.ip.clone()).filter(|ip| !ip.is_empty()).collect()
+    }
+
+    /// Would writing `ips` as the status change anything?
+    pub fn status_differs(&self, ips: &[String]) -> bool {
+        let ours: Vec<Ingress> =
+            ips.iter().map(|ip| Ingress { ip: Some(ip.clone()), hostname: None, extra: false }).collect();
+        ours != self.ingress
+    }
+
+    /// `labels.Set(selector).String()`: `k1=v1,k2=v2` in key order; the backend key of a
+    /// `Local` service (services sharing an IP under `Local` must select the same pods).
+    pub fn backend_key(&self) -> String {
+        if !self.local {
+            return String::new();
+        }
+        self.selector.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+    }
+
+    pub fn from_service(svc: &Service) -> Self {
+        let meta = &svc.metadata;
+        let annotations = meta.annotations.as_ref();
+        let annotation = |k: &str| annotations.and_then(|a| a.get(k)).cloned();
+        let spec = svc.spec.as_ref();
+        let mut cluster_ips: Vec<String> = spec.and_then(|s| s.cluster_ips.clone()).unwrap_or_default();
+        if cluster_ips.is_empty()
+            && let Some(ip) = spec.and_then(|s| s.cluster_ip.clone())
+            && !ip.is_empty()
+            && ip != "None"
+        {
+            cluster_ips.push(ip);
+        }
+        let ingress = svc
+            .status
+            .as_ref()
+            .and_then(|s| s.load_balancer.as_ref())
+            .and_then(|lb| lb.ingress.as_ref())
+            .map(|list| {
+                list.iter()
+                    .map(|i| Ingress {
+                        ip: i.ip.clone(),
+                        hostname: i.hostname.clone(),
+                        extra: i.ports.as_ref().is_some_and(|p| !p.is_empty()) || i.ip_mode.is_some(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        SvcView {
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+            uid: meta.uid.clone(),
+            resource_version: meta.resource_version.clone(),
+            is_load_balancer: spec.and_then(|s| s.type_.as_deref()) == Some("LoadBalancer"),
+            cluster_ips,
+            load_balancer_ip: spec.and_then(|s| s.load_balancer_ip.clone()).filter(|s| !s.is_empty()),
+            pool_annotation: annotation(ANNOTATION_POOL),
+            sharing_key: annotation(ANNOTATION_SHARED).unwrap_or_default(),
+            ips_annotation: annotation(ANNOTATION_IPS),
+            local: spec.and_then(|s| s.external_traffic_policy.as_deref()) == Some("Local"),
+            selector: spec.and_then(|s| s.selector.clone()).unwrap_or_default(),
+            ports: spec
+                .and_then(|s| s.ports.as_ref())
+                .map(|ports| {
+                    ports.iter().map(|p| (p.protocol.clone().unwrap_or_else(|| "TCP".to_owned()), p.port)).collect()
+                })
+                .unwrap_or_default(),
+            ingress,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svc(json: serde_json::Value) -> SvcView {
+        SvcView::from_service(&serde_json::from_value(json).expect("valid Service JSON"))
+    }
+
+    #[test]
+    fn reads_what_allocation_needs() {
+        let v = svc(serde_json::json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "namespace": "prod", "uid": "u1", "resourceVersion": "42",
+                "annotations": {"metallb.universe.tf/address-pool": "public", "metallb.universe.tf/allow-shared-ip": "k"}},
+            "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.10", "clusterIPs": ["10.96.0.10", "fd00::10"],
+                "externalTrafficPolicy": "Local", "selector": {"b": "2", "a": "1"},
+                "ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}, {"hostname": "lb.example"}]}}
+        }));
+        assert_eq!(v.key(), "prod/web");
+        assert!(v.is_load_balancer && v.local);
+        assert_eq!(v.cluster_ips, ["10.96.0.10", "fd00::10"]);
+        assert_eq!(v.pool_annotation.as_deref(), Some("public"));
+        assert_eq!(v.sharing_key, "k");
+        assert_eq!(v.backend_key(), "a=1,b=2");
+        assert_eq!(v.ports, [("TCP".to_owned(), 80), ("UDP".to_owned(), 53)]);
+        assert_eq!(v.status_ips(), ["192.0.2.1"]);
+        assert!(v.status_differs(&["192.0.2.1".to_owned()]), "the hostname entry must be dropped");
+    }
+
+    #[test]
+    fn cluster_policy_has_no_backend_key_and_equal_status_is_no_write() {
+        let v = svc(serde_json::json!({
+            "metadata": {"name": "a", "namespace": "b"},
+            "spec": {"type": "LoadBalancer", "clusterIP": "10.0.0.1", "selector": {"x": "y"}},
+            "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}
+        }));
+        assert_eq!(v.backend_key(), "");
+        assert_eq!(v.cluster_ips, ["10.0.0.1"]);
+        assert!(!v.status_differs(&["192.0.2.1".to_owned()]));
+        assert!(v.status_differs(&[]));
+    }
+}

@@ -1,0 +1,103 @@
+//! The binary's command line: Go flag forms, env fallbacks, exit codes.
+
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
+
+fn testdata(p: &str) -> String {
+    format!("{}/../testdata/config/{p}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_controller"))
+        .args(args)
+        .output()
+        .expect("run controller")
+}
+
+#[test]
+fn check_config_exit_codes() {
+    let ok = run(&["check-config", &testdata("valid/layer2-docs.yaml")]);
+    assert_eq!(ok.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&ok.stdout).expect("JSON on stdout");
+    assert_eq!(
+        json["pools"]["default"]["cidrs"],
+        serde_json::json!(["10.10.8.200/30", "10.10.8.204/31"])
+    );
+
+    let bad = run(&["check-config", &testdata("invalid/overlap.yaml")]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("overlaps with already defined CIDR"));
+
+    let missing = run(&["check-config", "/nonexistent/config.yaml"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn check_config_reads_stdin() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_controller"))
+        .args(["check-config", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"address-pools:\n- {name: a, protocol: layer2, addresses: [10.0.0.0/30]}\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("10.0.0.0/30"));
+}
+
+#[test]
+fn go_flag_syntax_is_accepted() {
+    let file = testdata("valid/bare-document.yaml");
+    for flags in [
+        &[
+            "-port",
+            "7472",
+            "-config=config",
+            "-log-level=debug",
+            "-disable-epslices",
+        ][..],
+        &[
+            "--port=7472",
+            "--config",
+            "config",
+            "--log-level",
+            "info",
+            "--disable-epslices=false",
+        ][..],
+        &[
+            "-enable-pprof",
+            "--namespace=metallb-system",
+            "-ml-secret-name",
+            "memberlist",
+            "-deployment=controller",
+        ][..],
+    ] {
+        let mut args: Vec<&str> = flags.to_vec();
+        args.extend(["check-config", &file]);
+        let out = run(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{flags:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn unknown_flags_and_bad_levels_fail_like_upstream() {
+    assert_eq!(run(&["-bogus", "check-config", "x"]).status.code(), Some(2));
+    let file = testdata("valid/bare-document.yaml");
+    assert_eq!(
+        run(&["--log-level=verbose", "check-config", &file])
+            .status
+            .code(),
+        Some(1)
+    );
+}

@@ -1,0 +1,103 @@
+//! The speaker's command line: upstream v0.12.1's flags and env vars (spec §5.1), plus
+//! offline subcommands.
+
+use clap::{Parser, Subcommand};
+use common::cli::{LogLevel, parse_go_bool};
+
+/// Flags accepted in Go syntax (`-name`, `-name=value`); see `common::cli`.
+pub const LONG_FLAGS: &[&str] = &[
+    "node-name",
+    "host",
+    "port",
+    "config",
+    "namespace",
+    "kubeconfig",
+    "ml-bindaddr",
+    "ml-bindport",
+    "ml-labels",
+    "ml-namespace",
+    "ml-secret-key",
+    "log-level",
+    "disable-epslices",
+    "enable-pprof",
+];
+pub const BOOL_FLAGS: &[&str] = &["disable-epslices", "enable-pprof"];
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "speaker",
+    about = "metallb-rs speaker: announces LoadBalancer IPs over Layer 2 and BGP (MetalLB v0.12 compatible)"
+)]
+pub struct Args {
+    /// The node this speaker runs on (required to run).
+    #[arg(long = "node-name", env = "METALLB_NODE_NAME")]
+    pub node_name: Option<String>,
+    /// Address the metrics endpoint listens on (all addresses when empty).
+    #[arg(long, env = "METALLB_HOST", default_value = "")]
+    pub host: String,
+    /// Port of the Prometheus /metrics endpoint.
+    #[arg(long, default_value_t = 7472)]
+    pub port: u16,
+    /// Name of the ConfigMap holding the `config` document.
+    #[arg(long, default_value = "config")]
+    pub config: String,
+    /// Namespace of the ConfigMap and of the speaker pods (default: the service account's).
+    #[arg(long, env = "METALLB_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Path to a kubeconfig; in-cluster configuration when unset.
+    #[arg(long)]
+    pub kubeconfig: Option<String>,
+    /// memberlist bind address; memberlist runs when this and --ml-labels are set.
+    #[arg(long = "ml-bindaddr", env = "METALLB_ML_BIND_ADDR", default_value = "")]
+    pub ml_bindaddr: String,
+    /// memberlist port (default 7946).
+    #[arg(long = "ml-bindport", env = "METALLB_ML_BIND_PORT", default_value = "")]
+    pub ml_bindport: String,
+    /// Label selector of the speaker pods to join.
+    #[arg(long = "ml-labels", env = "METALLB_ML_LABELS", default_value = "")]
+    pub ml_labels: String,
+    /// v0.9-era namespace of the speaker pods (superseded by --namespace).
+    #[arg(
+        long = "ml-namespace",
+        env = "METALLB_ML_NAMESPACE",
+        default_value = ""
+    )]
+    pub ml_namespace: String,
+    /// memberlist encryption secret; its first 16 bytes are the AES key, as upstream.
+    #[arg(
+        long = "ml-secret-key",
+        env = "METALLB_ML_SECRET_KEY",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub ml_secret_key: String,
+    /// all, debug, info, warn, error or none.
+    #[arg(long = "log-level", default_value = "info")]
+    pub log_level: String,
+    /// Read core Endpoints instead of EndpointSlices.
+    #[arg(long = "disable-epslices", value_parser = parse_go_bool, default_value = "false", require_equals = true, num_args = 0..=1, default_missing_value = "true")]
+    pub disable_epslices: bool,
+    /// Accepted for compatibility.
+    #[arg(long = "enable-pprof", value_parser = parse_go_bool, default_value = "false", require_equals = true, num_args = 0..=1, default_missing_value = "true")]
+    pub enable_pprof: bool,
+    /// `native` (default) or `frr`; only the native speaker is built in.
+    #[arg(skip = std::env::var("METALLB_BGP_TYPE").unwrap_or_default())]
+    pub bgp_type: String,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a ConfigMap manifest or config document as the native speaker would (FRR-only
+    /// keys rejected) and print the normalised config as JSON (exit 0), or the error (exit 1).
+    /// PATH may be `-` for stdin.
+    CheckConfig { path: String },
+}
+
+impl Args {
+    /// The validated log level (upstream exits 1 on an unknown one).
+    pub fn level(&self) -> Result<LogLevel, String> {
+        self.log_level.parse()
+    }
+}
