@@ -243,7 +243,7 @@ impl Net {
             }
             Delivery::Failed { to, id } => {
                 if let Some(n) = self.nodes.get_mut(&to).filter(|n| n.up) {
-                    n.ml.stream_failed(id, now);
+                    n.ml.stream_failed(id);
                     self.drain(to);
                 }
             }

@@ -189,7 +189,7 @@ impl Owner {
                 }
                 let _ = done.send(!matches!(progress, Ok(StreamProgress::NeedMore)));
             }
-            StreamIo::Failed { id } => self.machine.stream_failed(id, now),
+            StreamIo::Failed { id } => self.machine.stream_failed(id),
         }
     }
 

@@ -282,7 +282,7 @@ impl Memberlist {
     }
 
     /// A stream we opened failed: connect error, I/O error, early EOF or deadline.
-    pub fn stream_failed(&mut self, id: StreamId, _now: Instant) {
+    pub fn stream_failed(&mut self, id: StreamId) {
         if let Some(PendingStream {
             kind: StreamKind::PushPull { join: true, peer },
             ..
@@ -304,7 +304,7 @@ impl Memberlist {
             .map(|(id, _)| *id)
             .collect();
         for id in expired {
-            self.stream_failed(id, now);
+            self.stream_failed(id);
         }
     }
 }
