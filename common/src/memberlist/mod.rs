@@ -9,9 +9,9 @@
 //! rules (`state.go`): alive/suspect/dead with incarnation numbers, refutation, Lifeguard's
 //! suspicion timeouts and health-aware probing.
 //!
-//! Layers, bottom up: [`msgpack`](self) (go-msgpack's dialect), [`compress`] (Go's LZW),
+//! Layers, bottom up: `msgpack` (go-msgpack's dialect), [`compress`] (Go's LZW),
 //! [`crypto`] (AES-GCM keyring), [`wire`] (messages), [`packet`] and [`stream`] (framing),
-//! [`state`] (the member table), and [`Memberlist`], the state machine: datagrams, stream
+//! `state` (the member table), and [`Memberlist`], the state machine: datagrams, stream
 //! bytes and timer ticks go in with the current time, datagrams to send, streams to open
 //! and membership events come out. The speaker's socket shell feeds it.
 //!
