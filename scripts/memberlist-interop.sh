@@ -61,16 +61,16 @@ members_of() { grep '^MEMBERS ' "$work/$1.log" 2>/dev/null | tail -n 1 | cut -d'
 wait_members() {
     limit=$1 expected=$2
     shift 2
-    start=$(date +%s.%N)
+    start=$(date +%s%N)
     while :; do
         ok=1
         for n in "$@"; do [ "$(members_of "$n")" = "$expected" ] || ok=0; done
-        elapsed=$(echo "$(date +%s.%N) - $start" | bc)
+        elapsed_ms=$((($(date +%s%N) - start) / 1000000))
         if [ $ok = 1 ]; then
-            printf '  ok   %-50s %5.1f s\n' "$* see $expected" "$elapsed"
+            printf '  ok   %-50s %3d.%01d s\n' "$* see $expected" $((elapsed_ms / 1000)) $((elapsed_ms % 1000 / 100))
             return 0
         fi
-        if [ "$(echo "$elapsed > $limit" | bc)" = 1 ]; then
+        if [ "$elapsed_ms" -gt $((limit * 1000)) ]; then
             printf '  FAIL %-50s after %s s\n' "$* see $expected" "$limit"
             for n in "$@"; do echo "    $n: $(members_of "$n")"; done
             failures=$((failures + 1))
