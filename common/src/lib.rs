@@ -14,5 +14,6 @@ pub mod gotext;
 pub mod k8s_event;
 pub mod l2;
 pub mod logfmt;
+pub mod memberlist;
 pub mod metrics;
 pub mod speaker;
