@@ -2,15 +2,10 @@
 //! (`scripts/memberlist-interop.sh`). It prints `MEMBERS a,b,…` (sorted) whenever the member
 //! list changes and `EVENT join|leave|update <name>` per event, and leaves gracefully (1 s,
 //! as MetalLB) on SIGTERM or SIGINT.
-//!
-//! The shell module is included by path because the speaker is a binary-only crate.
-
-#[path = "../src/memberlist/mod.rs"]
-mod memberlist;
 
 use clap::Parser;
 use common::memberlist::{Config, Event, Keyring, SecretKey};
-use memberlist::Notification;
+use speaker::memberlist::{self, Notification};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};

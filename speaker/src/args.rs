@@ -21,8 +21,9 @@ pub const LONG_FLAGS: &[&str] = &[
     "disable-epslices",
     "enable-pprof",
     "garp-interval",
+    "ml-fast",
 ];
-pub const BOOL_FLAGS: &[&str] = &["disable-epslices", "enable-pprof"];
+pub const BOOL_FLAGS: &[&str] = &["disable-epslices", "enable-pprof", "ml-fast"];
 
 #[derive(Debug, Parser)]
 #[command(
@@ -81,6 +82,11 @@ pub struct Args {
     /// Accepted for compatibility.
     #[arg(long = "enable-pprof", value_parser = parse_go_bool, default_value = "false", require_equals = true, num_args = 0..=1, default_missing_value = "true")]
     pub enable_pprof: bool,
+    /// memberlist failure detection in about 0.5 s instead of ~5 s (probe every 100 ms):
+    /// for clusters whose speakers are all metallb-rs. Upstream speakers gossip every 200 ms
+    /// and may be declared dead wrongly under this profile, so leave it off while migrating.
+    #[arg(long = "ml-fast", env = "METALLB_ML_FAST", value_parser = parse_go_bool, default_value = "false", require_equals = true, num_args = 0..=1, default_missing_value = "true")]
+    pub ml_fast: bool,
     /// Resend gratuitous ARP/NA for every owned IP this often (Go duration, e.g. `30s`), for
     /// switches whose forwarding tables age out before routers' ARP caches. Off by default,
     /// as upstream.

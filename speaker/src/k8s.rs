@@ -134,6 +134,12 @@ pub fn ready_pod_node(pod: &Pod) -> Option<String> {
     pod.spec.as_ref()?.node_name.clone()
 }
 
+/// A speaker pod's IP (memberlist peers are joined at their pod IPs, which are node IPs on
+/// the host network). Pending pods have none yet.
+pub fn pod_ip(pod: &Pod) -> Option<std::net::IpAddr> {
+    pod.status.as_ref()?.pod_ip.as_deref()?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

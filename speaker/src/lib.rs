@@ -5,5 +5,6 @@
 pub mod http;
 pub mod k8s;
 pub mod l2;
+pub mod memberlist;
 pub mod run;
 mod sys;

@@ -10,7 +10,7 @@ use clap::Parser as _;
 use common::cli::normalize_go_flags;
 use common::config::Mode;
 use speaker::l2::{Layer2, Layer2Config};
-use speaker::run::{Metrics, Settings, Speaker, layer2_stats};
+use speaker::run::{Membership, Metrics, Settings, Speaker, layer2_stats};
 
 use args::{Args, BOOL_FLAGS, Command, LONG_FLAGS};
 
@@ -123,12 +123,59 @@ async fn run(args: Args, node: String) -> anyhow::Result<()> {
     } else {
         args.ml_labels.clone()
     };
+    let memberlist_port: u16 = if args.ml_bindport.is_empty() {
+        7946
+    } else {
+        args.ml_bindport
+            .parse()
+            .with_context(|| format!("invalid memberlist port {:?}", args.ml_bindport))?
+    };
+    let membership = start_memberlist(&args, &node, memberlist_port).await?;
     let settings = Settings {
         node,
         namespace,
         config_name: args.config.clone(),
         disable_epslices: args.disable_epslices,
         speaker_labels,
+        memberlist_port,
     };
-    Speaker::new(settings, client, metrics, layer2).run().await
+    Speaker::new(settings, client, metrics, layer2, membership)
+        .run()
+        .await
+}
+
+/// memberlist runs iff `--ml-bindaddr` and `--ml-labels` are set (spec §4.4).
+async fn start_memberlist(
+    args: &Args,
+    node: &str,
+    port: u16,
+) -> anyhow::Result<Option<Membership>> {
+    if args.ml_bindaddr.is_empty() || args.ml_labels.is_empty() {
+        tracing::info!(
+            op = "startup",
+            "not starting fast dead node detection (memberlist), need ml-bindaddr / ml-labels config"
+        );
+        return Ok(None);
+    }
+    let ip: IpAddr = args
+        .ml_bindaddr
+        .parse()
+        .with_context(|| format!("invalid --ml-bindaddr {:?}", args.ml_bindaddr))?;
+    let bind = SocketAddr::new(ip, port);
+    let mut config = if args.ml_fast {
+        common::memberlist::Config::fast(node, bind)
+    } else {
+        common::memberlist::Config::lan(node, bind)
+    };
+    match common::memberlist::SecretKey::from_metallb_secret(&args.ml_secret_key) {
+        Some(key) => config.keyring = Some(common::memberlist::Keyring::new(key)),
+        None => tracing::warn!(
+            op = "startup",
+            "no ml-secret-key set, memberlist traffic will not be encrypted"
+        ),
+    }
+    let (handle, events) = speaker::memberlist::start(config, bind)
+        .await
+        .context("creating memberlist")?;
+    Ok(Some(Membership { handle, events }))
 }

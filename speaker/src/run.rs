@@ -38,8 +38,16 @@ pub struct Settings {
     pub config_name: String,
     pub disable_epslices: bool,
     /// Label selector of the speaker pods (whose Ready nodes are the live speakers when
-    /// memberlist is off).
+    /// memberlist is off, and whose IPs memberlist joins).
     pub speaker_labels: String,
+    /// memberlist's port, for joining the other speakers' pod IPs.
+    pub memberlist_port: u16,
+}
+
+/// A running memberlist node: membership comes from it instead of pod readiness.
+pub struct Membership {
+    pub handle: crate::memberlist::Handle,
+    pub events: tokio::sync::mpsc::UnboundedReceiver<crate::memberlist::Notification>,
 }
 
 /// The metrics the speaker updates.
@@ -63,10 +71,17 @@ pub struct Speaker {
     live: BTreeSet<String>,
     announcements: Announcements,
     dedup: Dedup,
+    membership: Option<Membership>,
 }
 
 impl Speaker {
-    pub fn new(settings: Settings, client: Client, metrics: Metrics, layer2: Layer2) -> Self {
+    pub fn new(
+        settings: Settings,
+        client: Client,
+        metrics: Metrics,
+        layer2: Layer2,
+        membership: Option<Membership>,
+    ) -> Self {
         Self {
             settings,
             client,
@@ -80,6 +95,7 @@ impl Speaker {
             live: BTreeSet::new(),
             announcements: Announcements::default(),
             dedup: Dedup::default(),
+            membership,
         }
     }
 
@@ -128,8 +144,13 @@ impl Speaker {
                     Some((key.clone(), key, list))
                 }),
                 _ = pod_poll.tick() => self.poll_pods().await,
+                Some(n) = next_membership(&mut self.membership) => self.on_membership(n),
                 _ = term.recv() => {
                     tracing::info!(op = "shutdown", "SIGTERM received, stopping");
+                    if let Some(m) = self.membership.take() {
+                        // Leave first, so the others elect new owners at once (upstream: Leave(1s)).
+                        m.handle.leave(Duration::from_secs(1)).await;
+                    }
                     self.layer2.shutdown().await;
                     return Ok(());
                 }
@@ -282,33 +303,78 @@ impl Speaker {
         if changed { Dirty::All } else { Dirty::None }
     }
 
-    /// Ready speaker pods are the live speakers when memberlist is off (upstream announced
-    /// nothing for Cluster-policy services then).
+    /// memberlist changed: its members are the live speakers.
+    fn on_membership(&mut self, n: crate::memberlist::Notification) -> Dirty {
+        match n {
+            crate::memberlist::Notification::Event(_) => {
+                let Some(m) = &self.membership else {
+                    return Dirty::None;
+                };
+                let live: BTreeSet<String> =
+                    m.handle.members().into_iter().map(|m| m.name).collect();
+                if live == self.live {
+                    return Dirty::None;
+                }
+                tracing::info!(
+                    component = "Memberlist",
+                    event = "nodeEvent",
+                    members = live.len(),
+                    "node event - forcing sync"
+                );
+                self.live = live;
+                Dirty::All
+            }
+            crate::memberlist::Notification::JoinFinished(addr, Err(e)) => {
+                tracing::warn!(component = "Memberlist", peer = %addr, error = %e, "join failed");
+                Dirty::None
+            }
+            crate::memberlist::Notification::JoinFinished(_, Ok(())) => Dirty::None,
+        }
+    }
+
+    /// Lists the speaker pods (the RBAC grants `list`, not `watch`). With memberlist, joins
+    /// those that are not members yet: the periodic re-join that heals partitions. Without it,
+    /// their Ready nodes are the live speakers (upstream announced nothing for Cluster-policy
+    /// services then, issue #2005).
     async fn poll_pods(&mut self) -> Dirty {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.settings.namespace);
-        match pods
+        let list = match pods
             .list(&ListParams::default().labels(&self.settings.speaker_labels))
             .await
         {
-            Ok(list) => {
-                let live: BTreeSet<String> =
-                    list.items.iter().filter_map(k8s::ready_pod_node).collect();
-                if live != self.live {
-                    tracing::info!(
-                        event = "speakersChanged",
-                        count = live.len(),
-                        "live speakers changed - forcing sync"
-                    );
-                    self.live = live;
-                    return Dirty::All;
-                }
-                Dirty::None
-            }
+            Ok(list) => list,
             Err(e) => {
                 tracing::warn!(op = "listSpeakers", error = %e, "failed to list speaker pods");
-                Dirty::None
+                return Dirty::None;
             }
+        };
+        if let Some(m) = &self.membership {
+            let members: BTreeSet<std::net::IpAddr> =
+                m.handle.members().iter().map(|m| m.addr.ip()).collect();
+            let port = self.settings.memberlist_port;
+            let join: Vec<std::net::SocketAddr> = list
+                .items
+                .iter()
+                .filter_map(k8s::pod_ip)
+                .filter(|ip| !members.contains(ip))
+                .map(|ip| std::net::SocketAddr::new(ip, port))
+                .collect();
+            if !join.is_empty() {
+                m.handle.join(join).await;
+            }
+            return Dirty::None;
         }
+        let live: BTreeSet<String> = list.items.iter().filter_map(k8s::ready_pod_node).collect();
+        if live == self.live {
+            return Dirty::None;
+        }
+        tracing::info!(
+            event = "speakersChanged",
+            count = live.len(),
+            "live speakers changed - forcing sync"
+        );
+        self.live = live;
+        Dirty::All
     }
 
     fn announced_ips(&self) -> Vec<(String, Vec<IpAddr>)> {
@@ -499,6 +565,13 @@ enum Dirty {
     None,
     One(String),
     All,
+}
+
+async fn next_membership(m: &mut Option<Membership>) -> Option<crate::memberlist::Notification> {
+    match m {
+        Some(m) => m.events.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn next_opt<S: futures::Stream + Unpin>(s: &mut Option<S>) -> Option<S::Item> {
