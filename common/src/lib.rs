@@ -6,6 +6,7 @@
 //! which keeps every rule testable without a cluster or a network.
 #![forbid(unsafe_code)]
 
+pub mod allocator;
 pub mod bgp;
 pub mod cli;
 pub mod config;
