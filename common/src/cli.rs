@@ -183,3 +183,11 @@ pub fn check_config(path: &str, mode: crate::config::Mode) -> (u8, Result<String
         },
     }
 }
+
+/// Writes `text` to stdout; a closed pipe (`controller plan | head`) is not an error worth a
+/// panic, so write errors are dropped.
+pub fn print_stdout(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}

@@ -60,6 +60,20 @@ pub enum Command {
     /// Validate a ConfigMap manifest or config document as the controller would and print the
     /// normalised config as JSON (exit 0), or the error (exit 1). PATH may be `-` for stdin.
     CheckConfig { path: String },
+    /// Show what the controller would do to every LoadBalancer service after an image swap:
+    /// replays a restart (existing statuses first, then the rest in input order) and prints,
+    /// per service, current and planned IPs, the action and the reason.
+    Plan {
+        /// The ConfigMap manifest (or bare config document).
+        #[arg(long)]
+        config: String,
+        /// `kubectl get svc -A -o yaml` output, or multi-document Service YAML.
+        #[arg(long)]
+        services: String,
+        /// `table` or `json`.
+        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        output: String,
+    },
 }
 
 impl Args {

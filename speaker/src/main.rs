@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     if let Some(Command::CheckConfig { path }) = &args.command {
         let (code, out) = common::cli::check_config(path, Mode::NativeSpeaker);
         match out {
-            Ok(json) => println!("{json}"),
+            Ok(json) => common::cli::print_stdout(&format!("{json}\n")),
             Err(e) => eprintln!("{e}"),
         }
         return ExitCode::from(code);
