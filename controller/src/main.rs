@@ -1,6 +1,8 @@
 //! metallb-rs controller.
 
 mod alloc;
+#[cfg(test)]
+mod api_tests;
 mod args;
 mod http;
 mod k8s;

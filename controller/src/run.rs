@@ -353,18 +353,9 @@ impl Shell {
             return;
         }
         self.inflight.insert(key.clone(), None);
-        let api: Api<Service> = Api::namespaced(self.client.clone(), &svc.namespace);
-        let body = svc.status_object(&ips);
-        self.writes.spawn(async move {
-            let r = api
-                .replace_status(&svc.name, &PostParams::default(), &body)
-                .await;
-            (
-                key,
-                r.map(|s| s.metadata.resource_version)
-                    .map_err(|e| e.to_string()),
-            )
-        });
+        let client = self.client.clone();
+        self.writes
+            .spawn(async move { (key, put_status(&client, &svc, &ips).await) });
     }
 
     async fn post_event(&mut self, about: Regarding, kind: EventType, reason: &str, message: &str) {
@@ -374,19 +365,36 @@ impl Shell {
         {
             return;
         }
-        let ev = event_object(
-            COMPONENT,
-            &about,
-            kind,
-            reason,
-            message,
-            k8s_openapi::jiff::Timestamp::now(),
-        );
-        let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), &about.namespace);
-        if let Err(e) = api.create(&PostParams::default(), &ev).await {
+        let now = k8s_openapi::jiff::Timestamp::now();
+        let ev = event_object(COMPONENT, &about, kind, reason, message, now);
+        if let Err(e) = post_event(&self.client, &ev).await {
             tracing::warn!(op = "postEvent", error = %e, reason, "failed to post event");
         }
     }
+}
+
+/// PUT `services/status` (the only Service write upstream's RBAC grants): the new ingress
+/// list with the resourceVersion we decided on, so a concurrent change is a 409 and a retry,
+/// never a lost update. Returns the new resourceVersion.
+pub async fn put_status(
+    client: &Client,
+    svc: &SvcView,
+    ips: &[String],
+) -> Result<Option<String>, String> {
+    let api: Api<Service> = Api::namespaced(client.clone(), &svc.namespace);
+    api.replace_status(&svc.name, &PostParams::default(), &svc.status_object(ips))
+        .await
+        .map(|s| s.metadata.resource_version)
+        .map_err(|e| e.to_string())
+}
+
+/// POST a core/v1 Event (upstream's RBAC grants `events` in the core group only).
+pub async fn post_event(client: &Client, event: &K8sEvent) -> Result<(), kube::Error> {
+    let ns = event.metadata.namespace.clone().unwrap_or_default();
+    Api::<K8sEvent>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), event)
+        .await
+        .map(|_| ())
 }
 
 fn service_event<A: Allocation>(
