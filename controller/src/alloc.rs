@@ -91,19 +91,16 @@ impl Allocation for Pools {
     }
 }
 
-/// One log line per note, with upstream's keys.
+/// One JSON log line per note, with upstream's keys (`event`, `reason`, `error`, `ip`…).
 fn log_notes(key: &str, c: &Convergence) {
     for note in &c.notes {
-        let fields: Vec<String> = note
-            .fields()
-            .into_iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let line = fields.join(" ");
-        match note.level() {
-            Level::Error => tracing::error!(service = key, "{line}"),
-            Level::Info => tracing::info!(service = key, "{line}"),
-            Level::Debug => tracing::debug!(service = key, "{line}"),
-        }
+        let level = match note.level() {
+            Level::Error => tracing::Level::ERROR,
+            Level::Info => tracing::Level::INFO,
+            Level::Debug => tracing::Level::DEBUG,
+        };
+        let mut fields = note.fields();
+        fields.push(("service", serde_json::Value::from(key)));
+        common::logfmt::emit(level, concat!("alloc.rs:", line!()), fields);
     }
 }
