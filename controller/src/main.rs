@@ -13,15 +13,13 @@ mod run;
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
-use common::cli::normalize_go_flags;
 use common::config::Mode;
 
-use args::{Args, BOOL_FLAGS, Command, LONG_FLAGS};
+use args::{Args, Command};
 
 fn main() -> ExitCode {
-    let args = Args::parse_from(normalize_go_flags(std::env::args(), LONG_FLAGS, BOOL_FLAGS));
-    let level = match args.level() {
+    let args: Args = common::cli::parse_go_args();
+    let level = match args.common.level() {
         Ok(l) => l,
         Err(e) => {
             eprintln!("{e}");
@@ -30,12 +28,7 @@ fn main() -> ExitCode {
     };
     match &args.command {
         Some(Command::CheckConfig { path }) => {
-            let (code, out) = common::cli::check_config(path, Mode::Controller);
-            match out {
-                Ok(json) => common::cli::print_stdout(&format!("{json}\n")),
-                Err(e) => eprintln!("{e}"),
-            }
-            ExitCode::from(code)
+            ExitCode::from(common::cli::check_config_main(path, Mode::Controller))
         }
         Some(Command::Plan {
             config,

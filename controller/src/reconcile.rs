@@ -114,30 +114,8 @@ impl<A: Allocation> Reconciler<A> {
                     out.extend(self.reprocess_all());
                 }
             }
-            ReloadOutcome::Invalid(e) => {
-                out.push(log(
-                    tracing::Level::ERROR,
-                    "configStale",
-                    None,
-                    &format!("config (re)load failed, config marked stale: {e}"),
-                ));
-                out.push(Action::ConfigEvent {
-                    reason: "InvalidConfig".into(),
-                    message: format!("configuration rejected, keeping the previous one: {e}"),
-                });
-            }
-            ReloadOutcome::Rejected(e) => {
-                out.push(log(
-                    tracing::Level::ERROR,
-                    "configStale",
-                    None,
-                    &format!("config (re)load failed, config marked stale: {e}"),
-                ));
-                out.push(Action::ConfigEvent {
-                    reason: "InvalidConfig".into(),
-                    message: format!("configuration rejected, keeping the previous one: {e}"),
-                });
-            }
+            ReloadOutcome::Invalid(e) => out.extend(rejected(&e)),
+            ReloadOutcome::Rejected(e) => out.extend(rejected(&e)),
             ReloadOutcome::Missing => {
                 out.push(log(
                     tracing::Level::ERROR,
@@ -329,6 +307,23 @@ impl<A: Allocation> Reconciler<A> {
         }
         out
     }
+}
+
+/// A refused config: logged as upstream does, and a Warning Event on the ConfigMap so
+/// `kubectl describe cm config` says why the last good config is still in force.
+fn rejected(e: &dyn std::fmt::Display) -> [Action; 2] {
+    [
+        log(
+            tracing::Level::ERROR,
+            "configStale",
+            None,
+            &format!("config (re)load failed, config marked stale: {e}"),
+        ),
+        Action::ConfigEvent {
+            reason: "InvalidConfig".into(),
+            message: format!("configuration rejected, keeping the previous one: {e}"),
+        },
+    ]
 }
 
 fn log(level: tracing::Level, event: &'static str, key: Option<&str>, message: &str) -> Action {

@@ -56,8 +56,8 @@ pub async fn client(kubeconfig: Option<&str>) -> anyhow::Result<Client> {
 
 /// Runs the controller until the watches end (they retry forever).
 pub async fn run<A: Allocation>(args: &Args, alloc: A) -> anyhow::Result<()> {
-    let client = client(args.kubeconfig.as_deref()).await?;
-    let namespace = resolve_namespace(args.namespace.as_deref())?;
+    let client = client(args.common.kubeconfig.as_deref()).await?;
+    let namespace = resolve_namespace(args.common.namespace.as_deref())?;
     if let Some(name) = args.ml_secret_name.as_deref().filter(|s| !s.is_empty()) {
         let deployment = args.deployment.as_deref().unwrap_or_default();
         if secret::ensure(&client, &namespace, name, deployment).await? {
@@ -71,14 +71,14 @@ pub async fn run<A: Allocation>(args: &Args, alloc: A) -> anyhow::Result<()> {
 
     let registry = Registry::new();
     let metrics = Metrics::new(&registry)?;
-    let addr = SocketAddr::from(([0, 0, 0, 0], args.port));
+    let addr = SocketAddr::from(([0, 0, 0, 0], args.common.port));
     tokio::spawn(async move {
         if let Err(e) = crate::http::serve(addr, registry).await {
             tracing::error!(op = "serveMetrics", error = %e, "metrics endpoint failed");
         }
     });
 
-    Shell::new(client, namespace, args.config.clone(), metrics)
+    Shell::new(client, namespace, args.common.config.clone(), metrics)
         .run(Reconciler::new(alloc))
         .await
 }

@@ -2,28 +2,7 @@
 //! offline subcommands.
 
 use clap::{Parser, Subcommand};
-use common::cli::{LogLevel, parse_go_bool};
-
-/// Flags accepted in Go syntax (`-name`, `-name=value`); see `common::cli`.
-pub const LONG_FLAGS: &[&str] = &[
-    "node-name",
-    "host",
-    "port",
-    "config",
-    "namespace",
-    "kubeconfig",
-    "ml-bindaddr",
-    "ml-bindport",
-    "ml-labels",
-    "ml-namespace",
-    "ml-secret-key",
-    "log-level",
-    "disable-epslices",
-    "enable-pprof",
-    "garp-interval",
-    "ml-fast",
-];
-pub const BOOL_FLAGS: &[&str] = &["disable-epslices", "enable-pprof", "ml-fast"];
+use common::cli::{CommonArgs, parse_go_bool};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,24 +10,14 @@ pub const BOOL_FLAGS: &[&str] = &["disable-epslices", "enable-pprof", "ml-fast"]
     about = "metallb-rs speaker: announces LoadBalancer IPs over Layer 2 and BGP (MetalLB v0.12 compatible)"
 )]
 pub struct Args {
+    #[command(flatten)]
+    pub common: CommonArgs,
     /// The node this speaker runs on (required to run).
     #[arg(long = "node-name", env = "METALLB_NODE_NAME")]
     pub node_name: Option<String>,
     /// Address the metrics endpoint listens on (all addresses when empty).
     #[arg(long, env = "METALLB_HOST", default_value = "")]
     pub host: String,
-    /// Port of the Prometheus /metrics endpoint.
-    #[arg(long, default_value_t = 7472)]
-    pub port: u16,
-    /// Name of the ConfigMap holding the `config` document.
-    #[arg(long, default_value = "config")]
-    pub config: String,
-    /// Namespace of the ConfigMap and of the speaker pods (default: the service account's).
-    #[arg(long, env = "METALLB_NAMESPACE")]
-    pub namespace: Option<String>,
-    /// Path to a kubeconfig; in-cluster configuration when unset.
-    #[arg(long)]
-    pub kubeconfig: Option<String>,
     /// memberlist bind address; memberlist runs when this and --ml-labels are set.
     #[arg(long = "ml-bindaddr", env = "METALLB_ML_BIND_ADDR", default_value = "")]
     pub ml_bindaddr: String,
@@ -73,15 +42,6 @@ pub struct Args {
         hide_env_values = true
     )]
     pub ml_secret_key: String,
-    /// all, debug, info, warn, error or none.
-    #[arg(long = "log-level", default_value = "info")]
-    pub log_level: String,
-    /// Read core Endpoints instead of EndpointSlices.
-    #[arg(long = "disable-epslices", value_parser = parse_go_bool, default_value = "false", require_equals = true, num_args = 0..=1, default_missing_value = "true")]
-    pub disable_epslices: bool,
-    /// Accepted for compatibility.
-    #[arg(long = "enable-pprof", value_parser = parse_go_bool, default_value = "false", require_equals = true, num_args = 0..=1, default_missing_value = "true")]
-    pub enable_pprof: bool,
     /// memberlist failure detection in about 0.5 s instead of ~5 s (probe every 100 ms):
     /// for clusters whose speakers are all metallb-rs. Upstream speakers gossip every 200 ms
     /// and may be declared dead wrongly under this profile, so leave it off while migrating.
@@ -123,10 +83,5 @@ impl Args {
                 self.garp_interval
             )),
         }
-    }
-
-    /// The validated log level (upstream exits 1 on an unknown one).
-    pub fn level(&self) -> Result<LogLevel, String> {
-        self.log_level.parse()
     }
 }

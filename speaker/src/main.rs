@@ -6,21 +6,19 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::Parser as _;
-use common::cli::normalize_go_flags;
 use common::config::Mode;
 use speaker::l2::{Layer2, Layer2Config};
 use speaker::run::{Membership, Metrics, Settings, Speaker, layer2_stats};
 
-use args::{Args, BOOL_FLAGS, Command, LONG_FLAGS};
+use args::{Args, Command};
 
 /// The manifests' speaker pod labels, used to find live speakers when `--ml-labels` is unset.
 const DEFAULT_SPEAKER_LABELS: &str = "app=metallb,component=speaker";
 const SA_NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
 fn main() -> ExitCode {
-    let args = Args::parse_from(normalize_go_flags(std::env::args(), LONG_FLAGS, BOOL_FLAGS));
-    let level = match args.level() {
+    let args: Args = common::cli::parse_go_args();
+    let level = match args.common.level() {
         Ok(l) => l,
         Err(e) => {
             eprintln!("{e}");
@@ -28,12 +26,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(Command::CheckConfig { path }) = &args.command {
-        let (code, out) = common::cli::check_config(path, Mode::NativeSpeaker);
-        match out {
-            Ok(json) => common::cli::print_stdout(&format!("{json}\n")),
-            Err(e) => eprintln!("{e}"),
-        }
-        return ExitCode::from(code);
+        return ExitCode::from(common::cli::check_config_main(path, Mode::NativeSpeaker));
     }
     if !matches!(args.bgp_type.as_str(), "" | "native") {
         eprintln!(
@@ -73,13 +66,13 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args, node: String) -> anyhow::Result<()> {
-    let namespace = match args.namespace.clone().filter(|s| !s.is_empty()) {
+    let namespace = match args.common.namespace.clone().filter(|s| !s.is_empty()) {
         Some(ns) => ns,
         None => std::fs::read_to_string(SA_NAMESPACE_FILE)
             .map(|s| s.trim().to_owned())
             .context("Unable to get namespace from pod service account data, please specify --namespace or METALLB_NAMESPACE")?,
     };
-    let config = match args.kubeconfig.as_deref().filter(|s| !s.is_empty()) {
+    let config = match args.common.kubeconfig.as_deref().filter(|s| !s.is_empty()) {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(path)?;
             kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
@@ -106,7 +99,7 @@ async fn run(args: Args, node: String) -> anyhow::Result<()> {
             .parse()
             .with_context(|| format!("invalid --host {:?}", args.host))?
     };
-    let addr = SocketAddr::new(host, args.port);
+    let addr = SocketAddr::new(host, args.common.port);
     let http_registry = registry.clone();
     tokio::spawn(async move {
         if let Err(e) = speaker::http::serve(addr, http_registry).await {
@@ -134,8 +127,8 @@ async fn run(args: Args, node: String) -> anyhow::Result<()> {
     let settings = Settings {
         node,
         namespace,
-        config_name: args.config.clone(),
-        disable_epslices: args.disable_epslices,
+        config_name: args.common.config.clone(),
+        disable_epslices: args.common.disable_epslices,
         speaker_labels,
         memberlist_port,
     };
