@@ -2,5 +2,6 @@
 //!
 //! Library part, so that the binary and the lab examples share the same code.
 
+pub mod bgp;
 pub mod l2;
 mod sys;
