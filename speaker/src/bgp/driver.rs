@@ -186,7 +186,7 @@ impl Driver {
                 }
                 Output::AttemptFailed { reason, retry_in } => {
                     if reason != DownReason::Stopped {
-                        tracing::error!(peer = %self.label, op = "connect", error = %reason, retry_in = ?retry_in, "failed to connect to peer");
+                        tracing::error!(peer = %self.label, op = "connect", error = %reason, retry_in = %retry_text(retry_in), "failed to connect to peer");
                     }
                 }
                 Output::Metrics {
@@ -214,8 +214,13 @@ fn log_down(peer: &str, reason: &DownReason, retry_in: Option<Duration>) {
     if *reason == DownReason::Stopped {
         tracing::info!(peer, event = "sessionDown", reason = %reason, "BGP session down");
     } else {
-        tracing::error!(peer, event = "sessionDown", reason = %reason, retry_in = ?retry_in, "BGP session down");
+        tracing::error!(peer, event = "sessionDown", reason = %reason, retry_in = %retry_text(retry_in), "BGP session down");
     }
+}
+
+/// `1s`, `500ms`; `never` once stopped.
+fn retry_text(retry_in: Option<Duration>) -> String {
+    retry_in.map_or_else(|| "never".to_owned(), |d| format!("{d:?}"))
 }
 
 fn open_link(stream: TcpStream) -> Link {
