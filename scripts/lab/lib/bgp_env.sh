@@ -20,6 +20,7 @@ lab_install() {
     command -v gobgpd >/dev/null || need+=(gobgpd)
     [[ -x /usr/lib/frr/bgpd ]] || need+=(frr)
     command -v jq >/dev/null || need+=(jq)
+    command -v tcpdump >/dev/null || need+=(tcpdump)
     command -v ip >/dev/null || need+=(iproute2)
     if ((${#need[@]})); then
         echo "lab: installing ${need[*]}"

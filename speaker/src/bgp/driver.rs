@@ -58,6 +58,7 @@ pub(crate) fn spawn(
         series,
         dialing: None,
         link: None,
+        flushing: None,
     };
     DriverHandle {
         stop,
@@ -81,6 +82,9 @@ struct Driver {
     series: PeerSeries,
     dialing: Option<Dialing>,
     link: Option<Link>,
+    /// The last closed connection still flushing; awaited before the task ends so that a
+    /// final NOTIFICATION is not lost when the runtime shuts down right after.
+    flushing: Option<JoinHandle<()>>,
 }
 
 enum Event {
@@ -143,8 +147,9 @@ impl Driver {
         }
         let outputs = self.session.handle(Input::Stop, now());
         self.carry_out(outputs);
-        if let Some(link) = self.link.take() {
-            flush_and_close(link).await;
+        self.close();
+        if let Some(flushing) = self.flushing.take() {
+            let _ = flushing.await;
         }
     }
 
@@ -205,7 +210,7 @@ impl Driver {
     fn close(&mut self) {
         self.dialing = None;
         if let Some(link) = self.link.take() {
-            tokio::spawn(flush_and_close(link));
+            self.flushing = Some(tokio::spawn(flush_and_close(link)));
         }
     }
 }
