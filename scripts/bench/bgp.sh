@@ -31,14 +31,15 @@ cleanup() {
     [[ -n ${SPEAKER_PID:-} ]] && kill "$SPEAKER_PID" 2>/dev/null
     for pid in ${MONITORS:-}; do kill "$pid" 2>/dev/null; done
     [[ -n ${SENDER_PID:-} ]] && kill "$SENDER_PID" 2>/dev/null
-    [[ -n ${WATCHDOG:-} ]] && pkill -P "$WATCHDOG" 2>/dev/null && kill "$WATCHDOG" 2>/dev/null
+    # Ending the sleep ends the watchdog: its `&&` chain stops there.
+    [[ -n ${WATCHDOG:-} ]] && pkill -P "$WATCHDOG" sleep 2>/dev/null
     lab_cleanup
     wait 2>/dev/null
     [[ -n ${BGPBENCH_KEEP:-} ]] && echo "bench: kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'echo "bench: interrupted"; exit 1' INT TERM
-( sleep 600 >/dev/null 2>&1 && echo "bench: watchdog expired" && kill -TERM $$ ) &
+( sleep 600 && echo "bench: watchdog expired" && kill -TERM $$ ) 2>/dev/null &
 WATCHDOG=$!
 
 lab_install

@@ -38,14 +38,15 @@ source "$ROOT/scripts/lab/lib/bgp_env.sh"
 cleanup() {
     set +e
     [[ -n ${SPEAKER_PID:-} ]] && kill "$SPEAKER_PID" 2>/dev/null
-    [[ -n ${WATCHDOG:-} ]] && pkill -P "$WATCHDOG" 2>/dev/null && kill "$WATCHDOG" 2>/dev/null
+    # Ending the sleep ends the watchdog: its `&&` chain stops there.
+    [[ -n ${WATCHDOG:-} ]] && pkill -P "$WATCHDOG" sleep 2>/dev/null
     lab_cleanup
     wait 2>/dev/null
     [[ -n ${BGPLAB_KEEP:-} ]] && echo "lab: kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'echo "lab: interrupted"; exit 1' INT TERM
-( sleep 420 >/dev/null 2>&1 && echo "lab: watchdog expired" && kill -TERM $$ ) &
+( sleep 420 && echo "lab: watchdog expired" && kill -TERM $$ ) 2>/dev/null &
 WATCHDOG=$!
 
 pass() { echo "PASS: $*"; PASSED=$((PASSED + 1)); }
