@@ -50,11 +50,12 @@ pub(crate) fn spawn(
     series: PeerSeries,
 ) -> DriverHandle {
     let (stop, stopped) = oneshot::channel();
-    let label = config.peer.to_string();
     let driver = Driver {
+        label: peer_label(config.peer),
+        local_asn: config.local_asn.0,
+        peer_asn: config.peer_asn.0,
         session: Session::new(config),
         password: Arc::new(password),
-        label,
         series,
         dialing: None,
         link: None,
@@ -79,6 +80,9 @@ struct Driver {
     password: Arc<Vec<u8>>,
     /// `ip:port`, the `peer` key of logs and metrics.
     label: String,
+    /// Context of every session log line, as upstream's session logger has it.
+    local_asn: u32,
+    peer_asn: u32,
     series: PeerSeries,
     dialing: Option<Dialing>,
     link: Option<Link>,
@@ -183,15 +187,15 @@ impl Driver {
                 Output::CloseTcp => self.close(),
                 Output::SessionUp { hold_time } => {
                     self.series.session_up(true);
-                    tracing::info!(peer = %self.label, event = "sessionUp", hold_time = hold_time.secs(), "BGP session established");
+                    tracing::info!(peer = %self.label, localASN = self.local_asn, peerASN = self.peer_asn, event = "sessionUp", hold_time = hold_time.secs(), "BGP session established");
                 }
                 Output::SessionDown { reason, retry_in } => {
                     self.series.session_up(false);
-                    log_down(&self.label, &reason, retry_in);
+                    self.log_down(&reason, retry_in);
                 }
                 Output::AttemptFailed { reason, retry_in } => {
                     if reason != DownReason::Stopped {
-                        tracing::error!(peer = %self.label, op = "connect", error = %reason, retry_in = %retry_text(retry_in), "failed to connect to peer");
+                        tracing::error!(peer = %self.label, localASN = self.local_asn, peerASN = self.peer_asn, op = "connect", error = %reason, retry_in = %retry_text(retry_in), "failed to connect to peer");
                     }
                 }
                 Output::Metrics {
@@ -205,6 +209,15 @@ impl Driver {
         }
     }
 
+    fn log_down(&self, reason: &DownReason, retry_in: Option<Duration>) {
+        let (peer, local, remote) = (&self.label, self.local_asn, self.peer_asn);
+        if *reason == DownReason::Stopped {
+            tracing::info!(peer, localASN = local, peerASN = remote, event = "sessionDown", reason = %reason, "BGP session down");
+        } else {
+            tracing::error!(peer, localASN = local, peerASN = remote, event = "sessionDown", reason = %reason, retry_in = %retry_text(retry_in), "BGP session down");
+        }
+    }
+
     /// Abandons a dial in progress and closes the connection, letting queued bytes leave
     /// in the background for at most [`FLUSH_GRACE`].
     fn close(&mut self) {
@@ -212,14 +225,6 @@ impl Driver {
         if let Some(link) = self.link.take() {
             self.flushing = Some(tokio::spawn(flush_and_close(link)));
         }
-    }
-}
-
-fn log_down(peer: &str, reason: &DownReason, retry_in: Option<Duration>) {
-    if *reason == DownReason::Stopped {
-        tracing::info!(peer, event = "sessionDown", reason = %reason, "BGP session down");
-    } else {
-        tracing::error!(peer, event = "sessionDown", reason = %reason, retry_in = %retry_text(retry_in), "BGP session down");
     }
 }
 

@@ -433,3 +433,70 @@ fn peer_label_brackets_ipv6() {
     let v6: SocketAddr = "[fd00::1]:179".parse().expect("addr");
     assert_eq!(super::driver::peer_label(v6), "[fd00::1]:179");
 }
+
+/// Log lines as upstream's: `event`, `peer` and `reason` keys, in MetalLB's JSON format.
+#[tokio::test]
+async fn lifecycle_is_logged_with_upstreams_keys() {
+    #[derive(Clone, Default)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let sink = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .event_format(common::logfmt::MetalLbJson)
+        .with_writer(move || sink.clone())
+        .finish();
+    // The test runtime is single-threaded, so every task logs through this subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let registry = Registry::new();
+    let mut speaker = BgpSpeaker::new("node1", Bgp::new(&registry).expect("metrics"));
+    let (l, port) = listener().await;
+    speaker.set_peers(
+        peers(&format!(
+            "peers:\n- {{peer-address: 127.0.0.1, peer-port: {port}, peer-asn: 64513, my-asn: 64512}}\n"
+        )),
+        &Labels::new(),
+    );
+    let mut peer = FakePeer::accept(&l).await;
+    peer.establish(64513, 90).await;
+    let label = format!("127.0.0.1:{port}");
+    eventually("session_up = 1", || {
+        metric(&registry, "metallb_bgp_session_up", &label) == Some(1.0)
+    })
+    .await;
+    speaker.set_peers(Vec::new(), &Labels::new());
+    assert!(matches!(peer.recv().await, Some(Message::Notification(_))));
+    speaker.shutdown().await;
+
+    let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf-8");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let find = |event: &str| {
+        lines
+            .iter()
+            .find(|l| l["event"] == event)
+            .unwrap_or_else(|| panic!("no {event} in {text}"))
+    };
+    assert_eq!(find("peerAdded")["peer"], "127.0.0.1");
+    let up = find("sessionUp");
+    assert_eq!(up["peer"], label.as_str());
+    assert_eq!(
+        (up["localASN"].clone(), up["peerASN"].clone()),
+        (64512.into(), 64513.into())
+    );
+    assert_eq!(up["msg"], "BGP session established");
+    let removed = find("peerRemoved");
+    assert_eq!(removed["reason"], "removedFromConfig");
+    assert_eq!(find("sessionDown")["reason"], "stopped");
+}
