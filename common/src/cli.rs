@@ -105,6 +105,52 @@ mod tests {
     }
 }
 
+/// Parses the process arguments into `T`, accepting Go's flag syntax for every long flag `T`
+/// declares (bool flags are those that may take no value: `num_args = 0..=1`).
+pub fn parse_go_args<T: clap::Parser>() -> T {
+    let cmd = T::command();
+    let long: Vec<&str> = cmd.get_arguments().filter_map(|a| a.get_long()).collect();
+    let bools: Vec<&str> = cmd
+        .get_arguments()
+        .filter(|a| a.get_num_args().is_some_and(|r| r.min_values() == 0))
+        .filter_map(|a| a.get_long())
+        .collect();
+    T::parse_from(normalize_go_flags(std::env::args(), &long, &bools))
+}
+
+/// The flags both binaries take (spec §5.1), flattened into each one's `Args`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Port of the Prometheus /metrics endpoint.
+    #[arg(long, default_value_t = 7472)]
+    pub port: u16,
+    /// Name of the ConfigMap holding the `config` document.
+    #[arg(long, default_value = "config")]
+    pub config: String,
+    /// Namespace of the ConfigMap (default: the service account's).
+    #[arg(long, env = "METALLB_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Path to a kubeconfig; in-cluster configuration when unset.
+    #[arg(long)]
+    pub kubeconfig: Option<String>,
+    /// all, debug, info, warn, error or none.
+    #[arg(long = "log-level", default_value = "info")]
+    pub log_level: String,
+    /// Read core Endpoints instead of EndpointSlices (the controller reads neither).
+    #[arg(long = "disable-epslices", value_parser = parse_go_bool, default_value = "false", require_equals = true, num_args = 0..=1, default_missing_value = "true")]
+    pub disable_epslices: bool,
+    /// Accepted for compatibility.
+    #[arg(long = "enable-pprof", value_parser = parse_go_bool, default_value = "false", require_equals = true, num_args = 0..=1, default_missing_value = "true")]
+    pub enable_pprof: bool,
+}
+
+impl CommonArgs {
+    /// The validated log level (upstream exits 1 on an unknown one).
+    pub fn level(&self) -> Result<LogLevel, String> {
+        self.log_level.parse()
+    }
+}
+
 /// Go's `strconv.ParseBool`, for bool flags given as `--flag=VALUE`.
 pub fn parse_go_bool(s: &str) -> Result<bool, String> {
     match s {
@@ -166,6 +212,16 @@ mod value_tests {
     }
 }
 
+/// `check-config` as a process: prints the JSON or the error and returns the exit status.
+pub fn check_config_main(path: &str, mode: crate::config::Mode) -> u8 {
+    let (code, out) = check_config(path, mode);
+    match out {
+        Ok(json) => print_stdout(&format!("{json}\n")),
+        Err(e) => eprintln!("{e}"),
+    }
+    code
+}
+
 /// `check-config` as both binaries run it: reads PATH (`-` = stdin), validates in `mode`,
 /// and returns the exit status with what to print on stdout or stderr.
 pub fn check_config(path: &str, mode: crate::config::Mode) -> (u8, Result<String, String>) {
@@ -182,4 +238,12 @@ pub fn check_config(path: &str, mode: crate::config::Mode) -> (u8, Result<String
             Err(e) => (e.exit_code(), Err(e.to_string())),
         },
     }
+}
+
+/// Writes `text` to stdout; a closed pipe (`controller plan | head`) is not an error worth a
+/// panic, so write errors are dropped.
+pub fn print_stdout(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }

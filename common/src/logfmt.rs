@@ -30,6 +30,31 @@ pub fn level_filter(level: LogLevel) -> tracing_subscriber::filter::LevelFilter 
     }
 }
 
+/// Installs the JSON formatter on stdout as the global subscriber, filtered at `level`.
+/// Returns `false` when a subscriber was already installed.
+pub fn install(level: LogLevel) -> bool {
+    let subscriber = tracing_subscriber::fmt()
+        .event_format(MetalLbJson)
+        .with_writer(std::io::stdout)
+        .with_max_level(level_filter(level))
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).is_ok()
+}
+
+/// Emits one line with these fields (upstream's keys, e.g. `event`, `reason`, `ip`) when
+/// `level` passes the installed filter. For log lines whose keys are data, which `tracing`'s
+/// static field names cannot express.
+pub fn emit(level: Level, caller: &str, fields: impl IntoIterator<Item = (&'static str, Value)>) {
+    if level > tracing::level_filters::LevelFilter::current() {
+        return;
+    }
+    let fields: BTreeMap<String, Value> =
+        fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let line = render(fields, level, caller, SystemTime::now());
+    let mut out = std::io::stdout().lock();
+    let _ = std::io::Write::write_all(&mut out, format!("{line}\n").as_bytes());
+}
+
 /// The event formatter.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct MetalLbJson;

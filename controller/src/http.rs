@@ -15,7 +15,13 @@ pub fn router(registry: Registry) -> Router {
         "/metrics",
         get(move || {
             let registry = registry.clone();
-            async move { ([(CONTENT_TYPE, "text/plain; version=0.0.4")], common::metrics::render(&registry)).into_response() }
+            async move {
+                (
+                    [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    common::metrics::render(&registry),
+                )
+                    .into_response()
+            }
         }),
     )
 }

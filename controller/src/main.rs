@@ -1,38 +1,91 @@
 //! metallb-rs controller.
 
+mod alloc;
+#[cfg(test)]
+mod api_tests;
 mod args;
+mod http;
+mod k8s;
+mod plan;
+mod queue;
+mod reconcile;
+mod run;
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
-use common::cli::normalize_go_flags;
 use common::config::Mode;
 
-use args::{Args, BOOL_FLAGS, Command, LONG_FLAGS};
+use args::{Args, Command};
 
 fn main() -> ExitCode {
-    let args = Args::parse_from(normalize_go_flags(std::env::args(), LONG_FLAGS, BOOL_FLAGS));
-    if let Err(e) = args.level() {
-        eprintln!("{e}");
-        return ExitCode::from(1);
-    }
-    match args.command {
-        Some(Command::CheckConfig { path }) => check_config(&path),
+    let args: Args = common::cli::parse_go_args();
+    let level = match args.common.level() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    match &args.command {
+        Some(Command::CheckConfig { path }) => {
+            ExitCode::from(common::cli::check_config_main(path, Mode::Controller))
+        }
+        Some(Command::Plan {
+            config,
+            services,
+            output,
+        }) => plan_command(config, services, output),
         None => {
-            eprintln!(
-                "controller: the in-cluster controller is not part of this build yet; use `controller check-config PATH`"
+            common::logfmt::install(level);
+            tracing::info!(
+                version = env!("CARGO_PKG_VERSION"),
+                "metallb-rs controller starting version {} (MetalLB v0.12 compatible)",
+                env!("CARGO_PKG_VERSION")
             );
-            ExitCode::from(2)
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the async runtime");
+                    return ExitCode::from(1);
+                }
+            };
+            match runtime.block_on(run::run(&args, alloc::Pools::default())) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "controller failed");
+                    ExitCode::from(1)
+                }
+            }
         }
     }
 }
 
-/// Prints the normalised JSON (exit 0) or the error (exit 1; 2 for unreadable input).
-fn check_config(path: &str) -> ExitCode {
-    let (code, out) = common::cli::check_config(path, Mode::Controller);
-    match out {
-        Ok(json) => println!("{json}"),
-        Err(e) => eprintln!("{e}"),
+fn plan_command(config: &str, services: &str, output: &str) -> ExitCode {
+    let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("reading {p}: {e}"));
+    let (cfg, svcs) = match (read(config), read(services)) {
+        (Ok(c), Ok(s)) => (c, s),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match plan::run(&cfg, &svcs) {
+        Ok(rows) if output == "json" => {
+            let json = serde_json::to_string_pretty(&plan::to_json(&rows)).unwrap_or_default();
+            common::cli::print_stdout(&format!("{json}\n"));
+            ExitCode::SUCCESS
+        }
+        Ok(rows) => {
+            common::cli::print_stdout(&plan::to_table(&rows));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(e.exit_code())
+        }
     }
-    ExitCode::from(code)
 }

@@ -17,7 +17,10 @@ impl RetryQueue {
     /// Schedules `key` after its next back-off step.
     pub fn retry(&mut self, key: &str, now: Instant) {
         let n = self.failures.entry(key.to_owned()).or_insert(0);
-        let delay = BASE.checked_mul(1u32.checked_shl(*n).unwrap_or(u32::MAX)).unwrap_or(CAP).min(CAP);
+        let delay = BASE
+            .checked_mul(1u32.checked_shl(*n).unwrap_or(u32::MAX))
+            .unwrap_or(CAP)
+            .min(CAP);
         *n = n.saturating_add(1);
         self.due.insert((now + delay, key.to_owned()));
     }

@@ -12,14 +12,15 @@ use std::sync::Arc;
 
 use common::config::{Config, Loaded, Mode, ReloadOutcome};
 
-use crate::k8s::events::EventType;
 use crate::k8s::service::SvcView;
+use common::k8s_event::EventType;
 
 /// One service's outcome from the allocation rules.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Decision {
-    /// The status IPs to hold (empty = cleared or pending).
-    pub ips: Vec<String>,
+    /// The status IPs to write (`Some(vec![])` clears it); `None` leaves the status exactly
+    /// as it is, entries we would not write ourselves included.
+    pub status: Option<Vec<String>>,
     /// Events to post on the Service: (type, reason, message).
     pub events: Vec<(EventType, String, String)>,
     /// Retry later (e.g. a transient internal condition); `false` for a settled outcome.
@@ -46,11 +47,21 @@ pub enum Action {
     /// PUT `services/status` for this service with these ingress IPs.
     WriteStatus { svc: Box<SvcView>, ips: Vec<String> },
     /// Post a core/v1 Event about a Service.
-    ServiceEvent { svc: Box<SvcView>, kind: EventType, reason: String, message: String },
+    ServiceEvent {
+        svc: Box<SvcView>,
+        kind: EventType,
+        reason: String,
+        message: String,
+    },
     /// Post a Warning Event about the ConfigMap (a rejected config).
     ConfigEvent { reason: String, message: String },
     /// A log line with upstream's `event` key.
-    Log { level: tracing::Level, event: &'static str, key: Option<String>, message: String },
+    Log {
+        level: tracing::Level,
+        event: &'static str,
+        key: Option<String>,
+        message: String,
+    },
     /// Re-examine this key later with back-off.
     Retry { key: String },
 }
@@ -83,31 +94,35 @@ impl<A: Allocation> Reconciler<A> {
     pub fn config(&self) -> &Loaded {
         &self.config
     }
-    pub fn is_synced(&self) -> bool {
-        self.synced
-    }
 
     /// The ConfigMap's `config` text changed (`None`: the ConfigMap was deleted).
     pub fn config_changed(&mut self, text: Option<&str>) -> Vec<Action> {
         let mut out = Vec::new();
         let alloc = &mut self.alloc;
-        match self.config.apply(text, |cfg| alloc.set_config(&Arc::new(cfg.clone()))) {
+        match self
+            .config
+            .apply(text, |cfg| alloc.set_config(&Arc::new(cfg.clone())))
+        {
             ReloadOutcome::Loaded(_) => {
-                out.push(log(tracing::Level::INFO, "configLoaded", None, "config (re)loaded"));
+                out.push(log(
+                    tracing::Level::INFO,
+                    "configLoaded",
+                    None,
+                    "config (re)loaded",
+                ));
                 if self.synced {
                     out.extend(self.reprocess_all());
                 }
             }
-            ReloadOutcome::Invalid(e) => {
-                out.push(log(tracing::Level::ERROR, "configStale", None, &format!("config (re)load failed, config marked stale: {e}")));
-                out.push(Action::ConfigEvent { reason: "InvalidConfig".into(), message: format!("configuration rejected, keeping the previous one: {e}") });
-            }
-            ReloadOutcome::Rejected(e) => {
-                out.push(log(tracing::Level::ERROR, "configStale", None, &format!("config (re)load failed, config marked stale: {e}")));
-                out.push(Action::ConfigEvent { reason: "InvalidConfig".into(), message: format!("configuration rejected, keeping the previous one: {e}") });
-            }
+            ReloadOutcome::Invalid(e) => out.extend(rejected(&e)),
+            ReloadOutcome::Rejected(e) => out.extend(rejected(&e)),
             ReloadOutcome::Missing => {
-                out.push(log(tracing::Level::ERROR, "configMissing", None, "configuration is missing, MetalLB will not function"));
+                out.push(log(
+                    tracing::Level::ERROR,
+                    "configMissing",
+                    None,
+                    "configuration is missing, MetalLB will not function",
+                ));
             }
         }
         out
@@ -121,7 +136,12 @@ impl<A: Allocation> Reconciler<A> {
 
     /// The Service list completed: `present` are the keys that exist now.
     pub fn services_listed(&mut self, present: &BTreeSet<String>) -> Vec<Action> {
-        let gone: Vec<String> = self.services.keys().filter(|k| !present.contains(*k)).cloned().collect();
+        let gone: Vec<String> = self
+            .services
+            .keys()
+            .filter(|k| !present.contains(*k))
+            .cloned()
+            .collect();
         let mut out = Vec::new();
         for key in gone {
             out.extend(self.service_deleted(&key));
@@ -143,11 +163,19 @@ impl<A: Allocation> Reconciler<A> {
 
     /// A Service was deleted: release its IPs and give waiting services another chance.
     pub fn service_deleted(&mut self, key: &str) -> Vec<Action> {
-        let had = self.services.remove(key).is_some_and(|s| !s.status_ips().is_empty());
+        let had = self
+            .services
+            .remove(key)
+            .is_some_and(|s| !s.status_ips().is_empty());
         self.alloc.forget(key);
         let mut out = Vec::new();
         if had {
-            out.push(log(tracing::Level::INFO, "serviceDeleted", Some(key), "service deleted"));
+            out.push(log(
+                tracing::Level::INFO,
+                "serviceDeleted",
+                Some(key),
+                "service deleted",
+            ));
         }
         if self.synced {
             out.extend(self.reprocess_pending());
@@ -166,24 +194,44 @@ impl<A: Allocation> Reconciler<A> {
     /// retry writes again.
     pub fn status_write_failed(&mut self, key: &str) -> Vec<Action> {
         if let Some(s) = self.services.get_mut(key) {
-            s.ingress = vec![crate::k8s::service::Ingress { ip: None, hostname: None, extra: true }];
+            s.ingress = vec![crate::k8s::service::Ingress {
+                ip: None,
+                hostname: None,
+                extra: true,
+            }];
         }
-        vec![Action::Retry { key: key.to_owned() }]
+        vec![Action::Retry {
+            key: key.to_owned(),
+        }]
     }
 
     /// Re-examine one key (a retry).
     pub fn retry(&mut self, key: &str) -> Vec<Action> {
-        if self.synced && self.services.contains_key(key) { self.process(key) } else { Vec::new() }
+        if self.synced && self.services.contains_key(key) {
+            self.process(key)
+        } else {
+            Vec::new()
+        }
     }
 
     fn maybe_sync(&mut self) -> Vec<Action> {
         if self.synced || !self.services_listed || !self.config_listed {
             return Vec::new();
         }
-        let mut out = vec![log(tracing::Level::INFO, "stateSynced", None, "controller synced, can allocate IPs now")];
+        let mut out = vec![log(
+            tracing::Level::INFO,
+            "stateSynced",
+            None,
+            "controller synced, can allocate IPs now",
+        )];
         // Pass 1: services that already hold IPs rebuild the allocator, before any new
         // address is handed out (spec §3.8).
-        let holders: Vec<String> = self.services.iter().filter(|(_, s)| !s.status_ips().is_empty()).map(|(k, _)| k.clone()).collect();
+        let holders: Vec<String> = self
+            .services
+            .iter()
+            .filter(|(_, s)| !s.status_ips().is_empty())
+            .map(|(k, _)| k.clone())
+            .collect();
         for key in &holders {
             out.extend(self.process_with(key, false));
         }
@@ -213,30 +261,80 @@ impl<A: Allocation> Reconciler<A> {
     }
 
     fn process_with(&mut self, key: &str, synced: bool) -> Vec<Action> {
-        let Some(svc) = self.services.get(key) else { return Vec::new() };
+        let Some(svc) = self.services.get(key) else {
+            return Vec::new();
+        };
         if self.config.current().is_none() {
-            return vec![log(tracing::Level::DEBUG, "noConfig", Some(key), "not processing, still waiting for config")];
+            return vec![log(
+                tracing::Level::DEBUG,
+                "noConfig",
+                Some(key),
+                "not processing, still waiting for config",
+            )];
         }
         let d = self.alloc.converge(svc, synced);
         let mut out = Vec::new();
         for (kind, reason, message) in d.events {
-            out.push(Action::ServiceEvent { svc: Box::new(svc.clone()), kind, reason, message });
+            out.push(Action::ServiceEvent {
+                svc: Box::new(svc.clone()),
+                kind,
+                reason,
+                message,
+            });
         }
-        if svc.status_differs(&d.ips) {
-            out.push(Action::WriteStatus { svc: Box::new(svc.clone()), ips: d.ips.clone() });
+        if let Some(ips) = d.status.filter(|ips| svc.status_differs(ips)) {
+            out.push(Action::WriteStatus {
+                svc: Box::new(svc.clone()),
+                ips: ips.clone(),
+            });
             // Remember what we wrote so a re-examination before the watch echoes it back does
             // not write again.
             if let Some(s) = self.services.get_mut(key) {
-                s.ingress = d.ips.iter().map(|ip| crate::k8s::service::Ingress { ip: Some(ip.clone()), hostname: None, extra: false }).collect();
+                s.ingress = ips
+                    .iter()
+                    .map(|ip| crate::k8s::service::Ingress {
+                        ip: Some(ip.clone()),
+                        hostname: None,
+                        extra: false,
+                    })
+                    .collect();
             }
         }
         if d.retry {
-            out.push(Action::Retry { key: key.to_owned() });
+            out.push(Action::Retry {
+                key: key.to_owned(),
+            });
         }
         out
     }
 }
 
-fn log(level: tracing::Level, event: &'static str, key: Option<&str>, message: &str) -> Action {
-    Action::Log { level, event, key: key.map(str::to_owned), message: message.to_owned() }
+/// A refused config: logged as upstream does, and a Warning Event on the ConfigMap so
+/// `kubectl describe cm config` says why the last good config is still in force.
+fn rejected(e: &dyn std::fmt::Display) -> [Action; 2] {
+    [
+        log(
+            tracing::Level::ERROR,
+            "configStale",
+            None,
+            &format!("config (re)load failed, config marked stale: {e}"),
+        ),
+        Action::ConfigEvent {
+            reason: "InvalidConfig".into(),
+            message: format!("configuration rejected, keeping the previous one: {e}"),
+        },
+    ]
 }
+
+fn log(level: tracing::Level, event: &'static str, key: Option<&str>, message: &str) -> Action {
+    Action::Log {
+        level,
+        event,
+        key: key.map(str::to_owned),
+        message: message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+#[path = "reconcile_tests.rs"]
+mod tests;

@@ -8,18 +8,18 @@ use anyhow::Context as _;
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::{ConfigMap, Event as K8sEvent, Service};
 use kube::api::PostParams;
-use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt as _;
+use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Api, Client};
 use prometheus::Registry;
 use tokio::task::JoinSet;
 
 use crate::args::Args;
-use crate::k8s::events::{Dedup, EventType, Regarding, event_object};
 use crate::k8s::secret;
 use crate::k8s::service::SvcView;
 use crate::queue::RetryQueue;
 use crate::reconcile::{Action, Allocation, Reconciler};
+use common::k8s_event::{Dedup, EventType, Regarding, event_object};
 
 /// Status writes in flight at once: enough that the API server, not we, sets the pace.
 const MAX_INFLIGHT_WRITES: usize = 32;
@@ -44,8 +44,10 @@ pub fn resolve_namespace(flag: Option<&str>) -> anyhow::Result<String> {
 pub async fn client(kubeconfig: Option<&str>) -> anyhow::Result<Client> {
     let config = match kubeconfig.filter(|s| !s.is_empty()) {
         Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path).with_context(|| format!("reading kubeconfig {path}"))?;
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading kubeconfig {path}"))?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await?
         }
         None => kube::Config::infer().await?,
     };
@@ -54,25 +56,31 @@ pub async fn client(kubeconfig: Option<&str>) -> anyhow::Result<Client> {
 
 /// Runs the controller until the watches end (they retry forever).
 pub async fn run<A: Allocation>(args: &Args, alloc: A) -> anyhow::Result<()> {
-    let client = client(args.kubeconfig.as_deref()).await?;
-    let namespace = resolve_namespace(args.namespace.as_deref())?;
+    let client = client(args.common.kubeconfig.as_deref()).await?;
+    let namespace = resolve_namespace(args.common.namespace.as_deref())?;
     if let Some(name) = args.ml_secret_name.as_deref().filter(|s| !s.is_empty()) {
         let deployment = args.deployment.as_deref().unwrap_or_default();
         if secret::ensure(&client, &namespace, name, deployment).await? {
-            tracing::info!(op = "createSecret", secret = name, "created memberlist secret");
+            tracing::info!(
+                op = "createSecret",
+                secret = name,
+                "created memberlist secret"
+            );
         }
     }
 
     let registry = Registry::new();
     let metrics = Metrics::new(&registry)?;
-    let addr = SocketAddr::from(([0, 0, 0, 0], args.port));
+    let addr = SocketAddr::from(([0, 0, 0, 0], args.common.port));
     tokio::spawn(async move {
         if let Err(e) = crate::http::serve(addr, registry).await {
             tracing::error!(op = "serveMetrics", error = %e, "metrics endpoint failed");
         }
     });
 
-    Shell::new(client, namespace, args.config.clone(), metrics).run(Reconciler::new(alloc)).await
+    Shell::new(client, namespace, args.common.config.clone(), metrics)
+        .run(Reconciler::new(alloc))
+        .await
 }
 
 struct Metrics {
@@ -83,22 +91,41 @@ struct Metrics {
 
 impl Metrics {
     fn new(registry: &Registry) -> anyhow::Result<Self> {
-        registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
-        Ok(Self { k8s: common::metrics::K8sClient::new(registry)?, alloc: common::metrics::Allocator::new(registry)?, pools: BTreeSet::new() })
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        Ok(Self {
+            k8s: common::metrics::K8sClient::new(registry)?,
+            alloc: common::metrics::Allocator::new(registry)?,
+            pools: BTreeSet::new(),
+        })
     }
 
     fn refresh<A: Allocation>(&mut self, rec: &Reconciler<A>) {
-        self.k8s.config_loaded_bool.set(i64::from(rec.config().is_loaded()));
-        self.k8s.config_stale_bool.set(i64::from(rec.config().is_stale()));
+        self.k8s
+            .config_loaded_bool
+            .set(i64::from(rec.config().is_loaded()));
+        self.k8s
+            .config_stale_bool
+            .set(i64::from(rec.config().is_stale()));
         let mut now = BTreeSet::new();
         for (pool, total, used) in rec.allocation().pool_usage() {
-            self.alloc.addresses_total.with_label_values(&[&pool]).set(total);
-            self.alloc.addresses_in_use_total.with_label_values(&[&pool]).set(used);
+            self.alloc
+                .addresses_total
+                .with_label_values(&[&pool])
+                .set(total);
+            self.alloc
+                .addresses_in_use_total
+                .with_label_values(&[&pool])
+                .set(used);
             now.insert(pool);
         }
         for gone in self.pools.difference(&now) {
             let _ = self.alloc.addresses_total.remove_label_values(&[gone]);
-            let _ = self.alloc.addresses_in_use_total.remove_label_values(&[gone]);
+            let _ = self
+                .alloc
+                .addresses_in_use_total
+                .remove_label_values(&[gone]);
         }
         self.pools = now;
     }
@@ -143,9 +170,15 @@ impl Shell {
 
     async fn run<A: Allocation>(mut self, mut rec: Reconciler<A>) -> anyhow::Result<()> {
         let cm_api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &self.namespace);
-        let cm_watch = watcher::Config::default().fields(&format!("metadata.name={}", self.config_name));
+        let cm_watch =
+            watcher::Config::default().fields(&format!("metadata.name={}", self.config_name));
         let mut config_events = watcher(cm_api, cm_watch).default_backoff().boxed();
-        let mut service_events = watcher(Api::<Service>::all(self.client.clone()), watcher::Config::default()).default_backoff().boxed();
+        let mut service_events = watcher(
+            Api::<Service>::all(self.client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .boxed();
         let mut listing: BTreeSet<String> = BTreeSet::new();
         let mut listed_config: Option<Option<String>> = None;
         let mut last_config: Option<String> = None;
@@ -187,7 +220,12 @@ impl Shell {
         listed: &mut Option<Option<String>>,
         last: &mut Option<String>,
     ) -> Vec<Action> {
-        let text_of = |cm: &ConfigMap| cm.data.as_ref().and_then(|d| d.get("config").cloned()).unwrap_or_default();
+        let text_of = |cm: &ConfigMap| {
+            cm.data
+                .as_ref()
+                .and_then(|d| d.get("config").cloned())
+                .unwrap_or_default()
+        };
         let mut changed = |rec: &mut Reconciler<A>, text: Option<String>| {
             if text.is_some() && text == *last {
                 return Vec::new();
@@ -229,7 +267,11 @@ impl Shell {
         }
     }
 
-    fn write_done<A: Allocation>(&mut self, rec: &mut Reconciler<A>, (key, result): WriteResult) -> Vec<Action> {
+    fn write_done<A: Allocation>(
+        &mut self,
+        rec: &mut Reconciler<A>,
+        (key, result): WriteResult,
+    ) -> Vec<Action> {
         let mut out = match result {
             Ok(rv) => {
                 rec.status_written(&key, rv);
@@ -259,15 +301,36 @@ impl Shell {
         for action in actions {
             match action {
                 Action::WriteStatus { svc, ips } => self.write_status(svc, ips),
-                Action::ServiceEvent { svc, kind, reason, message } => {
-                    let about = Regarding { kind: "Service", namespace: svc.namespace.clone(), name: svc.name.clone(), uid: svc.uid.clone() };
+                Action::ServiceEvent {
+                    svc,
+                    kind,
+                    reason,
+                    message,
+                } => {
+                    let about = Regarding {
+                        kind: "Service",
+                        namespace: svc.namespace.clone(),
+                        name: svc.name.clone(),
+                        uid: svc.uid.clone(),
+                    };
                     self.post_event(about, kind, &reason, &message).await;
                 }
                 Action::ConfigEvent { reason, message } => {
-                    let about = Regarding { kind: "ConfigMap", namespace: self.namespace.clone(), name: self.config_name.clone(), uid: self.config_uid.clone() };
-                    self.post_event(about, EventType::Warning, &reason, &message).await;
+                    let about = Regarding {
+                        kind: "ConfigMap",
+                        namespace: self.namespace.clone(),
+                        name: self.config_name.clone(),
+                        uid: self.config_uid.clone(),
+                    };
+                    self.post_event(about, EventType::Warning, &reason, &message)
+                        .await;
                 }
-                Action::Log { level, event, key, message } => emit_log(level, event, key.as_deref(), &message),
+                Action::Log {
+                    level,
+                    event,
+                    key,
+                    message,
+                } => emit_log(level, event, key.as_deref(), &message),
                 Action::Retry { key } => {
                     self.metrics.k8s.update_errors_total.inc();
                     self.queue.retry(&key, Instant::now());
@@ -290,27 +353,55 @@ impl Shell {
             return;
         }
         self.inflight.insert(key.clone(), None);
-        let api: Api<Service> = Api::namespaced(self.client.clone(), &svc.namespace);
-        let body = svc.status_object(&ips);
-        self.writes.spawn(async move {
-            let r = api.replace_status(&svc.name, &PostParams::default(), &body).await;
-            (key, r.map(|s| s.metadata.resource_version).map_err(|e| e.to_string()))
-        });
+        let client = self.client.clone();
+        self.writes
+            .spawn(async move { (key, put_status(&client, &svc, &ips).await) });
     }
 
     async fn post_event(&mut self, about: Regarding, kind: EventType, reason: &str, message: &str) {
-        if !self.dedup.admit(&about, kind, reason, message, Instant::now()) {
+        if !self
+            .dedup
+            .admit(&about, kind, reason, message, Instant::now())
+        {
             return;
         }
-        let ev = event_object(COMPONENT, &about, kind, reason, message, k8s_openapi::jiff::Timestamp::now());
-        let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), &about.namespace);
-        if let Err(e) = api.create(&PostParams::default(), &ev).await {
+        let now = k8s_openapi::jiff::Timestamp::now();
+        let ev = event_object(COMPONENT, &about, kind, reason, message, now);
+        if let Err(e) = post_event(&self.client, &ev).await {
             tracing::warn!(op = "postEvent", error = %e, reason, "failed to post event");
         }
     }
 }
 
-fn service_event<A: Allocation>(rec: &mut Reconciler<A>, ev: Event<Service>, listing: &mut BTreeSet<String>) -> Vec<Action> {
+/// PUT `services/status` (the only Service write upstream's RBAC grants): the new ingress
+/// list with the resourceVersion we decided on, so a concurrent change is a 409 and a retry,
+/// never a lost update. Returns the new resourceVersion.
+pub async fn put_status(
+    client: &Client,
+    svc: &SvcView,
+    ips: &[String],
+) -> Result<Option<String>, String> {
+    let api: Api<Service> = Api::namespaced(client.clone(), &svc.namespace);
+    api.replace_status(&svc.name, &PostParams::default(), &svc.status_object(ips))
+        .await
+        .map(|s| s.metadata.resource_version)
+        .map_err(|e| e.to_string())
+}
+
+/// POST a core/v1 Event (upstream's RBAC grants `events` in the core group only).
+pub async fn post_event(client: &Client, event: &K8sEvent) -> Result<(), kube::Error> {
+    let ns = event.metadata.namespace.clone().unwrap_or_default();
+    Api::<K8sEvent>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), event)
+        .await
+        .map(|_| ())
+}
+
+fn service_event<A: Allocation>(
+    rec: &mut Reconciler<A>,
+    ev: Event<Service>,
+    listing: &mut BTreeSet<String>,
+) -> Vec<Action> {
     match ev {
         Event::Init => {
             listing.clear();

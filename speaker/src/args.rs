@@ -2,26 +2,7 @@
 //! offline subcommands.
 
 use clap::{Parser, Subcommand};
-use common::cli::{LogLevel, parse_go_bool};
-
-/// Flags accepted in Go syntax (`-name`, `-name=value`); see `common::cli`.
-pub const LONG_FLAGS: &[&str] = &[
-    "node-name",
-    "host",
-    "port",
-    "config",
-    "namespace",
-    "kubeconfig",
-    "ml-bindaddr",
-    "ml-bindport",
-    "ml-labels",
-    "ml-namespace",
-    "ml-secret-key",
-    "log-level",
-    "disable-epslices",
-    "enable-pprof",
-];
-pub const BOOL_FLAGS: &[&str] = &["disable-epslices", "enable-pprof"];
+use common::cli::{CommonArgs, parse_go_bool};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -29,24 +10,14 @@ pub const BOOL_FLAGS: &[&str] = &["disable-epslices", "enable-pprof"];
     about = "metallb-rs speaker: announces LoadBalancer IPs over Layer 2 and BGP (MetalLB v0.12 compatible)"
 )]
 pub struct Args {
+    #[command(flatten)]
+    pub common: CommonArgs,
     /// The node this speaker runs on (required to run).
     #[arg(long = "node-name", env = "METALLB_NODE_NAME")]
     pub node_name: Option<String>,
     /// Address the metrics endpoint listens on (all addresses when empty).
     #[arg(long, env = "METALLB_HOST", default_value = "")]
     pub host: String,
-    /// Port of the Prometheus /metrics endpoint.
-    #[arg(long, default_value_t = 7472)]
-    pub port: u16,
-    /// Name of the ConfigMap holding the `config` document.
-    #[arg(long, default_value = "config")]
-    pub config: String,
-    /// Namespace of the ConfigMap and of the speaker pods (default: the service account's).
-    #[arg(long, env = "METALLB_NAMESPACE")]
-    pub namespace: Option<String>,
-    /// Path to a kubeconfig; in-cluster configuration when unset.
-    #[arg(long)]
-    pub kubeconfig: Option<String>,
     /// memberlist bind address; memberlist runs when this and --ml-labels are set.
     #[arg(long = "ml-bindaddr", env = "METALLB_ML_BIND_ADDR", default_value = "")]
     pub ml_bindaddr: String,
@@ -71,15 +42,16 @@ pub struct Args {
         hide_env_values = true
     )]
     pub ml_secret_key: String,
-    /// all, debug, info, warn, error or none.
-    #[arg(long = "log-level", default_value = "info")]
-    pub log_level: String,
-    /// Read core Endpoints instead of EndpointSlices.
-    #[arg(long = "disable-epslices", value_parser = parse_go_bool, default_value = "false", require_equals = true, num_args = 0..=1, default_missing_value = "true")]
-    pub disable_epslices: bool,
-    /// Accepted for compatibility.
-    #[arg(long = "enable-pprof", value_parser = parse_go_bool, default_value = "false", require_equals = true, num_args = 0..=1, default_missing_value = "true")]
-    pub enable_pprof: bool,
+    /// memberlist failure detection in about 0.5 s instead of ~5 s (probe every 100 ms):
+    /// for clusters whose speakers are all metallb-rs. Upstream speakers gossip every 200 ms
+    /// and may be declared dead wrongly under this profile, so leave it off while migrating.
+    #[arg(long = "ml-fast", env = "METALLB_ML_FAST", value_parser = parse_go_bool, default_value = "false", require_equals = true, num_args = 0..=1, default_missing_value = "true")]
+    pub ml_fast: bool,
+    /// Resend gratuitous ARP/NA for every owned IP this often (Go duration, e.g. `30s`), for
+    /// switches whose forwarding tables age out before routers' ARP caches. Off by default,
+    /// as upstream.
+    #[arg(long = "garp-interval", default_value = "")]
+    pub garp_interval: String,
     /// `native` (default) or `frr`; only the native speaker is built in.
     #[arg(skip = std::env::var("METALLB_BGP_TYPE").unwrap_or_default())]
     pub bgp_type: String,
@@ -96,8 +68,20 @@ pub enum Command {
 }
 
 impl Args {
-    /// The validated log level (upstream exits 1 on an unknown one).
-    pub fn level(&self) -> Result<LogLevel, String> {
-        self.log_level.parse()
+    /// `--garp-interval` as a duration (`None`: off).
+    pub fn garp_interval(&self) -> Result<Option<std::time::Duration>, String> {
+        if self.garp_interval.is_empty() {
+            return Ok(None);
+        }
+        let ns = common::config::parse_go_duration(&self.garp_interval)
+            .map_err(|e| format!("invalid --garp-interval {:?}: {e}", self.garp_interval))?;
+        match u64::try_from(ns) {
+            Ok(0) => Ok(None),
+            Ok(ns) => Ok(Some(std::time::Duration::from_nanos(ns))),
+            Err(_) => Err(format!(
+                "invalid --garp-interval {:?}: must not be negative",
+                self.garp_interval
+            )),
+        }
     }
 }

@@ -3,5 +3,9 @@
 //! Library part, so that the binary and the lab examples share the same code.
 
 pub mod bgp;
+pub mod http;
+pub mod k8s;
 pub mod l2;
+pub mod memberlist;
+pub mod run;
 mod sys;

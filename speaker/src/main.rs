@@ -2,45 +2,173 @@
 
 mod args;
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
-use clap::Parser as _;
-use common::cli::normalize_go_flags;
+use anyhow::Context as _;
 use common::config::Mode;
+use speaker::l2::{Layer2, Layer2Config};
+use speaker::run::{Membership, Metrics, Settings, Speaker, layer2_stats};
 
-use args::{Args, BOOL_FLAGS, Command, LONG_FLAGS};
+use args::{Args, Command};
+
+/// The manifests' speaker pod labels, used to find live speakers when `--ml-labels` is unset.
+const DEFAULT_SPEAKER_LABELS: &str = "app=metallb,component=speaker";
+const SA_NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
 fn main() -> ExitCode {
-    let args = Args::parse_from(normalize_go_flags(std::env::args(), LONG_FLAGS, BOOL_FLAGS));
-    if let Err(e) = args.level() {
-        eprintln!("{e}");
+    let args: Args = common::cli::parse_go_args();
+    let level = match args.common.level() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(Command::CheckConfig { path }) = &args.command {
+        return ExitCode::from(common::cli::check_config_main(path, Mode::NativeSpeaker));
+    }
+    if !matches!(args.bgp_type.as_str(), "" | "native") {
+        eprintln!(
+            "unsupported BGP implementation type {:?}: this speaker is native-only",
+            args.bgp_type
+        );
         return ExitCode::from(1);
     }
-    match args.command {
-        Some(Command::CheckConfig { path }) => {
-            let (code, out) = common::cli::check_config(&path, Mode::NativeSpeaker);
-            match out {
-                Ok(json) => println!("{json}"),
-                Err(e) => eprintln!("{e}"),
-            }
-            ExitCode::from(code)
+    let Some(node) = args.node_name.clone().filter(|n| !n.is_empty()) else {
+        eprintln!("must specify --node-name or METALLB_NODE_NAME");
+        return ExitCode::from(1);
+    };
+    common::logfmt::install(level);
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        "metallb-rs speaker starting version {} (MetalLB v0.12 compatible)",
+        env!("CARGO_PKG_VERSION")
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::from(1);
         }
-        None => {
-            if !matches!(args.bgp_type.as_str(), "" | "native") {
-                eprintln!(
-                    "unsupported BGP implementation type {:?}: this speaker is native-only",
-                    args.bgp_type
-                );
-                return ExitCode::from(1);
-            }
-            if args.node_name.as_deref().unwrap_or("").is_empty() {
-                eprintln!("must specify --node-name or METALLB_NODE_NAME");
-                return ExitCode::from(1);
-            }
-            eprintln!(
-                "speaker: the in-cluster speaker is not part of this build yet; use `speaker check-config PATH`"
-            );
-            ExitCode::from(2)
+    };
+    match runtime.block_on(run(args, node)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "speaker failed");
+            ExitCode::from(1)
         }
     }
+}
+
+async fn run(args: Args, node: String) -> anyhow::Result<()> {
+    let namespace = match args.common.namespace.clone().filter(|s| !s.is_empty()) {
+        Some(ns) => ns,
+        None => std::fs::read_to_string(SA_NAMESPACE_FILE)
+            .map(|s| s.trim().to_owned())
+            .context("Unable to get namespace from pod service account data, please specify --namespace or METALLB_NAMESPACE")?,
+    };
+    let config = match args.common.kubeconfig.as_deref().filter(|s| !s.is_empty()) {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await?
+        }
+        None => kube::Config::infer().await?,
+    };
+    let client = kube::Client::try_from(config)?;
+
+    let registry = prometheus::Registry::new();
+    registry.register(Box::new(
+        prometheus::process_collector::ProcessCollector::for_self(),
+    ))?;
+    let metrics = Metrics {
+        k8s: common::metrics::K8sClient::new(&registry)?,
+        speaker: common::metrics::Speaker::new(&registry)?,
+    };
+    let layer2_metrics = common::metrics::Layer2::new(&registry)?;
+    let _bgp_metrics = common::metrics::Bgp::new(&registry)?;
+    let host: IpAddr = if args.host.is_empty() {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    } else {
+        args.host
+            .parse()
+            .with_context(|| format!("invalid --host {:?}", args.host))?
+    };
+    let addr = SocketAddr::new(host, args.common.port);
+    let http_registry = registry.clone();
+    tokio::spawn(async move {
+        if let Err(e) = speaker::http::serve(addr, http_registry).await {
+            tracing::error!(op = "serveMetrics", error = %e, "metrics endpoint failed");
+        }
+    });
+
+    let garp_interval = args.garp_interval().map_err(anyhow::Error::msg)?;
+    let layer2 = Layer2::start(Layer2Config { garp_interval }, layer2_stats(layer2_metrics))
+        .await
+        .context("starting the Layer 2 announcer")?;
+    let speaker_labels = if args.ml_labels.is_empty() {
+        DEFAULT_SPEAKER_LABELS.to_owned()
+    } else {
+        args.ml_labels.clone()
+    };
+    let memberlist_port: u16 = if args.ml_bindport.is_empty() {
+        7946
+    } else {
+        args.ml_bindport
+            .parse()
+            .with_context(|| format!("invalid memberlist port {:?}", args.ml_bindport))?
+    };
+    let membership = start_memberlist(&args, &node, memberlist_port).await?;
+    let settings = Settings {
+        node,
+        namespace,
+        config_name: args.common.config.clone(),
+        disable_epslices: args.common.disable_epslices,
+        speaker_labels,
+        memberlist_port,
+    };
+    Speaker::new(settings, client, metrics, layer2, membership)
+        .run()
+        .await
+}
+
+/// memberlist runs iff `--ml-bindaddr` and `--ml-labels` are set (spec §4.4).
+async fn start_memberlist(
+    args: &Args,
+    node: &str,
+    port: u16,
+) -> anyhow::Result<Option<Membership>> {
+    if args.ml_bindaddr.is_empty() || args.ml_labels.is_empty() {
+        tracing::info!(
+            op = "startup",
+            "not starting fast dead node detection (memberlist), need ml-bindaddr / ml-labels config"
+        );
+        return Ok(None);
+    }
+    let ip: IpAddr = args
+        .ml_bindaddr
+        .parse()
+        .with_context(|| format!("invalid --ml-bindaddr {:?}", args.ml_bindaddr))?;
+    let bind = SocketAddr::new(ip, port);
+    let mut config = if args.ml_fast {
+        common::memberlist::Config::fast(node, bind)
+    } else {
+        common::memberlist::Config::lan(node, bind)
+    };
+    match common::memberlist::SecretKey::from_metallb_secret(&args.ml_secret_key) {
+        Some(key) => config.keyring = Some(common::memberlist::Keyring::new(key)),
+        None => tracing::warn!(
+            op = "startup",
+            "no ml-secret-key set, memberlist traffic will not be encrypted"
+        ),
+    }
+    let (handle, events) = speaker::memberlist::start(config, bind)
+        .await
+        .context("creating memberlist")?;
+    Ok(Some(Membership { handle, events }))
 }

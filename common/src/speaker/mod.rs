@@ -5,7 +5,9 @@
 mod advertise;
 mod decision;
 mod endpoints;
+mod state;
 
 pub use advertise::{AdvertiseError, desired_routes};
 pub use decision::{Cluster, Reason, SpeakerService, Verdict, decide};
 pub use endpoints::{Endpoint, Readiness};
+pub use state::{Announcements, Change, WithdrawReason};

@@ -52,19 +52,30 @@ pub fn secret_object(name: &str, namespace: &str, owner: &Deployment, value: &st
             ..Default::default()
         },
         type_: Some("Opaque".to_owned()),
-        data: Some(BTreeMap::from([(SECRET_KEY.to_owned(), ByteString(value.as_bytes().to_vec()))])),
+        data: Some(BTreeMap::from([(
+            SECRET_KEY.to_owned(),
+            ByteString(value.as_bytes().to_vec()),
+        )])),
         ..Default::default()
     }
 }
 
 /// Creates the Secret unless one of that name exists (whatever its content). Returns whether
 /// it was created.
-pub async fn ensure(client: &kube::Client, namespace: &str, name: &str, deployment: &str) -> Result<bool, SecretError> {
+pub async fn ensure(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    deployment: &str,
+) -> Result<bool, SecretError> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let existing = secrets
         .list(&ListParams::default().fields(&format!("metadata.name={name}")))
         .await
-        .map_err(|source| SecretError::List { name: name.to_owned(), source })?;
+        .map_err(|source| SecretError::List {
+            name: name.to_owned(),
+            source,
+        })?;
     if !existing.items.is_empty() {
         return Ok(false);
     }
@@ -72,12 +83,18 @@ pub async fn ensure(client: &kube::Client, namespace: &str, name: &str, deployme
     let owner = deployments
         .get(deployment)
         .await
-        .map_err(|source| SecretError::Deployment { name: deployment.to_owned(), source })?;
+        .map_err(|source| SecretError::Deployment {
+            name: deployment.to_owned(),
+            source,
+        })?;
     let secret = secret_object(name, namespace, &owner, &new_secret_value()?);
     secrets
         .create(&PostParams::default(), &secret)
         .await
-        .map_err(|source| SecretError::Create { name: name.to_owned(), source })?;
+        .map_err(|source| SecretError::Create {
+            name: name.to_owned(),
+            source,
+        })?;
     Ok(true)
 }
 
@@ -90,7 +107,10 @@ mod tests {
         let a = new_secret_value().expect("random");
         let b = new_secret_value().expect("random");
         assert_eq!(a.len(), 22);
-        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/'));
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
+        );
         assert_ne!(a, b);
     }
 

@@ -19,7 +19,7 @@ pub struct Ingress {
 }
 
 /// A Service reduced to what allocation and status writing use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SvcView {
     pub namespace: String,
     pub name: String,
@@ -48,13 +48,23 @@ impl SvcView {
 
     /// The IPs of the current status (hostname-only entries are ignored, as upstream).
     pub fn status_ips(&self) -> Vec<String> {
-        self.ingress.iter().filter_map(|i| i.ip.clone()).filter(|ip| !ip.is_empty()).collect()
+        self.ingress
+            .iter()
+            .filter_map(|i| i.ip.clone())
+            .filter(|ip| !ip.is_empty())
+            .collect()
     }
 
     /// Would writing `ips` as the status change anything?
     pub fn status_differs(&self, ips: &[String]) -> bool {
-        let ours: Vec<Ingress> =
-            ips.iter().map(|ip| Ingress { ip: Some(ip.clone()), hostname: None, extra: false }).collect();
+        let ours: Vec<Ingress> = ips
+            .iter()
+            .map(|ip| Ingress {
+                ip: Some(ip.clone()),
+                hostname: None,
+                extra: false,
+            })
+            .collect();
         ours != self.ingress
     }
 
@@ -64,7 +74,11 @@ impl SvcView {
         if !self.local {
             return String::new();
         }
-        self.selector.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+        self.selector
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     pub fn from_service(svc: &Service) -> Self {
@@ -72,7 +86,8 @@ impl SvcView {
         let annotations = meta.annotations.as_ref();
         let annotation = |k: &str| annotations.and_then(|a| a.get(k)).cloned();
         let spec = svc.spec.as_ref();
-        let mut cluster_ips: Vec<String> = spec.and_then(|s| s.cluster_ips.clone()).unwrap_or_default();
+        let mut cluster_ips: Vec<String> =
+            spec.and_then(|s| s.cluster_ips.clone()).unwrap_or_default();
         if cluster_ips.is_empty()
             && let Some(ip) = spec.and_then(|s| s.cluster_ip.clone())
             && !ip.is_empty()
@@ -90,7 +105,8 @@ impl SvcView {
                     .map(|i| Ingress {
                         ip: i.ip.clone(),
                         hostname: i.hostname.clone(),
-                        extra: i.ports.as_ref().is_some_and(|p| !p.is_empty()) || i.ip_mode.is_some(),
+                        extra: i.ports.as_ref().is_some_and(|p| !p.is_empty())
+                            || i.ip_mode.is_some(),
                     })
                     .collect()
             })
@@ -102,7 +118,9 @@ impl SvcView {
             resource_version: meta.resource_version.clone(),
             is_load_balancer: spec.and_then(|s| s.type_.as_deref()) == Some("LoadBalancer"),
             cluster_ips,
-            load_balancer_ip: spec.and_then(|s| s.load_balancer_ip.clone()).filter(|s| !s.is_empty()),
+            load_balancer_ip: spec
+                .and_then(|s| s.load_balancer_ip.clone())
+                .filter(|s| !s.is_empty()),
             pool_annotation: annotation(ANNOTATION_POOL),
             sharing_key: annotation(ANNOTATION_SHARED).unwrap_or_default(),
             ips_annotation: annotation(ANNOTATION_IPS),
@@ -111,7 +129,15 @@ impl SvcView {
             ports: spec
                 .and_then(|s| s.ports.as_ref())
                 .map(|ports| {
-                    ports.iter().map(|p| (p.protocol.clone().unwrap_or_else(|| "TCP".to_owned()), p.port)).collect()
+                    ports
+                        .iter()
+                        .map(|p| {
+                            (
+                                p.protocol.clone().unwrap_or_else(|| "TCP".to_owned()),
+                                p.port,
+                            )
+                        })
+                        .collect()
                 })
                 .unwrap_or_default(),
             ingress,
@@ -122,9 +148,16 @@ impl SvcView {
     /// The object a status PUT sends: identity, resourceVersion and the new status. The
     /// `services/status` subresource ignores everything else.
     pub fn status_object(&self, ips: &[String]) -> k8s_openapi::api::core::v1::Service {
-        use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus, Service, ServiceStatus};
-        let ingress: Vec<LoadBalancerIngress> =
-            ips.iter().map(|ip| LoadBalancerIngress { ip: Some(ip.clone()), ..Default::default() }).collect();
+        use k8s_openapi::api::core::v1::{
+            LoadBalancerIngress, LoadBalancerStatus, Service, ServiceStatus,
+        };
+        let ingress: Vec<LoadBalancerIngress> = ips
+            .iter()
+            .map(|ip| LoadBalancerIngress {
+                ip: Some(ip.clone()),
+                ..Default::default()
+            })
+            .collect();
         Service {
             metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
                 name: Some(self.name.clone()),
@@ -134,7 +167,9 @@ impl SvcView {
             },
             spec: None,
             status: Some(ServiceStatus {
-                load_balancer: Some(LoadBalancerStatus { ingress: (!ingress.is_empty()).then_some(ingress) }),
+                load_balancer: Some(LoadBalancerStatus {
+                    ingress: (!ingress.is_empty()).then_some(ingress),
+                }),
                 conditions: self.conditions.clone(),
             }),
         }
@@ -168,7 +203,10 @@ mod tests {
         assert_eq!(v.backend_key(), "a=1,b=2");
         assert_eq!(v.ports, [("TCP".to_owned(), 80), ("UDP".to_owned(), 53)]);
         assert_eq!(v.status_ips(), ["192.0.2.1"]);
-        assert!(v.status_differs(&["192.0.2.1".to_owned()]), "the hostname entry must be dropped");
+        assert!(
+            v.status_differs(&["192.0.2.1".to_owned()]),
+            "the hostname entry must be dropped"
+        );
     }
 
     #[test]

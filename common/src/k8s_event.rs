@@ -1,4 +1,4 @@
-//! core/v1 Events, as upstream's client-go recorder writes them. kube-rs' `Recorder` writes
+//! core/v1 Events, as upstream's client-go recorder writes them (both binaries post them). kube-rs' `Recorder` writes
 //! `events.k8s.io/v1`, which upstream's RBAC does not grant; so we build the object ourselves.
 //!
 //! Identical events (same object, type, reason, message) within `DEDUP_WINDOW` are sent once:
@@ -39,7 +39,14 @@ pub struct Regarding {
 }
 
 /// Builds the core/v1 Event client-go would (`<name>.<hex unix nanos>`).
-pub fn event_object(component: &str, about: &Regarding, kind: EventType, reason: &str, message: &str, now: Timestamp) -> Event {
+pub fn event_object(
+    component: &str,
+    about: &Regarding,
+    kind: EventType,
+    reason: &str,
+    message: &str,
+    now: Timestamp,
+) -> Event {
     let nanos = now.as_nanosecond();
     Event {
         metadata: ObjectMeta {
@@ -58,7 +65,10 @@ pub fn event_object(component: &str, about: &Regarding, kind: EventType, reason:
         reason: Some(reason.to_owned()),
         message: Some(message.to_owned()),
         type_: Some(kind.as_str().to_owned()),
-        source: Some(EventSource { component: Some(component.to_owned()), host: None }),
+        source: Some(EventSource {
+            component: Some(component.to_owned()),
+            host: None,
+        }),
         first_timestamp: Some(Time(now)),
         last_timestamp: Some(Time(now)),
         count: Some(1),
@@ -74,9 +84,17 @@ pub struct Dedup {
 
 impl Dedup {
     /// Should this event be sent now? Records it when yes.
-    pub fn admit(&mut self, about: &Regarding, kind: EventType, reason: &str, message: &str, now: Instant) -> bool {
+    pub fn admit(
+        &mut self,
+        about: &Regarding,
+        kind: EventType,
+        reason: &str,
+        message: &str,
+        now: Instant,
+    ) -> bool {
         if self.sent.len() > 10_000 {
-            self.sent.retain(|_, t| now.duration_since(*t) < DEDUP_WINDOW);
+            self.sent
+                .retain(|_, t| now.duration_since(*t) < DEDUP_WINDOW);
         }
         let key = (about.clone(), kind, reason.to_owned(), message.to_owned());
         match self.sent.get(&key) {
@@ -94,15 +112,30 @@ mod tests {
     use super::*;
 
     fn about() -> Regarding {
-        Regarding { kind: "Service", namespace: "ns".into(), name: "web".into(), uid: Some("u".into()) }
+        Regarding {
+            kind: "Service",
+            namespace: "ns".into(),
+            name: "web".into(),
+            uid: Some("u".into()),
+        }
     }
 
     #[test]
     fn event_has_client_go_shape() {
         let now = Timestamp::from_second(1_700_000_000).expect("valid");
-        let e = event_object("metallb-controller", &about(), EventType::Normal, "IPAllocated", "Assigned IP [\"192.0.2.1\"]", now);
+        let e = event_object(
+            "metallb-controller",
+            &about(),
+            EventType::Normal,
+            "IPAllocated",
+            "Assigned IP [\"192.0.2.1\"]",
+            now,
+        );
         let json = serde_json::to_value(&e).expect("json");
-        assert_eq!(json["metadata"]["name"], format!("web.{:x}", 1_700_000_000_000_000_000i128));
+        assert_eq!(
+            json["metadata"]["name"],
+            format!("web.{:x}", 1_700_000_000_000_000_000i128)
+        );
         assert_eq!(json["involvedObject"]["kind"], "Service");
         assert_eq!(json["involvedObject"]["uid"], "u");
         assert_eq!(json["type"], "Normal");
@@ -115,8 +148,26 @@ mod tests {
         let mut d = Dedup::default();
         let t0 = Instant::now();
         assert!(d.admit(&about(), EventType::Warning, "AllocationFailed", "m", t0));
-        assert!(!d.admit(&about(), EventType::Warning, "AllocationFailed", "m", t0 + Duration::from_secs(1)));
-        assert!(d.admit(&about(), EventType::Warning, "AllocationFailed", "other", t0));
-        assert!(d.admit(&about(), EventType::Warning, "AllocationFailed", "m", t0 + DEDUP_WINDOW));
+        assert!(!d.admit(
+            &about(),
+            EventType::Warning,
+            "AllocationFailed",
+            "m",
+            t0 + Duration::from_secs(1)
+        ));
+        assert!(d.admit(
+            &about(),
+            EventType::Warning,
+            "AllocationFailed",
+            "other",
+            t0
+        ));
+        assert!(d.admit(
+            &about(),
+            EventType::Warning,
+            "AllocationFailed",
+            "m",
+            t0 + DEDUP_WINDOW
+        ));
     }
 }

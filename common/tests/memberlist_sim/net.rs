@@ -1,0 +1,331 @@
+//! A deterministic in-memory network for `Memberlist` nodes: fixed latency, links that can be
+//! cut and healed, nodes that can be killed, and a virtual clock that jumps from one event to
+//! the next. Everything a socket shell would do is done here, synchronously.
+
+use common::memberlist::{Config, Event, Member, MemberState, Memberlist, Output, StreamReply};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+pub const LATENCY: Duration = Duration::from_millis(1);
+
+enum Delivery {
+    Packet {
+        from: SocketAddr,
+        to: SocketAddr,
+        payload: Vec<u8>,
+    },
+    Request {
+        from: SocketAddr,
+        to: SocketAddr,
+        id: u64,
+        payload: Vec<u8>,
+    },
+    Reply {
+        to: SocketAddr,
+        id: u64,
+        payload: Vec<u8>,
+    },
+    Failed {
+        to: SocketAddr,
+        id: u64,
+    },
+}
+
+pub struct Node {
+    pub ml: Memberlist,
+    pub up: bool,
+    pub events: Vec<(Instant, Event)>,
+    pub join_results: Vec<(SocketAddr, bool)>,
+}
+
+pub struct Net {
+    pub now: Instant,
+    pub nodes: BTreeMap<SocketAddr, Node>,
+    queue: BTreeMap<(Instant, u64), Delivery>,
+    seq: u64,
+    cut: BTreeSet<(SocketAddr, SocketAddr)>,
+    pub packets_sent: u64,
+}
+
+pub fn addr(i: usize) -> SocketAddr {
+    SocketAddr::from(([10, 0, 0, i as u8 + 1], 7946))
+}
+
+pub fn name(i: usize) -> String {
+    format!("node-{i}")
+}
+
+impl Net {
+    pub fn new() -> Self {
+        Self {
+            now: Instant::now(),
+            nodes: BTreeMap::new(),
+            queue: BTreeMap::new(),
+            seq: 0,
+            cut: BTreeSet::new(),
+            packets_sent: 0,
+        }
+    }
+
+    /// Starts `count` nodes made by `config(i)`; node i joins node 0.
+    pub fn cluster(count: usize, config: impl Fn(usize) -> Config) -> Self {
+        let mut net = Self::new();
+        for i in 0..count {
+            net.add(config(i), i as u8);
+            if i > 0 {
+                net.join(i, &[0]);
+            }
+        }
+        net
+    }
+
+    pub fn add(&mut self, config: Config, seed: u8) {
+        let at = config.advertise;
+        let ml = Memberlist::new(config, [seed; 32], self.now).expect("valid config");
+        self.nodes.insert(
+            at,
+            Node {
+                ml,
+                up: true,
+                events: Vec::new(),
+                join_results: Vec::new(),
+            },
+        );
+        self.drain(at);
+    }
+
+    pub fn node(&self, i: usize) -> &Node {
+        &self.nodes[&addr(i)]
+    }
+
+    pub fn ml(&mut self, i: usize) -> &mut Memberlist {
+        &mut self.nodes.get_mut(&addr(i)).expect("node exists").ml
+    }
+
+    pub fn join(&mut self, i: usize, peers: &[usize]) {
+        let peers: Vec<SocketAddr> = peers.iter().map(|&p| addr(p)).collect();
+        let now = self.now;
+        self.ml(i).join(&peers, now);
+        self.drain(addr(i));
+    }
+
+    pub fn leave(&mut self, i: usize) {
+        let now = self.now;
+        self.ml(i).leave(now);
+        self.drain(addr(i));
+    }
+
+    /// The node stops: no timers, no answers, everything sent to it is lost.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(n) = self.nodes.get_mut(&addr(i)) {
+            n.up = false;
+        }
+    }
+
+    /// Cuts (both directions of) every link between the two groups.
+    pub fn partition(&mut self, a: &[usize], b: &[usize]) {
+        for &x in a {
+            for &y in b {
+                self.cut.insert((addr(x), addr(y)));
+                self.cut.insert((addr(y), addr(x)));
+            }
+        }
+    }
+
+    pub fn heal(&mut self) {
+        self.cut.clear();
+    }
+
+    fn reachable(&self, from: SocketAddr, to: SocketAddr) -> bool {
+        !self.cut.contains(&(from, to)) && self.nodes.get(&to).is_some_and(|n| n.up)
+    }
+
+    fn schedule(&mut self, at: Instant, d: Delivery) {
+        self.seq += 1;
+        self.queue.insert((at, self.seq), d);
+    }
+
+    /// Moves a node's outputs onto the wire and into its event log.
+    fn drain(&mut self, at: SocketAddr) {
+        loop {
+            let Some(node) = self.nodes.get_mut(&at) else {
+                return;
+            };
+            let Some(out) = node.ml.poll_output() else {
+                return;
+            };
+            let now = self.now;
+            match out {
+                Output::Event(e) => node.events.push((now, e)),
+                Output::JoinFinished { peer, result } => {
+                    node.join_results.push((peer, result.is_ok()))
+                }
+                Output::Packet { to, payload } => {
+                    self.packets_sent += 1;
+                    if self.reachable(at, to) {
+                        self.schedule(
+                            now + LATENCY,
+                            Delivery::Packet {
+                                from: at,
+                                to,
+                                payload,
+                            },
+                        );
+                    }
+                }
+                Output::Connect {
+                    id,
+                    to,
+                    payload,
+                    deadline,
+                } => {
+                    if self.reachable(at, to) {
+                        self.schedule(
+                            now + LATENCY,
+                            Delivery::Request {
+                                from: at,
+                                to,
+                                id,
+                                payload,
+                            },
+                        );
+                    } else if self.cut.contains(&(at, to)) {
+                        self.schedule(deadline, Delivery::Failed { to: at, id });
+                    } else {
+                        // A dead host refuses the connection at once.
+                        self.schedule(now + LATENCY, Delivery::Failed { to: at, id });
+                    }
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, d: Delivery) {
+        let now = self.now;
+        match d {
+            Delivery::Packet { from, to, payload } => {
+                if let Some(n) = self.nodes.get_mut(&to).filter(|n| n.up) {
+                    n.ml.handle_packet(from, &payload, now)
+                        .expect("well-formed datagram");
+                    self.drain(to);
+                }
+            }
+            Delivery::Request {
+                from,
+                to,
+                id,
+                payload,
+            } => {
+                let reply = match self.nodes.get_mut(&to).filter(|n| n.up) {
+                    Some(n) => n.ml.handle_stream(&payload, now),
+                    None => StreamReply::Close,
+                };
+                self.drain(to);
+                match reply {
+                    StreamReply::Reply(payload) if self.reachable(to, from) => self.schedule(
+                        now + LATENCY,
+                        Delivery::Reply {
+                            to: from,
+                            id,
+                            payload,
+                        },
+                    ),
+                    _ => self.schedule(now + LATENCY, Delivery::Failed { to: from, id }),
+                }
+            }
+            Delivery::Reply { to, id, payload } => {
+                if let Some(n) = self.nodes.get_mut(&to).filter(|n| n.up) {
+                    n.ml.handle_stream_reply(id, &payload, now)
+                        .expect("well-formed reply");
+                    self.drain(to);
+                }
+            }
+            Delivery::Failed { to, id } => {
+                if let Some(n) = self.nodes.get_mut(&to).filter(|n| n.up) {
+                    n.ml.stream_failed(id);
+                    self.drain(to);
+                }
+            }
+        }
+    }
+
+    /// Runs the network until `self.now + d`.
+    pub fn run(&mut self, d: Duration) {
+        let end = self.now + d;
+        loop {
+            let next_delivery = self.queue.keys().next().map(|(t, _)| *t);
+            let next_timer = self
+                .nodes
+                .values()
+                .filter(|n| n.up)
+                .filter_map(|n| n.ml.poll_timeout())
+                .min();
+            let Some(next) = [next_delivery, next_timer].into_iter().flatten().min() else {
+                self.now = end;
+                return;
+            };
+            if next > end {
+                self.now = end;
+                return;
+            }
+            self.now = self.now.max(next);
+            if next_delivery == Some(next) {
+                if let Some((_, d)) = self.queue.pop_first() {
+                    self.deliver(d);
+                }
+                continue;
+            }
+            let due: Vec<SocketAddr> = self
+                .nodes
+                .iter()
+                .filter(|(_, n)| n.up && n.ml.poll_timeout().is_some_and(|t| t <= next))
+                .map(|(a, _)| *a)
+                .collect();
+            for at in due {
+                let now = self.now;
+                if let Some(n) = self.nodes.get_mut(&at) {
+                    n.ml.handle_timeout(now);
+                }
+                self.drain(at);
+            }
+        }
+    }
+
+    /// Runs until `done` holds (checked after every step of 10 ms), at most `limit`; returns
+    /// the time it took.
+    pub fn run_until(
+        &mut self,
+        limit: Duration,
+        mut done: impl FnMut(&Self) -> bool,
+    ) -> Option<Duration> {
+        let from = self.now;
+        while self.now - from <= limit {
+            if done(self) {
+                return Some(self.now - from);
+            }
+            self.run(Duration::from_millis(10));
+        }
+        None
+    }
+
+    pub fn member_names(&self, i: usize) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .node(i)
+            .ml
+            .members()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        names.sort();
+        names
+    }
+
+    pub fn view(&self, i: usize, of: usize) -> Option<Member> {
+        self.node(i).ml.member(&name(of))
+    }
+
+    pub fn state(&self, i: usize, of: usize) -> Option<MemberState> {
+        self.view(i, of).map(|m| m.state)
+    }
+}

@@ -1,0 +1,209 @@
+//! What the controller sends to the API server, checked at the HTTP layer with a mocked
+//! server (tower-test) answering real JSON: only verbs upstream v0.12.1's RBAC grants.
+
+use http::{Method, Request, Response, StatusCode};
+use kube::client::Body;
+use serde_json::{Value, json};
+use tower_test::mock::{self, Handle};
+
+use crate::k8s::secret;
+use crate::k8s::service::SvcView;
+use crate::run::{post_event, put_status};
+
+type Mock = Handle<Request<Body>, Response<Body>>;
+
+fn client() -> (kube::Client, Mock) {
+    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+    (kube::Client::new(service, "default"), handle)
+}
+
+/// Takes the next request: (method, path with query, JSON body).
+async fn next(
+    handle: &mut Mock,
+) -> (
+    Method,
+    String,
+    Value,
+    tower_test::mock::SendResponse<Response<Body>>,
+) {
+    let (req, send) = handle.next_request().await.expect("a request");
+    let method = req.method().clone();
+    let uri = req.uri().to_string();
+    let bytes = req.into_body().collect_bytes().await.expect("body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).expect("JSON body")
+    };
+    (method, uri, body, send)
+}
+
+fn respond(send: tower_test::mock::SendResponse<Response<Body>>, status: StatusCode, body: Value) {
+    let bytes = serde_json::to_vec(&body).expect("json");
+    send.send_response(
+        Response::builder()
+            .status(status)
+            .body(Body::from(bytes))
+            .expect("response"),
+    );
+}
+
+fn view() -> SvcView {
+    SvcView::from_service(
+        &serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "namespace": "shop", "uid": "u1", "resourceVersion": "42"},
+            "spec": {"type": "LoadBalancer", "clusterIPs": ["10.96.0.10"]},
+            "status": {"conditions": [{"type": "Custom", "status": "True", "reason": "R", "message": "", "lastTransitionTime": "2024-01-01T00:00:00Z"}]}
+        }))
+        .expect("service"),
+    )
+}
+
+#[tokio::test]
+async fn status_is_a_put_to_the_status_subresource_with_the_resource_version() {
+    let (client, mut handle) = client();
+    let server = tokio::spawn(async move {
+        let (method, uri, body, send) = next(&mut handle).await;
+        assert_eq!(method, Method::PUT);
+        assert_eq!(uri, "/api/v1/namespaces/shop/services/web/status?");
+        assert_eq!(body["metadata"]["resourceVersion"], "42");
+        assert_eq!(
+            body["status"]["loadBalancer"]["ingress"],
+            json!([{"ip": "192.0.2.10"}])
+        );
+        assert_eq!(
+            body["status"]["conditions"][0]["type"], "Custom",
+            "conditions must survive the PUT"
+        );
+        let mut echo = body.clone();
+        echo["metadata"]["resourceVersion"] = json!("43");
+        respond(send, StatusCode::OK, echo);
+    });
+    let rv = put_status(&client, &view(), &["192.0.2.10".to_owned()]).await;
+    server.await.expect("server");
+    assert_eq!(rv, Ok(Some("43".to_owned())));
+}
+
+#[tokio::test]
+async fn a_conflict_is_an_error_for_the_retry_queue() {
+    let (client, mut handle) = client();
+    let server = tokio::spawn(async move {
+        let (_, _, _, send) = next(&mut handle).await;
+        respond(
+            send,
+            StatusCode::CONFLICT,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409,
+                   "message": "Operation cannot be fulfilled on services \"web\": the object has been modified"}),
+        );
+    });
+    let err = put_status(&client, &view(), &[])
+        .await
+        .expect_err("409 must fail");
+    server.await.expect("server");
+    assert!(err.contains("the object has been modified"), "{err}");
+}
+
+#[tokio::test]
+async fn events_are_core_v1() {
+    let (client, mut handle) = client();
+    let about = common::k8s_event::Regarding {
+        kind: "Service",
+        namespace: "shop".into(),
+        name: "web".into(),
+        uid: Some("u1".into()),
+    };
+    let ev = common::k8s_event::event_object(
+        "metallb-controller",
+        &about,
+        common::k8s_event::EventType::Normal,
+        "IPAllocated",
+        "Assigned IP [\"192.0.2.10\"]",
+        k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+    );
+    let server = tokio::spawn(async move {
+        let (method, uri, body, send) = next(&mut handle).await;
+        assert_eq!(method, Method::POST);
+        assert_eq!(uri, "/api/v1/namespaces/shop/events?");
+        assert_eq!(body["reason"], "IPAllocated");
+        assert_eq!(body["involvedObject"]["uid"], "u1");
+        respond(send, StatusCode::CREATED, body);
+    });
+    post_event(&client, &ev).await.expect("posted");
+    server.await.expect("server");
+}
+
+#[tokio::test]
+async fn memberlist_secret_is_listed_by_name_then_created_owned_by_the_deployment() {
+    let (client, mut handle) = client();
+    let server = tokio::spawn(async move {
+        let (method, uri, _, send) = next(&mut handle).await;
+        assert_eq!(method, Method::GET);
+        assert_eq!(
+            uri,
+            "/api/v1/namespaces/metallb-system/secrets?&fieldSelector=metadata.name%3Dmemberlist"
+        );
+        respond(
+            send,
+            StatusCode::OK,
+            json!({"apiVersion": "v1", "kind": "SecretList", "metadata": {}, "items": []}),
+        );
+
+        let (method, uri, _, send) = next(&mut handle).await;
+        assert_eq!(
+            (method, uri.as_str()),
+            (
+                Method::GET,
+                "/apis/apps/v1/namespaces/metallb-system/deployments/controller"
+            )
+        );
+        respond(
+            send,
+            StatusCode::OK,
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "controller", "namespace": "metallb-system", "uid": "dep-uid"}}),
+        );
+
+        let (method, uri, body, send) = next(&mut handle).await;
+        assert_eq!(
+            (method, uri.as_str()),
+            (Method::POST, "/api/v1/namespaces/metallb-system/secrets?")
+        );
+        assert_eq!(body["metadata"]["name"], "memberlist");
+        assert_eq!(body["metadata"]["ownerReferences"][0]["uid"], "dep-uid");
+        let key = body["data"]["secretkey"].as_str().expect("secretkey");
+        // base64 of the 22-character key.
+        assert_eq!(key.len(), 32);
+        respond(send, StatusCode::CREATED, body);
+    });
+    assert!(
+        secret::ensure(&client, "metallb-system", "memberlist", "controller")
+            .await
+            .expect("created")
+    );
+    server.await.expect("server");
+}
+
+#[tokio::test]
+async fn an_existing_memberlist_secret_is_left_alone() {
+    let (client, mut handle) = client();
+    let server = tokio::spawn(async move {
+        let (_, _, _, send) = next(&mut handle).await;
+        respond(
+            send,
+            StatusCode::OK,
+            json!({"apiVersion": "v1", "kind": "SecretList", "metadata": {}, "items": [{"metadata": {"name": "memberlist"}, "data": {"secretkey": "eA=="}}]}),
+        );
+        // No further request may arrive.
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(200), handle.next_request())
+                .await
+                .is_err()
+        );
+    });
+    assert!(
+        !secret::ensure(&client, "metallb-system", "memberlist", "controller")
+            .await
+            .expect("ok")
+    );
+    server.await.expect("server");
+}

@@ -1,0 +1,236 @@
+//! Kubernetes objects reduced to the speaker's model (`common::speaker`).
+
+use std::collections::BTreeMap;
+
+use common::speaker::Endpoint;
+use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+
+/// The label that keeps a node out of external load balancing (honoured: such nodes neither
+/// announce nor win elections).
+pub const EXCLUDE_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
+const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// The fields of a Service the speaker decides on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SvcEntry {
+    pub uid: Option<String>,
+    pub is_load_balancer: bool,
+    pub ingress: Vec<Option<String>>,
+    pub local: bool,
+}
+
+pub fn key(namespace: Option<&str>, name: Option<&str>) -> String {
+    format!(
+        "{}/{}",
+        namespace.unwrap_or_default(),
+        name.unwrap_or_default()
+    )
+}
+
+pub fn service(svc: &Service) -> (String, SvcEntry) {
+    let spec = svc.spec.as_ref();
+    let ingress = svc
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .map(|list| {
+            list.iter()
+                .map(|i| i.ip.clone().filter(|ip| !ip.is_empty()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let entry = SvcEntry {
+        uid: svc.metadata.uid.clone(),
+        is_load_balancer: spec.and_then(|s| s.type_.as_deref()) == Some("LoadBalancer"),
+        ingress,
+        local: spec.and_then(|s| s.external_traffic_policy.as_deref()) == Some("Local"),
+    };
+    (
+        key(
+            svc.metadata.namespace.as_deref(),
+            svc.metadata.name.as_deref(),
+        ),
+        entry,
+    )
+}
+
+/// The service an EndpointSlice belongs to, and its endpoints. The node is `nodeName`,
+/// falling back to the hostname topology label (upstream read only the latter, so nodes whose
+/// hostname label differs from their name never matched).
+pub fn endpoint_slice(slice: &EndpointSlice) -> Option<(String, Vec<Endpoint>)> {
+    let service = slice.metadata.labels.as_ref()?.get(SERVICE_NAME_LABEL)?;
+    let key = key(slice.metadata.namespace.as_deref(), Some(service));
+    let mut out = Vec::new();
+    for ep in &slice.endpoints {
+        let node = ep.node_name.clone().or_else(|| {
+            ep.deprecated_topology
+                .as_ref()
+                .and_then(|t| t.get(HOSTNAME_LABEL).cloned())
+        });
+        let ready = ep.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
+        for addr in &ep.addresses {
+            out.push(Endpoint {
+                addr: addr.clone(),
+                node: node.clone(),
+                ready,
+            });
+        }
+    }
+    Some((key, out))
+}
+
+/// Core Endpoints (`--disable-epslices`): `addresses` are ready, `notReadyAddresses` not.
+pub fn endpoints(eps: &Endpoints) -> (String, Vec<Endpoint>) {
+    let mut out = Vec::new();
+    for subset in eps.subsets.iter().flatten() {
+        for (list, ready) in [
+            (&subset.addresses, true),
+            (&subset.not_ready_addresses, false),
+        ] {
+            for a in list.iter().flatten() {
+                out.push(Endpoint {
+                    addr: a.ip.clone(),
+                    node: a.node_name.clone(),
+                    ready,
+                });
+            }
+        }
+    }
+    (
+        key(
+            eps.metadata.namespace.as_deref(),
+            eps.metadata.name.as_deref(),
+        ),
+        out,
+    )
+}
+
+/// A node's name, labels, and whether it is excluded from external load balancing.
+pub fn node(node: &Node) -> (String, BTreeMap<String, String>, bool) {
+    let labels = node.metadata.labels.clone().unwrap_or_default();
+    let excluded = labels.contains_key(EXCLUDE_LABEL);
+    (
+        node.metadata.name.clone().unwrap_or_default(),
+        labels,
+        excluded,
+    )
+}
+
+/// The node of a speaker pod that is Ready, if it is.
+pub fn ready_pod_node(pod: &Pod) -> Option<String> {
+    let ready = pod
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .any(|c| c.type_ == "Ready" && c.status == "True");
+    if !ready || pod.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    pod.spec.as_ref()?.node_name.clone()
+}
+
+/// A speaker pod's IP (memberlist peers are joined at their pod IPs, which are node IPs on
+/// the host network). Pending pods have none yet.
+pub fn pod_ip(pod: &Pod) -> Option<std::net::IpAddr> {
+    pod.status.as_ref()?.pod_ip.as_deref()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+        serde_json::from_value(v).expect("valid object JSON")
+    }
+
+    #[test]
+    fn slices_take_node_name_then_hostname_topology() {
+        let slice: EndpointSlice = from(serde_json::json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+            "metadata": {"name": "web-abc", "namespace": "prod", "labels": {"kubernetes.io/service-name": "web"}},
+            "endpoints": [
+                {"addresses": ["10.1.0.5"], "nodeName": "node-a", "conditions": {"ready": true}},
+                {"addresses": ["10.1.0.6"], "deprecatedTopology": {"kubernetes.io/hostname": "node-b"}, "conditions": {"ready": false}},
+                {"addresses": ["10.1.0.7"]}
+            ]
+        }));
+        let (key, eps) = endpoint_slice(&slice).expect("labelled slice");
+        assert_eq!(key, "prod/web");
+        assert_eq!(
+            eps[0],
+            Endpoint {
+                addr: "10.1.0.5".into(),
+                node: Some("node-a".into()),
+                ready: true
+            }
+        );
+        assert_eq!(
+            eps[1],
+            Endpoint {
+                addr: "10.1.0.6".into(),
+                node: Some("node-b".into()),
+                ready: false
+            }
+        );
+        assert_eq!(
+            eps[2],
+            Endpoint {
+                addr: "10.1.0.7".into(),
+                node: None,
+                ready: true
+            }
+        );
+        let unlabelled: EndpointSlice = from(
+            serde_json::json!({"addressType": "IPv4", "metadata": {"name": "x"}, "endpoints": []}),
+        );
+        assert!(endpoint_slice(&unlabelled).is_none());
+    }
+
+    #[test]
+    fn endpoints_subsets_and_services() {
+        let eps: Endpoints = from(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "prod"},
+            "subsets": [{"addresses": [{"ip": "10.1.0.5", "nodeName": "n1"}], "notReadyAddresses": [{"ip": "10.1.0.6", "nodeName": "n2"}]}]
+        }));
+        let (key, list) = endpoints(&eps);
+        assert_eq!(key, "prod/web");
+        assert_eq!(
+            list.iter()
+                .map(|e| (e.addr.as_str(), e.ready))
+                .collect::<Vec<_>>(),
+            [("10.1.0.5", true), ("10.1.0.6", false)]
+        );
+
+        let svc: Service = from(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "prod"},
+            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local"},
+            "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}, {"hostname": "x"}]}}
+        }));
+        let (key, s) = service(&svc);
+        assert_eq!(key, "prod/web");
+        assert!(s.is_load_balancer && s.local);
+        assert_eq!(s.ingress, [Some("192.0.2.1".to_owned()), None]);
+    }
+
+    #[test]
+    fn nodes_and_pods() {
+        let n: Node =
+            from(serde_json::json!({"metadata": {"name": "cp1", "labels": {EXCLUDE_LABEL: ""}}}));
+        assert!(node(&n).2);
+        let ready: Pod = from(serde_json::json!({
+            "metadata": {"name": "speaker-x"}, "spec": {"nodeName": "n1", "containers": []},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}
+        }));
+        assert_eq!(ready_pod_node(&ready).as_deref(), Some("n1"));
+        let not_ready: Pod = from(serde_json::json!({
+            "metadata": {"name": "speaker-y"}, "spec": {"nodeName": "n2", "containers": []},
+            "status": {"conditions": [{"type": "Ready", "status": "False"}]}
+        }));
+        assert_eq!(ready_pod_node(&not_ready), None);
+    }
+}

@@ -1,0 +1,317 @@
+//! Tokio shell around the sans-IO memberlist core (`common::memberlist`).
+//!
+//! One task owns the state machine, one UDP socket and one TCP listener on the memberlist port
+//! (7946). It moves bytes between sockets and the machine, sleeps until the machine's next
+//! deadline, and forwards membership events. Each TCP connection gets a small task that reads
+//! until the machine has a complete message; the bytes go through the owner task, so the
+//! machine is never shared. No protocol decision is taken here.
+
+use common::memberlist::{
+    self as ml, Event, JoinError, Member, Output, StreamId, StreamProgress, StreamReply,
+};
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::{sleep_until, timeout_at};
+
+/// Largest datagram we accept (memberlist's UDP buffers are 65536 bytes as well).
+const MAX_DATAGRAM: usize = 65_536;
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What the cluster tells the speaker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notification {
+    /// Membership changed (MetalLB: "node event - forcing sync").
+    Event(Event),
+    /// Outcome of one address given to [`Handle::join`].
+    JoinFinished(SocketAddr, Result<(), JoinError>),
+}
+
+enum Command {
+    Join(Vec<SocketAddr>),
+    Leave(Duration, oneshot::Sender<()>),
+}
+
+/// Bytes from a connection task for the owner task.
+enum StreamIo {
+    Inbound {
+        data: Vec<u8>,
+        reply: oneshot::Sender<StreamReply>,
+    },
+    Reply {
+        id: StreamId,
+        data: Vec<u8>,
+        done: oneshot::Sender<bool>,
+    },
+    Failed {
+        id: StreamId,
+    },
+}
+
+/// Control of a running memberlist node.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    commands: mpsc::Sender<Command>,
+    members: watch::Receiver<Vec<Member>>,
+}
+
+impl Handle {
+    /// Exchanges state with these peers; results arrive as notifications.
+    pub async fn join(&self, peers: Vec<SocketAddr>) {
+        let _ = self.commands.send(Command::Join(peers)).await;
+    }
+
+    /// Alive and suspect members, ourselves included.
+    pub fn members(&self) -> Vec<Member> {
+        self.members.borrow().clone()
+    }
+
+    /// Leaves gracefully, waiting at most `timeout` for the departure to be gossiped, then
+    /// stops the node (MetalLB: `Leave(1s)` then `Shutdown`).
+    pub async fn leave(self, timeout: Duration) {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::Leave(timeout, tx))
+            .await
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// Binds UDP and TCP on `bind` and starts the node with `config`. The CSPRNG seed for the
+/// machine (probe order, nonces) comes from the OS.
+pub async fn start(
+    config: ml::Config,
+    bind: SocketAddr,
+) -> io::Result<(Handle, mpsc::UnboundedReceiver<Notification>)> {
+    let udp = UdpSocket::bind(bind).await?;
+    let tcp = TcpListener::bind(bind).await?;
+    let mut seed = [0u8; 32];
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
+    let machine = ml::Memberlist::new(config, seed, Instant::now())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let (commands, command_rx) = mpsc::channel(16);
+    let (notify_tx, notify_rx) = mpsc::unbounded_channel();
+    let (members_tx, members) = watch::channel(machine.members());
+    let (io_tx, io_rx) = mpsc::channel(64);
+    let owner = Owner {
+        machine,
+        udp,
+        io_tx,
+        notify: notify_tx,
+        members: members_tx,
+        leaving: None,
+    };
+    tokio::spawn(owner.run(tcp, command_rx, io_rx));
+    Ok((Handle { commands, members }, notify_rx))
+}
+
+struct Owner {
+    machine: ml::Memberlist,
+    udp: UdpSocket,
+    io_tx: mpsc::Sender<StreamIo>,
+    notify: mpsc::UnboundedSender<Notification>,
+    members: watch::Sender<Vec<Member>>,
+    leaving: Option<(tokio::time::Instant, oneshot::Sender<()>)>,
+}
+
+impl Owner {
+    async fn run(
+        mut self,
+        tcp: TcpListener,
+        mut commands: mpsc::Receiver<Command>,
+        mut io: mpsc::Receiver<StreamIo>,
+    ) {
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        loop {
+            self.flush().await;
+            let leave_over = self.leaving.as_ref().is_some_and(|(deadline, _)| {
+                self.machine.leave_finished() || tokio::time::Instant::now() >= *deadline
+            });
+            if leave_over {
+                if let Some((_, done)) = self.leaving.take() {
+                    let _ = done.send(());
+                }
+                return;
+            }
+            let wake = self
+                .machine
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
+            let leave_deadline = self.leaving.as_ref().map(|(d, _)| *d);
+            let next = [wake, leave_deadline].into_iter().flatten().min();
+            tokio::select! {
+                r = self.udp.recv_from(&mut buf) => match r {
+                    Ok((n, from)) => {
+                        let data = buf.get(..n).unwrap_or_default();
+                        if let Err(e) = self.machine.handle_packet(from, data, Instant::now()) {
+                            tracing::debug!(%from, error = %e, "memberlist: bad datagram");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "memberlist: UDP receive failed"),
+                },
+                r = tcp.accept() => match r {
+                    Ok((conn, _)) => {
+                        let timeout = self.machine.config().tcp_timeout;
+                        tokio::spawn(serve_inbound(conn, self.io_tx.clone(), timeout));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "memberlist: TCP accept failed"),
+                },
+                Some(msg) = io.recv() => self.stream_io(msg),
+                Some(cmd) = commands.recv() => match cmd {
+                    Command::Join(peers) => self.machine.join(&peers, Instant::now()),
+                    Command::Leave(timeout, done) => {
+                        self.machine.leave(Instant::now());
+                        self.leaving = Some((tokio::time::Instant::now() + timeout, done));
+                    }
+                },
+                () = sleep_or_forever(next) => self.machine.handle_timeout(Instant::now()),
+            }
+        }
+    }
+
+    fn stream_io(&mut self, msg: StreamIo) {
+        let now = Instant::now();
+        match msg {
+            StreamIo::Inbound { data, reply } => {
+                let _ = reply.send(self.machine.handle_stream(&data, now));
+            }
+            StreamIo::Reply { id, data, done } => {
+                let progress = self.machine.handle_stream_reply(id, &data, now);
+                if let Err(e) = &progress {
+                    tracing::debug!(error = %e, "memberlist: bad stream reply");
+                }
+                let _ = done.send(!matches!(progress, Ok(StreamProgress::NeedMore)));
+            }
+            StreamIo::Failed { id } => self.machine.stream_failed(id),
+        }
+    }
+
+    /// Carries out everything the machine asked for.
+    async fn flush(&mut self) {
+        while let Some(out) = self.machine.poll_output() {
+            match out {
+                Output::Packet { to, payload } => {
+                    if let Err(e) = self.udp.send_to(&payload, to).await {
+                        tracing::debug!(%to, error = %e, "memberlist: UDP send failed");
+                    }
+                }
+                Output::Connect {
+                    id,
+                    to,
+                    payload,
+                    deadline,
+                } => {
+                    let deadline = tokio::time::Instant::from_std(deadline);
+                    tokio::spawn(open_stream(id, to, payload, deadline, self.io_tx.clone()));
+                }
+                Output::Event(e) => {
+                    let _ = self.notify.send(Notification::Event(e));
+                }
+                Output::JoinFinished { peer, result } => {
+                    let _ = self.notify.send(Notification::JoinFinished(peer, result));
+                }
+            }
+        }
+        let members = self.machine.members();
+        self.members.send_if_modified(|m| {
+            let changed = *m != members;
+            if changed {
+                *m = members;
+            }
+            changed
+        });
+    }
+}
+
+async fn sleep_or_forever(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads an inbound stream until the machine has a whole message, then writes its answer.
+async fn serve_inbound(mut conn: TcpStream, io: mpsc::Sender<StreamIo>, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    let _ = timeout_at(deadline, async {
+        let mut data = Vec::new();
+        let mut chunk = vec![0u8; READ_CHUNK];
+        loop {
+            let n = conn.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok::<_, io::Error>(());
+            }
+            data.extend_from_slice(chunk.get(..n).unwrap_or_default());
+            let (tx, rx) = oneshot::channel();
+            if io
+                .send(StreamIo::Inbound {
+                    data: data.clone(),
+                    reply: tx,
+                })
+                .await
+                .is_err()
+            {
+                return Ok(());
+            }
+            match rx.await {
+                Ok(StreamReply::NeedMore) => continue,
+                Ok(StreamReply::Reply(bytes)) | Ok(StreamReply::Refuse { reply: bytes, .. }) => {
+                    conn.write_all(&bytes).await?;
+                    conn.shutdown().await?;
+                    return Ok(());
+                }
+                Ok(StreamReply::Close) | Err(_) => return Ok(()),
+            }
+        }
+    })
+    .await;
+}
+
+/// Connects, writes the machine's request and feeds the answer back until it is complete.
+async fn open_stream(
+    id: StreamId,
+    to: SocketAddr,
+    payload: Vec<u8>,
+    deadline: tokio::time::Instant,
+    io: mpsc::Sender<StreamIo>,
+) {
+    let exchange = async {
+        let mut conn = TcpStream::connect(to).await?;
+        conn.write_all(&payload).await?;
+        let mut data = Vec::new();
+        let mut chunk = vec![0u8; READ_CHUNK];
+        loop {
+            let n = conn.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            data.extend_from_slice(chunk.get(..n).unwrap_or_default());
+            let (tx, rx) = oneshot::channel();
+            if io
+                .send(StreamIo::Reply {
+                    id,
+                    data: data.clone(),
+                    done: tx,
+                })
+                .await
+                .is_err()
+            {
+                return Ok(());
+            }
+            if rx.await.unwrap_or(true) {
+                return Ok::<_, io::Error>(());
+            }
+        }
+    };
+    let ok = matches!(timeout_at(deadline, exchange).await, Ok(Ok(())));
+    if !ok {
+        let _ = io.send(StreamIo::Failed { id }).await;
+    }
+}

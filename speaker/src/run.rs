@@ -1,0 +1,611 @@
+//! The in-cluster speaker: watches, the per-service decisions, and the Layer 2 dataplane.
+//!
+//! One task owns all state. Watch events mark services dirty (or all of them, for changes
+//! every decision depends on: config, live speakers, excluded nodes); after each event the
+//! dirty services are decided with `common::speaker::decide` and the resulting changes are
+//! applied to the dataplane, the metrics and the Events.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use common::config::{Labels, Loaded, Mode, Protocol, ReloadOutcome};
+use common::k8s_event::{Dedup, EventType, Regarding, event_object};
+use common::speaker::{
+    Announcements, Change, Cluster, Endpoint, SpeakerService, Verdict, decide, desired_routes,
+};
+use futures::StreamExt as _;
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Event as K8sEvent, Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{ListParams, PostParams};
+use kube::runtime::WatchStreamExt as _;
+use kube::runtime::watcher::{self, Event, watcher};
+use kube::{Api, Client};
+
+use crate::k8s::{self, SvcEntry};
+use crate::l2::Layer2;
+
+const COMPONENT: &str = "metallb-speaker";
+/// How often the speaker pods are listed (the RBAC grants `list`, not `watch`).
+const POD_POLL: Duration = Duration::from_secs(30);
+
+/// What a run needs from the command line.
+pub struct Settings {
+    pub node: String,
+    pub namespace: String,
+    pub config_name: String,
+    pub disable_epslices: bool,
+    /// Label selector of the speaker pods (whose Ready nodes are the live speakers when
+    /// memberlist is off, and whose IPs memberlist joins).
+    pub speaker_labels: String,
+    /// memberlist's port, for joining the other speakers' pod IPs.
+    pub memberlist_port: u16,
+}
+
+/// A running memberlist node: membership comes from it instead of pod readiness.
+pub struct Membership {
+    pub handle: crate::memberlist::Handle,
+    pub events: tokio::sync::mpsc::UnboundedReceiver<crate::memberlist::Notification>,
+}
+
+/// The metrics the speaker updates.
+pub struct Metrics {
+    pub k8s: common::metrics::K8sClient,
+    pub speaker: common::metrics::Speaker,
+}
+
+/// All of the speaker's state.
+pub struct Speaker {
+    settings: Settings,
+    client: Client,
+    metrics: Metrics,
+    layer2: Layer2,
+    config: Loaded,
+    services: HashMap<String, SvcEntry>,
+    /// Endpoints per service key, per source object (one Endpoints, or many slices).
+    endpoints: HashMap<String, BTreeMap<String, Vec<Endpoint>>>,
+    node_labels: Labels,
+    excluded: BTreeSet<String>,
+    live: BTreeSet<String>,
+    announcements: Announcements,
+    dedup: Dedup,
+    membership: Option<Membership>,
+}
+
+impl Speaker {
+    pub fn new(
+        settings: Settings,
+        client: Client,
+        metrics: Metrics,
+        layer2: Layer2,
+        membership: Option<Membership>,
+    ) -> Self {
+        Self {
+            settings,
+            client,
+            metrics,
+            layer2,
+            config: Loaded::new(Mode::NativeSpeaker),
+            services: HashMap::new(),
+            endpoints: HashMap::new(),
+            node_labels: Labels::new(),
+            excluded: BTreeSet::new(),
+            live: BTreeSet::new(),
+            announcements: Announcements::default(),
+            dedup: Dedup::default(),
+            membership,
+        }
+    }
+
+    /// Runs until a watch ends for good or SIGTERM.
+    pub async fn run(mut self) -> anyhow::Result<()> {
+        let c = self.client.clone();
+        let ns = self.settings.namespace.clone();
+        let cm_cfg = watcher::Config::default()
+            .fields(&format!("metadata.name={}", self.settings.config_name));
+        let mut configs = watcher(Api::<ConfigMap>::namespaced(c.clone(), &ns), cm_cfg)
+            .default_backoff()
+            .boxed();
+        let mut services = watcher(Api::<Service>::all(c.clone()), watcher::Config::default())
+            .default_backoff()
+            .boxed();
+        let mut nodes = watcher(Api::<Node>::all(c.clone()), watcher::Config::default())
+            .default_backoff()
+            .boxed();
+        let mut slices = (!self.settings.disable_epslices).then(|| {
+            watcher(
+                Api::<EndpointSlice>::all(c.clone()),
+                watcher::Config::default(),
+            )
+            .default_backoff()
+            .boxed()
+        });
+        let mut eps = self.settings.disable_epslices.then(|| {
+            watcher(Api::<Endpoints>::all(c.clone()), watcher::Config::default())
+                .default_backoff()
+                .boxed()
+        });
+        let mut pod_poll = tokio::time::interval(POD_POLL);
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+
+        loop {
+            let dirty = tokio::select! {
+                ev = configs.next() => self.on_config(ev.context("configmap watch ended")?),
+                ev = services.next() => self.on_service(ev.context("service watch ended")?),
+                ev = nodes.next() => self.on_node(ev.context("node watch ended")?),
+                Some(ev) = next_opt(&mut slices) => self.on_endpoints(ev, |s: &EndpointSlice| {
+                    let id = format!("{}/{}", s.metadata.namespace.as_deref().unwrap_or_default(), s.metadata.name.as_deref().unwrap_or_default());
+                    k8s::endpoint_slice(s).map(|(key, list)| (key, id, list))
+                }),
+                Some(ev) = next_opt(&mut eps) => self.on_endpoints(ev, |e: &Endpoints| {
+                    let (key, list) = k8s::endpoints(e);
+                    Some((key.clone(), key, list))
+                }),
+                _ = pod_poll.tick() => self.poll_pods().await,
+                Some(n) = next_membership(&mut self.membership) => self.on_membership(n),
+                _ = term.recv() => {
+                    tracing::info!(op = "shutdown", "SIGTERM received, stopping");
+                    if let Some(m) = self.membership.take() {
+                        // Leave first, so the others elect new owners at once (upstream: Leave(1s)).
+                        m.handle.leave(Duration::from_secs(1)).await;
+                    }
+                    self.layer2.shutdown().await;
+                    return Ok(());
+                }
+            };
+            self.metrics.k8s.updates_total.inc();
+            self.reconcile(dirty).await;
+        }
+    }
+
+    fn on_config(&mut self, ev: Result<Event<ConfigMap>, watcher::Error>) -> Dirty {
+        let text = match ev {
+            Ok(Event::Apply(cm) | Event::InitApply(cm)) => Some(
+                cm.data
+                    .and_then(|mut d| d.remove("config"))
+                    .unwrap_or_default(),
+            ),
+            Ok(Event::Delete(_)) => None,
+            Ok(Event::Init | Event::InitDone) => return Dirty::None,
+            Err(e) => {
+                tracing::warn!(op = "watchConfigMap", error = %e, "config watch error, retrying");
+                return Dirty::None;
+            }
+        };
+        let announced: Vec<(String, Vec<IpAddr>)> = self.announced_ips();
+        let outcome = self.config.apply(text.as_deref(), |cfg| {
+            // A config that would strand an announced service is refused (spec §1.13).
+            match announced
+                .iter()
+                .find(|(_, ips)| cfg.pool_containing_all(ips).is_none())
+            {
+                Some((key, _)) => Err(format!(
+                    "service {key} has no configuration under new config"
+                )),
+                None => Ok(()),
+            }
+        });
+        let dirty = match outcome {
+            ReloadOutcome::Loaded(_) => {
+                tracing::info!(event = "configLoaded", "config (re)loaded");
+                Dirty::All
+            }
+            ReloadOutcome::Invalid(e) => {
+                tracing::error!(event = "configStale", error = %e, "config (re)load failed, config marked stale");
+                Dirty::None
+            }
+            ReloadOutcome::Rejected(e) => {
+                tracing::error!(event = "configStale", error = %e, "new configuration rejected");
+                Dirty::None
+            }
+            ReloadOutcome::Missing => {
+                tracing::error!(
+                    event = "configMissing",
+                    "configuration is missing, MetalLB will not function"
+                );
+                Dirty::None
+            }
+        };
+        self.metrics
+            .k8s
+            .config_loaded_bool
+            .set(i64::from(self.config.is_loaded()));
+        self.metrics
+            .k8s
+            .config_stale_bool
+            .set(i64::from(self.config.is_stale()));
+        dirty
+    }
+
+    fn on_service(&mut self, ev: Result<Event<Service>, watcher::Error>) -> Dirty {
+        match ev {
+            Ok(Event::Apply(svc) | Event::InitApply(svc)) => {
+                let (key, entry) = k8s::service(&svc);
+                self.services.insert(key.clone(), entry);
+                Dirty::One(key)
+            }
+            Ok(Event::Delete(svc)) => {
+                let (key, _) = k8s::service(&svc);
+                self.services.remove(&key);
+                Dirty::One(key)
+            }
+            Ok(Event::Init | Event::InitDone) => Dirty::None,
+            Err(e) => {
+                tracing::warn!(op = "watchServices", error = %e, "service watch error, retrying");
+                Dirty::None
+            }
+        }
+    }
+
+    fn on_endpoints<K>(
+        &mut self,
+        ev: Result<Event<K>, watcher::Error>,
+        view: impl Fn(&K) -> Option<(String, String, Vec<Endpoint>)>,
+    ) -> Dirty {
+        match ev {
+            Ok(Event::Apply(obj) | Event::InitApply(obj)) => match view(&obj) {
+                Some((key, id, list)) => {
+                    self.endpoints
+                        .entry(key.clone())
+                        .or_default()
+                        .insert(id, list);
+                    Dirty::One(key)
+                }
+                None => Dirty::None,
+            },
+            Ok(Event::Delete(obj)) => match view(&obj) {
+                Some((key, id, _)) => {
+                    if let Some(sources) = self.endpoints.get_mut(&key) {
+                        sources.remove(&id);
+                        if sources.is_empty() {
+                            self.endpoints.remove(&key);
+                        }
+                    }
+                    Dirty::One(key)
+                }
+                None => Dirty::None,
+            },
+            Ok(Event::Init | Event::InitDone) => Dirty::None,
+            Err(e) => {
+                tracing::warn!(op = "watchEndpoints", error = %e, "endpoints watch error, retrying");
+                Dirty::None
+            }
+        }
+    }
+
+    fn on_node(&mut self, ev: Result<Event<Node>, watcher::Error>) -> Dirty {
+        let (name, labels, excluded, deleted) = match ev {
+            Ok(Event::Apply(n) | Event::InitApply(n)) => {
+                let (name, labels, excluded) = k8s::node(&n);
+                (name, labels, excluded, false)
+            }
+            Ok(Event::Delete(n)) => {
+                let (name, labels, _) = k8s::node(&n);
+                (name, labels, false, true)
+            }
+            Ok(Event::Init | Event::InitDone) => return Dirty::None,
+            Err(e) => {
+                tracing::warn!(op = "watchNodes", error = %e, "node watch error, retrying");
+                return Dirty::None;
+            }
+        };
+        let mut changed = if excluded {
+            self.excluded.insert(name.clone())
+        } else {
+            self.excluded.remove(&name)
+        };
+        if name == self.settings.node && !deleted && labels != self.node_labels {
+            self.node_labels = labels;
+            changed = true;
+        }
+        if changed { Dirty::All } else { Dirty::None }
+    }
+
+    /// memberlist changed: its members are the live speakers.
+    fn on_membership(&mut self, n: crate::memberlist::Notification) -> Dirty {
+        match n {
+            crate::memberlist::Notification::Event(_) => {
+                let Some(m) = &self.membership else {
+                    return Dirty::None;
+                };
+                let live: BTreeSet<String> =
+                    m.handle.members().into_iter().map(|m| m.name).collect();
+                if live == self.live {
+                    return Dirty::None;
+                }
+                tracing::info!(
+                    component = "Memberlist",
+                    event = "nodeEvent",
+                    members = live.len(),
+                    "node event - forcing sync"
+                );
+                self.live = live;
+                Dirty::All
+            }
+            crate::memberlist::Notification::JoinFinished(addr, Err(e)) => {
+                tracing::warn!(component = "Memberlist", peer = %addr, error = %e, "join failed");
+                Dirty::None
+            }
+            crate::memberlist::Notification::JoinFinished(_, Ok(())) => Dirty::None,
+        }
+    }
+
+    /// Lists the speaker pods (the RBAC grants `list`, not `watch`). With memberlist, joins
+    /// those that are not members yet: the periodic re-join that heals partitions. Without it,
+    /// their Ready nodes are the live speakers (upstream announced nothing for Cluster-policy
+    /// services then, issue #2005).
+    async fn poll_pods(&mut self) -> Dirty {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.settings.namespace);
+        let list = match pods
+            .list(&ListParams::default().labels(&self.settings.speaker_labels))
+            .await
+        {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::warn!(op = "listSpeakers", error = %e, "failed to list speaker pods");
+                return Dirty::None;
+            }
+        };
+        if let Some(m) = &self.membership {
+            let members: BTreeSet<std::net::IpAddr> =
+                m.handle.members().iter().map(|m| m.addr.ip()).collect();
+            let port = self.settings.memberlist_port;
+            let join: Vec<std::net::SocketAddr> = list
+                .items
+                .iter()
+                .filter_map(k8s::pod_ip)
+                .filter(|ip| !members.contains(ip))
+                .map(|ip| std::net::SocketAddr::new(ip, port))
+                .collect();
+            if !join.is_empty() {
+                m.handle.join(join).await;
+            }
+            return Dirty::None;
+        }
+        let live: BTreeSet<String> = list.items.iter().filter_map(k8s::ready_pod_node).collect();
+        if live == self.live {
+            return Dirty::None;
+        }
+        tracing::info!(
+            event = "speakersChanged",
+            count = live.len(),
+            "live speakers changed - forcing sync"
+        );
+        self.live = live;
+        Dirty::All
+    }
+
+    fn announced_ips(&self) -> Vec<(String, Vec<IpAddr>)> {
+        [Protocol::Layer2, Protocol::Bgp]
+            .into_iter()
+            .flat_map(|p| {
+                self.announcements
+                    .with_protocol(p)
+                    .map(|(k, ips)| (k.to_owned(), ips.to_vec()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    async fn reconcile(&mut self, dirty: Dirty) {
+        let keys: Vec<String> = match dirty {
+            Dirty::None => return,
+            Dirty::One(k) => vec![k],
+            Dirty::All => {
+                let mut all: BTreeSet<String> = self.services.keys().cloned().collect();
+                all.extend(
+                    self.announcements
+                        .with_protocol(Protocol::Layer2)
+                        .map(|(k, _)| k.to_owned()),
+                );
+                all.extend(
+                    self.announcements
+                        .with_protocol(Protocol::Bgp)
+                        .map(|(k, _)| k.to_owned()),
+                );
+                all.into_iter().collect()
+            }
+        };
+        let mut changes = Vec::new();
+        {
+            let cluster = Cluster {
+                node: &self.settings.node,
+                config: self.config.current().map(|c| &**c),
+                live: &self.live,
+                excluded: &self.excluded,
+            };
+            for key in &keys {
+                let entry = self.services.get(key);
+                let merged: Option<Vec<Endpoint>> = self
+                    .endpoints
+                    .get(key)
+                    .map(|m| m.values().flatten().cloned().collect());
+                let verdict = match entry {
+                    // A deleted service, or one without endpoints objects, is withdrawn.
+                    None => Verdict::Withdraw(common::speaker::Reason::ServiceDeleted),
+                    Some(e) => {
+                        let svc = SpeakerService {
+                            key,
+                            is_load_balancer: e.is_load_balancer,
+                            ingress: &e.ingress,
+                            local: e.local,
+                            endpoints: merged.as_deref(),
+                        };
+                        decide(&svc, &cluster)
+                    }
+                };
+                changes.extend(self.announcements.apply(key, &verdict));
+            }
+        }
+        let mut bgp_changed = false;
+        for change in changes {
+            bgp_changed |= self.apply(change).await;
+        }
+        if bgp_changed {
+            self.push_bgp_routes();
+        }
+    }
+
+    /// Carries out one change; returns whether BGP routes must be recomputed.
+    async fn apply(&mut self, change: Change) -> bool {
+        match change {
+            Change::Announce { key, protocol, ips } => {
+                if protocol == Protocol::Layer2
+                    && let Err(e) = self.layer2.set_balancer(&key, ips.clone()).await
+                {
+                    tracing::error!(op = "setBalancer", service = %key, error = %e, "failed to announce");
+                }
+                for ip in &ips {
+                    self.metrics
+                        .speaker
+                        .announced
+                        .with_label_values(&[
+                            &key,
+                            protocol.as_str(),
+                            &self.settings.node,
+                            &common::gotext::ip_string(*ip),
+                        ])
+                        .set(1.0);
+                }
+                tracing::info!(event = "serviceAnnounced", service = %key, protocol = protocol.as_str(), ips = ?ips.iter().map(|i| common::gotext::ip_string(*i)).collect::<Vec<_>>(), "service has IP, announcing");
+                let message = format!("announcing from node {:?}", self.settings.node);
+                self.post_service_event(&key, EventType::Normal, "nodeAssigned", &message)
+                    .await;
+                protocol == Protocol::Bgp
+            }
+            Change::Withdraw {
+                key,
+                protocol,
+                ips,
+                reason,
+            } => {
+                if protocol == Protocol::Layer2
+                    && let Err(e) = self.layer2.delete_balancer(&key).await
+                {
+                    tracing::error!(op = "deleteBalancer", service = %key, error = %e, "failed to withdraw");
+                }
+                for ip in &ips {
+                    let _ = self.metrics.speaker.announced.remove_label_values(&[
+                        &key,
+                        protocol.as_str(),
+                        &self.settings.node,
+                        &common::gotext::ip_string(*ip),
+                    ]);
+                }
+                tracing::info!(event = "serviceWithdrawn", service = %key, reason = reason.as_str(), "withdrawing service announcement");
+                protocol == Protocol::Bgp
+            }
+        }
+    }
+
+    /// The routes this node should advertise now. Handed to the BGP sessions once they run
+    /// in this process; until then they are only computed and logged.
+    fn push_bgp_routes(&self) {
+        let Some(cfg) = self.config.current() else {
+            return;
+        };
+        let announced: Vec<(&str, &[IpAddr], &common::config::Pool)> = self
+            .announcements
+            .with_protocol(Protocol::Bgp)
+            .filter_map(|(k, ips)| cfg.pool_containing_all(ips).map(|p| (k, ips, p)))
+            .collect();
+        let (routes, errors) = desired_routes(announced);
+        for e in errors {
+            tracing::error!(op = "advertise", error = %e, "cannot advertise");
+        }
+        tracing::debug!(
+            event = "bgpRoutes",
+            prefixes = routes.len(),
+            "desired BGP routes recomputed"
+        );
+    }
+
+    async fn post_service_event(
+        &mut self,
+        key: &str,
+        kind: EventType,
+        reason: &str,
+        message: &str,
+    ) {
+        let Some((ns, name)) = key.split_once('/') else {
+            return;
+        };
+        let uid = self.services.get(key).and_then(|s| s.uid.clone());
+        let about = Regarding {
+            kind: "Service",
+            namespace: ns.to_owned(),
+            name: name.to_owned(),
+            uid,
+        };
+        if !self
+            .dedup
+            .admit(&about, kind, reason, message, Instant::now())
+        {
+            return;
+        }
+        let ev = event_object(
+            COMPONENT,
+            &about,
+            kind,
+            reason,
+            message,
+            k8s_openapi::jiff::Timestamp::now(),
+        );
+        let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), ns);
+        if let Err(e) = api.create(&PostParams::default(), &ev).await {
+            tracing::warn!(op = "postEvent", error = %e, reason, "failed to post event");
+        }
+    }
+}
+
+/// Which services to re-decide after an event.
+enum Dirty {
+    None,
+    One(String),
+    All,
+}
+
+async fn next_membership(m: &mut Option<Membership>) -> Option<crate::memberlist::Notification> {
+    match m {
+        Some(m) => m.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_opt<S: futures::Stream + Unpin>(s: &mut Option<S>) -> Option<S::Item> {
+    match s {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Feeds the Layer 2 dataplane's counters into upstream's `metallb_layer2_*` series.
+pub struct Layer2Metrics(pub common::metrics::Layer2);
+
+impl crate::l2::Layer2Stats for Layer2Metrics {
+    fn request_received(&self, ip: IpAddr) {
+        self.0
+            .requests_received
+            .with_label_values(&[&common::gotext::ip_string(ip)])
+            .inc();
+    }
+    fn response_sent(&self, ip: IpAddr) {
+        self.0
+            .responses_sent
+            .with_label_values(&[&common::gotext::ip_string(ip)])
+            .inc();
+    }
+    fn gratuitous_sent(&self, ip: IpAddr) {
+        self.0
+            .gratuitous_sent
+            .with_label_values(&[&common::gotext::ip_string(ip)])
+            .inc();
+    }
+}
+
+/// Builds the Layer 2 stats sink.
+pub fn layer2_stats(m: common::metrics::Layer2) -> Arc<dyn crate::l2::Layer2Stats> {
+    Arc::new(Layer2Metrics(m))
+}
