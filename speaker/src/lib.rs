@@ -2,6 +2,7 @@
 //!
 //! Library part, so that the binary and the lab examples share the same code.
 
+pub mod bgp;
 pub mod http;
 pub mod k8s;
 pub mod l2;

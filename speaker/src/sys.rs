@@ -110,6 +110,83 @@ pub fn icmp6_pass_only(sock: &Socket, types: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Linux `struct tcp_md5sig` (`<linux/tcp.h>`); libc has the constants but not the struct.
+/// `flags`, `prefixlen` and `ifindex` stay 0: the key applies to exactly one peer address,
+/// on any interface.
+#[repr(C)]
+struct TcpMd5Sig {
+    addr: libc::sockaddr_storage,
+    flags: u8,
+    prefixlen: u8,
+    keylen: u16,
+    ifindex: libc::c_int,
+    key: [u8; libc::TCP_MD5SIG_MAXKEYLEN],
+}
+
+/// Installs the RFC 2385 TCP-MD5 key for segments to and from `peer` on `fd` (spec §4.7:
+/// before `connect`, so even the SYN is signed). An empty key removes it. Keys longer
+/// than 80 bytes (`TCP_MD5SIG_MAXKEYLEN`) are refused with `InvalidInput`.
+pub fn set_tcp_md5sig(fd: &impl AsRawFd, peer: std::net::IpAddr, key: &[u8]) -> io::Result<()> {
+    let mut sig = TcpMd5Sig {
+        // The port of the address is ignored by the kernel; socket2 zero-fills the rest.
+        addr: sockaddr_storage_of(peer),
+        flags: 0,
+        prefixlen: 0,
+        keylen: u16::try_from(key.len()).map_err(|_| key_too_long(key.len()))?,
+        ifindex: 0,
+        key: [0; libc::TCP_MD5SIG_MAXKEYLEN],
+    };
+    sig.key
+        .get_mut(..key.len())
+        .ok_or_else(|| key_too_long(key.len()))?
+        .copy_from_slice(key);
+    // SAFETY: the descriptor is borrowed from a live socket for the duration of the call;
+    // `sig` is a fully initialised `#[repr(C)]` value with the kernel's `tcp_md5sig` layout,
+    // and the length passed is exactly its size, so the kernel reads only valid memory.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_MD5SIG,
+            (&raw const sig).cast::<libc::c_void>(),
+            size_of::<TcpMd5Sig>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn key_too_long(len: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "TCP-MD5 password is {len} bytes, the kernel accepts at most {}",
+            libc::TCP_MD5SIG_MAXKEYLEN
+        ),
+    )
+}
+
+/// The `sockaddr_storage` of `ip` with port 0.
+fn sockaddr_storage_of(ip: std::net::IpAddr) -> libc::sockaddr_storage {
+    let addr = SockAddr::from(std::net::SocketAddr::new(ip, 0));
+    let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let len = (addr.len() as usize).min(size_of::<libc::sockaddr_storage>());
+    // SAFETY: `addr.as_ptr()` points to `addr.len()` initialised bytes of a socket address,
+    // `storage` is a distinct, writable `sockaddr_storage`, and at most its size is copied.
+    // An all-zero `sockaddr_storage` is a valid value, so `assume_init` after zeroing and
+    // copying part of it is sound.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            addr.as_ptr().cast::<u8>(),
+            storage.as_mut_ptr().cast::<u8>(),
+            len,
+        );
+        storage.assume_init()
+    }
+}
+
 /// Registers a socket with the tokio reactor. Panics outside a tokio runtime.
 pub fn register(sock: Socket) -> io::Result<AsyncFd<Socket>> {
     // SAFETY: a `Socket` owns its descriptor: it stays open, and `as_raw_fd` keeps returning
@@ -187,6 +264,34 @@ mod tests {
         for ty in (0..=255u8).filter(|t| *t != 135) {
             assert!(blocked(ty), "type {ty}");
         }
+    }
+
+    #[test]
+    fn tcp_md5sig_is_accepted_for_both_families_and_long_keys_are_refused() -> io::Result<()> {
+        let v4 = Socket::new(socket2::Domain::IPV4, Type::STREAM, None)?;
+        set_tcp_md5sig(&v4, [127, 0, 0, 1].into(), b"secret")?;
+        let v6 = Socket::new(socket2::Domain::IPV6, Type::STREAM, None)?;
+        set_tcp_md5sig(&v6, std::net::Ipv6Addr::LOCALHOST.into(), &[b'k'; 80])?;
+        let err = set_tcp_md5sig(&v4, [127, 0, 0, 1].into(), &[b'k'; 81]).expect_err("81-byte key");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        Ok(())
+    }
+
+    #[test]
+    fn md5_sockaddr_carries_family_and_address_with_port_zero() {
+        let s = sockaddr_storage_of([192, 0, 2, 7].into());
+        assert_eq!(i32::from(s.ss_family), libc::AF_INET);
+        // SAFETY (test): an AF_INET sockaddr_storage holds a sockaddr_in at its start.
+        let sin = unsafe { &*(&raw const s).cast::<libc::sockaddr_in>() };
+        assert_eq!(sin.sin_addr.s_addr.to_ne_bytes(), [192, 0, 2, 7]);
+        assert_eq!(sin.sin_port, 0);
+        let v6 = std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+        let s6 = sockaddr_storage_of(v6.into());
+        assert_eq!(i32::from(s6.ss_family), libc::AF_INET6);
+        // SAFETY (test): an AF_INET6 sockaddr_storage holds a sockaddr_in6 at its start.
+        let sin6 = unsafe { &*(&raw const s6).cast::<libc::sockaddr_in6>() };
+        assert_eq!(sin6.sin6_addr.s6_addr, v6.octets());
+        assert_eq!(sin6.sin6_port, 0);
     }
 
     #[test]

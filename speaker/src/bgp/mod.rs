@@ -1,0 +1,165 @@
+//! BGP mode of the speaker (spec §4.6, §4.7): one session per configured peer whose node
+//! selectors match this node, each advertising the node's whole set of routes.
+//!
+//! The protocol lives in [`common::bgp::Session`]; here are its I/O shell ([`driver`]: one
+//! task per session owning the socket and the timer) and the [`BgpSpeaker`] that the
+//! speaker's main loop drives. Every call on it is synchronous and cheap, so the main loop
+//! can own it in its single task: peers and routes are handed to the session tasks through
+//! channels, the routes through a `watch` so a burst of changes costs each session one diff.
+
+mod dial;
+mod driver;
+mod interfaces;
+mod stats;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::bgp::{self, DesiredRoutes, HoldTime, PeerConfig};
+use common::config::{Labels, Peer};
+use common::metrics::Bgp;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use dial::DialError;
+pub use interfaces::InterfacesError;
+
+use self::driver::DriverHandle;
+use self::stats::{PeerSeries, Series};
+
+/// How long [`BgpSpeaker::shutdown`] waits for the sessions to send their NOTIFICATION.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// The BGP sessions of this node.
+pub struct BgpSpeaker {
+    node_name: String,
+    series: Series,
+    routes: watch::Sender<Arc<DesiredRoutes>>,
+    /// Active sessions, in configuration order.
+    sessions: Vec<Running>,
+    /// Tasks of closed sessions that may still be sending their NOTIFICATION.
+    closing: Vec<JoinHandle<()>>,
+}
+
+struct Running {
+    peer: Peer,
+    series: PeerSeries,
+    driver: DriverHandle,
+}
+
+impl BgpSpeaker {
+    /// No sessions and no routes yet. `metrics` must already be registered.
+    pub fn new(node_name: impl Into<String>, metrics: Bgp) -> Self {
+        Self {
+            node_name: node_name.into(),
+            series: Series::new(metrics),
+            routes: watch::Sender::new(Arc::new(DesiredRoutes::new())),
+            sessions: Vec::new(),
+            closing: Vec::new(),
+        }
+    }
+
+    /// Applies a new peer list (after a config change or a change of this node's labels).
+    ///
+    /// A running session whose peer is still configured, deep-equal, and still selects
+    /// this node is kept untouched; every other one is closed and its series deleted;
+    /// peers that newly apply get a session (series created at 0) that connects at once
+    /// and advertises the current routes. Must be called inside a tokio runtime.
+    pub fn set_peers(&mut self, peers: Vec<Peer>, node_labels: &Labels) {
+        self.closing.retain(|task| !task.is_finished());
+        let (active, deselected): (Vec<Peer>, Vec<Peer>) =
+            peers.into_iter().partition(|p| p.selects(node_labels));
+        let mut kept: Vec<Running> = Vec::with_capacity(active.len());
+        for running in std::mem::take(&mut self.sessions) {
+            if active.contains(&running.peer) {
+                kept.push(running);
+                continue;
+            }
+            let reason = if deselected.contains(&running.peer) {
+                "filteredByNodeSelector"
+            } else {
+                "removedFromConfig"
+            };
+            tracing::info!(peer = %running.peer.addr, event = "peerRemoved", reason, "peer deconfigured, closing BGP session");
+            self.series.release(&running.series);
+            self.closing.push(running.driver.stop());
+        }
+        for peer in active {
+            let running = match kept.iter().position(|r| r.peer == peer) {
+                Some(i) => kept.swap_remove(i),
+                None => self.start(peer),
+            };
+            self.sessions.push(running);
+        }
+    }
+
+    /// The routes every session should advertise (the union over announced services);
+    /// each session sends only the difference to what its peer already has.
+    pub fn set_routes(&mut self, routes: DesiredRoutes) {
+        self.routes.send_if_modified(|current| {
+            if **current == routes {
+                return false;
+            }
+            *current = Arc::new(routes);
+            true
+        });
+    }
+
+    /// The peers with a session on this node, in configuration order.
+    pub fn active_peers(&self) -> impl ExactSizeIterator<Item = &Peer> {
+        self.sessions.iter().map(|r| &r.peer)
+    }
+
+    /// Closes every session (each sends a Cease NOTIFICATION) and waits a short while for
+    /// them to leave; metrics series are deleted.
+    pub async fn shutdown(mut self) {
+        for running in std::mem::take(&mut self.sessions) {
+            self.series.release(&running.series);
+            self.closing.push(running.driver.stop());
+        }
+        let all = futures::future::join_all(self.closing.iter_mut());
+        if tokio::time::timeout(SHUTDOWN_GRACE, all).await.is_err() {
+            for task in &self.closing {
+                task.abort();
+            }
+        }
+    }
+
+    fn start(&mut self, peer: Peer) -> Running {
+        let config = session_config(&peer, &self.node_name);
+        let label = driver::peer_label(config.peer);
+        tracing::info!(peer = %peer.addr, event = "peerAdded", "peer configured, starting BGP session");
+        let series = self.series.acquire(&label);
+        let driver = driver::spawn(
+            config,
+            peer.password.as_bytes().to_vec(),
+            self.routes.subscribe(),
+            series.clone(),
+        );
+        Running {
+            peer,
+            series,
+            driver,
+        }
+    }
+}
+
+/// The session's view of a configured peer. Hold times above 65535 s do not fit the OPEN
+/// field; they are clamped (upstream wrapped them modulo 2^16).
+fn session_config(peer: &Peer, node_name: &str) -> PeerConfig {
+    let secs = u16::try_from(peer.hold_time.as_secs()).unwrap_or(u16::MAX);
+    PeerConfig {
+        local_asn: bgp::Asn(peer.my_asn.get()),
+        peer_asn: bgp::Asn(peer.peer_asn.get()),
+        peer: SocketAddr::new(peer.addr, peer.port),
+        source_address: peer.src_addr,
+        // The config type already excludes 1 and 2 seconds.
+        hold_time: HoldTime::new(secs).unwrap_or(HoldTime::DEFAULT),
+        router_id: peer.router_id,
+        node_name: node_name.to_owned(),
+    }
+}
