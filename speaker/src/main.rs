@@ -91,7 +91,7 @@ async fn run(args: Args, node: String) -> anyhow::Result<()> {
         speaker: common::metrics::Speaker::new(&registry)?,
     };
     let layer2_metrics = common::metrics::Layer2::new(&registry)?;
-    let _bgp_metrics = common::metrics::Bgp::new(&registry)?;
+    let bgp = speaker::bgp::BgpSpeaker::new(node.clone(), common::metrics::Bgp::new(&registry)?);
     let host: IpAddr = if args.host.is_empty() {
         IpAddr::V4(Ipv4Addr::UNSPECIFIED)
     } else {
@@ -132,7 +132,7 @@ async fn run(args: Args, node: String) -> anyhow::Result<()> {
         speaker_labels,
         memberlist_port,
     };
-    Speaker::new(settings, client, metrics, layer2, membership)
+    Speaker::new(settings, client, metrics, layer2, membership, bgp)
         .run()
         .await
 }

@@ -72,6 +72,7 @@ pub struct Speaker {
     announcements: Announcements,
     dedup: Dedup,
     membership: Option<Membership>,
+    bgp: crate::bgp::BgpSpeaker,
 }
 
 impl Speaker {
@@ -81,6 +82,7 @@ impl Speaker {
         metrics: Metrics,
         layer2: Layer2,
         membership: Option<Membership>,
+        bgp: crate::bgp::BgpSpeaker,
     ) -> Self {
         Self {
             settings,
@@ -96,6 +98,7 @@ impl Speaker {
             announcements: Announcements::default(),
             dedup: Dedup::default(),
             membership,
+            bgp,
         }
     }
 
@@ -152,6 +155,8 @@ impl Speaker {
                         m.handle.leave(Duration::from_secs(1)).await;
                     }
                     self.layer2.shutdown().await;
+                    // Each session sends a Cease, so routers withdraw our routes at once.
+                    self.bgp.shutdown().await;
                     return Ok(());
                 }
             };
@@ -190,6 +195,7 @@ impl Speaker {
         let dirty = match outcome {
             ReloadOutcome::Loaded(_) => {
                 tracing::info!(event = "configLoaded", "config (re)loaded");
+                self.sync_peers();
                 Dirty::All
             }
             ReloadOutcome::Invalid(e) => {
@@ -298,6 +304,8 @@ impl Speaker {
         };
         if name == self.settings.node && !deleted && labels != self.node_labels {
             self.node_labels = labels;
+            // Peers are chosen by the node's labels (their node-selectors).
+            self.sync_peers();
             changed = true;
         }
         if changed { Dirty::All } else { Dirty::None }
@@ -500,10 +508,9 @@ impl Speaker {
         }
     }
 
-    /// The routes this node should advertise now. Handed to the BGP sessions once they run
-    /// in this process; until then they are only computed and logged.
-    fn push_bgp_routes(&self) {
-        let Some(cfg) = self.config.current() else {
+    /// The routes this node advertises now, pushed to every active session.
+    fn push_bgp_routes(&mut self) {
+        let Some(cfg) = self.config.current().cloned() else {
             return;
         };
         let announced: Vec<(&str, &[IpAddr], &common::config::Pool)> = self
@@ -515,11 +522,14 @@ impl Speaker {
         for e in errors {
             tracing::error!(op = "advertise", error = %e, "cannot advertise");
         }
-        tracing::debug!(
-            event = "bgpRoutes",
-            prefixes = routes.len(),
-            "desired BGP routes recomputed"
-        );
+        self.bgp.set_routes(routes);
+    }
+
+    /// Sessions for the peers that select this node (config or own labels changed).
+    fn sync_peers(&mut self) {
+        if let Some(cfg) = self.config.current() {
+            self.bgp.set_peers(cfg.peers.clone(), &self.node_labels);
+        }
     }
 
     async fn post_service_event(
