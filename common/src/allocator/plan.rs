@@ -28,6 +28,7 @@ pub struct PlanService {
 /// the pass that decided each one (the synced pass for services deferred before sync).
 pub fn plan(pools: &[Pool], services: &[PlanService]) -> (Allocator, Vec<Convergence>) {
     let mut alloc = Allocator::with_pools(pools);
+    alloc.reserve(services.len());
     let first: Vec<Convergence> = services
         .iter()
         .map(|s| converge(&mut alloc, &s.key, &s.spec, &s.status_ips, false))

@@ -147,12 +147,19 @@ impl Claim {
             Some(p) if usage.is_key(&p.key) => Arc::clone(&p.key),
             _ => sharing.intern(usage),
         };
-        let mut ports = usage.ports.clone();
-        ports.sort();
-        ports.dedup();
+        let sorted = usage.ports.windows(2).all(|w| matches!(w, [a, b] if a < b));
         let ports = match previous {
-            Some(p) if *p.ports == *ports => Arc::clone(&p.ports),
-            _ => Arc::from(ports),
+            Some(p) if sorted && *p.ports == *usage.ports => Arc::clone(&p.ports),
+            _ if sorted => Arc::from(usage.ports.as_slice()),
+            _ => {
+                let mut ports = usage.ports.clone();
+                ports.sort();
+                ports.dedup();
+                match previous {
+                    Some(p) if *p.ports == *ports => Arc::clone(&p.ports),
+                    _ => Arc::from(ports),
+                }
+            }
         };
         Claim {
             service,
@@ -222,6 +229,10 @@ impl Sharing {
             Some((interned, _)) => Arc::clone(interned),
             None => Arc::new(key),
         }
+    }
+
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.ips.reserve(additional);
     }
 
     pub(crate) fn is_used(&self, ip: IpAddr) -> bool {

@@ -141,6 +141,12 @@ impl Allocator {
         }
     }
 
+    /// Makes room for `additional` more services (a restart knows how many it rebuilds).
+    pub fn reserve(&mut self, additional: usize) {
+        self.services.reserve(additional);
+        self.sharing.reserve(additional);
+    }
+
     /// Installs a new pool list (config order), unless some current allocation would not be
     /// allowed by any new pool (then nothing changes). Allocations whose pool was renamed,
     /// split or merged move to their new pool. Returns the names of pools that disappeared
