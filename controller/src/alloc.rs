@@ -23,11 +23,7 @@ pub fn spec_of(svc: &SvcView) -> ServiceSpec {
         load_balancer_ips: svc.ips_annotation.clone().unwrap_or_default(),
         address_pool: svc.pool_annotation.clone().unwrap_or_default(),
         usage: Usage {
-            ports: svc
-                .ports
-                .iter()
-                .map(|(p, n)| Port::new(p.clone(), *n))
-                .collect(),
+            ports: svc.ports.iter().map(|(p, n)| Port::new(p, *n)).collect(),
             sharing_key: svc.sharing_key.clone(),
             backend_key: svc.backend_key(),
         },

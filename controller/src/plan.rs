@@ -1,7 +1,7 @@
 //! `controller plan`: what the controller would do to every LoadBalancer service after an
 //! image swap — the operator's "what changes if I swap images?" answered offline.
 
-use common::allocator::{PlanService, plan};
+use common::allocator::{PlanService, Status, plan};
 use common::config::{Mode, config_text, parse};
 use common::gotext::ip_string;
 use k8s_openapi::api::core::v1::Service;
@@ -91,21 +91,22 @@ pub fn run(config_input: &str, services_input: &str) -> Result<Vec<Row>, PlanErr
             status_ips: v.status_ips(),
         })
         .collect();
-    let (alloc, entries) = plan(&cfg.pools, &input);
-    Ok(entries
+    let (alloc, passes) = plan(&cfg.pools, &input);
+    Ok(passes
         .into_iter()
+        .zip(&input)
         .zip(&views)
-        .filter(|(e, v)| v.is_load_balancer || !e.before.is_empty())
-        .map(|(e, _)| Row {
-            planned: e.after.as_ref().map_or_else(
-                || e.before.clone(),
-                |ips| ips.iter().copied().map(ip_string).collect(),
-            ),
-            pool: alloc.pool_of(&e.key).map(str::to_owned),
-            reason: (!e.reason.is_empty()).then(|| e.reason.clone()),
-            action: e.action.as_str(),
-            current: e.before,
-            service: e.key,
+        .filter(|((_, svc), view)| view.is_load_balancer || !svc.status_ips.is_empty())
+        .map(|((c, svc), _)| Row {
+            planned: match c.status {
+                Status::Untouched => svc.status_ips.clone(),
+                Status::Set(ips) => ips.into_iter().map(ip_string).collect(),
+            },
+            pool: alloc.pool_of(&svc.key).map(str::to_owned),
+            reason: (!c.reason.is_empty()).then_some(c.reason),
+            action: c.action.as_str(),
+            current: svc.status_ips.clone(),
+            service: svc.key.clone(),
         })
         .collect())
 }

@@ -71,7 +71,7 @@ pub fn converge(
         .map(|s| parse_ip(s))
         .collect();
     let retry = pass.run(spec, before.clone(), synced);
-    pass.finish(before, retry)
+    pass.finish(&before, retry)
 }
 
 struct Pass<'a> {
@@ -236,10 +236,13 @@ impl Pass<'_> {
         });
     }
 
-    fn finish(self, before: Vec<Option<IpAddr>>, retry: bool) -> Convergence {
-        let after: Vec<Option<IpAddr>> = match &self.status {
-            Status::Untouched => before.clone(),
-            Status::Set(ips) => ips.iter().copied().map(Some).collect(),
+    fn finish(self, before: &[Option<IpAddr>], retry: bool) -> Convergence {
+        let (unchanged, after_empty) = match &self.status {
+            Status::Untouched => (true, before.is_empty()),
+            Status::Set(ips) => (
+                ips.len() == before.len() && ips.iter().zip(before).all(|(a, b)| Some(*a) == *b),
+                ips.is_empty(),
+            ),
         };
         let warning = self
             .events
@@ -254,9 +257,9 @@ impl Pass<'_> {
             )
         } else if let Some(w) = warning {
             (Action::Failed, w.message.clone())
-        } else if after == before {
+        } else if unchanged {
             (Action::Kept, last_event.unwrap_or_default())
-        } else if after.is_empty() {
+        } else if after_empty {
             (
                 Action::Cleared,
                 self.last_clear.unwrap_or_default().to_owned(),

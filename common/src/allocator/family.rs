@@ -77,10 +77,18 @@ pub fn family_for_texts(texts: &[String]) -> Result<Family, FamilyError> {
     }
 }
 
-/// `ipfamily.ForAddressesIPs`: the texts of parsed addresses, `None` printing as Go's nil
-/// `net.IP` does (`<nil>`).
+/// `ipfamily.ForAddressesIPs`: as `family_for_texts` on the addresses' texts, a `None`
+/// printing as Go's nil `net.IP` does (`<nil>`). Texts are only built for the error.
 pub fn family_for_ips(ips: &[Option<IpAddr>]) -> Result<Family, FamilyError> {
-    family_for_texts(&ips.iter().map(|ip| nil_or_text(*ip)).collect::<Vec<_>>())
+    let texts = || ips.iter().map(|ip| nil_or_text(*ip)).collect::<Vec<_>>();
+    match ips {
+        // A nil address prints `<nil>`, which is not IPv4: IPv6, as for any one text.
+        [one] => Ok(one.map_or(Family::V6, Family::of)),
+        [Some(a), Some(b)] if Family::of(*a) == Family::of(*b) => Err(FamilyError::Same(texts())),
+        [Some(_), Some(_)] => Ok(Family::Dual),
+        [_, _] => Err(FamilyError::Invalid(texts())),
+        _ => Err(FamilyError::Length(texts())),
+    }
 }
 
 /// Go's `net.ParseIP`: dotted IPv4 or IPv6 text; IPv4-mapped IPv6 is the IPv4 address.

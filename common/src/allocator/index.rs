@@ -104,20 +104,24 @@ impl CidrIndex {
             return;
         }
         let Some(v) = self.value(ip) else { return };
-        let (mut start, mut end) = (v, v);
-        if let Some((&ls, &le)) = self.runs.range(..v).next_back()
-            && self.only_buggy_between(le, v)
-        {
-            self.runs.remove(&ls);
-            start = ls;
-        }
-        if let Some((&rs, &re)) = self.runs.range((Excluded(v), Unbounded)).next()
-            && self.only_buggy_between(v, rs)
-        {
+        let avoid = self.avoid_buggy;
+        let right = self
+            .runs
+            .range((Excluded(v), Unbounded))
+            .next()
+            .map(|(s, e)| (*s, *e))
+            .filter(|(rs, _)| only_buggy_between(avoid, v, *rs));
+        if let Some(rs) = right.map(|(rs, _)| rs) {
             self.runs.remove(&rs);
-            end = re;
         }
-        self.runs.insert(start, end);
+        let end = right.map_or(v, |(_, re)| re);
+        // Extend the left neighbour in place when it reaches `v` (the sequential case).
+        match self.runs.range_mut(..v).next_back() {
+            Some((_, le)) if only_buggy_between(avoid, *le, v) => *le = end,
+            _ => {
+                self.runs.insert(v, end);
+            }
+        }
         self.used += 1;
     }
 
@@ -202,13 +206,6 @@ impl CidrIndex {
         (next <= self.last).then_some(next)
     }
 
-    /// Are all addresses strictly between `a` and `b` (a < b) buggy ones we never hand out?
-    /// (Vacuously true when there are none: the runs touch.)
-    fn only_buggy_between(&self, a: u128, b: u128) -> bool {
-        let gap = b - a - 1;
-        gap == 0 || (self.avoid_buggy && gap <= 2 && (a + 1..b).all(is_buggy))
-    }
-
     /// Inserts `[s, e]` without its buggy edges (runs start and end at in-use addresses).
     fn insert_trimmed(&mut self, mut s: u128, mut e: u128) {
         if self.avoid_buggy {
@@ -252,6 +249,13 @@ impl CidrIndex {
         }
         assert_eq!(self.used, u128::try_from(used.len()).unwrap_or(0));
     }
+}
+
+/// Are all addresses strictly between `a` and `b` (a < b) buggy ones we never hand out?
+/// (Vacuously true when there are none: the runs touch.)
+fn only_buggy_between(avoid_buggy: bool, a: u128, b: u128) -> bool {
+    let gap = b - a - 1;
+    gap == 0 || (avoid_buggy && gap <= 2 && (a + 1..b).all(is_buggy))
 }
 
 /// Low octet 0 or 255 (only meaningful for IPv4 values).

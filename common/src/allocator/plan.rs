@@ -6,12 +6,10 @@
 //! statuses alone; of two conflicting statuses the first processed keeps the address), and
 //! services needing a new address are deferred. Then, synced, the deferred ones allocate.
 
-use std::net::IpAddr;
-
 use crate::config::Pool;
 
 use super::converge::converge;
-use super::outcome::{Action, Convergence, Status};
+use super::outcome::Convergence;
 use super::service::ServiceSpec;
 use super::state::Allocator;
 
@@ -25,48 +23,23 @@ pub struct PlanService {
     pub status_ips: Vec<String>,
 }
 
-/// The verdict for one service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanEntry {
-    pub key: String,
-    pub before: Vec<String>,
-    /// The status the controller would write (`None`: left untouched).
-    pub after: Option<Vec<IpAddr>>,
-    pub action: Action,
-    pub reason: String,
-    /// The pass that decided (the synced one for services deferred before sync).
-    pub convergence: Convergence,
-}
-
 /// Converges `services` in the given order against `pools`, as a restarted controller would.
-/// Returns the resulting allocator (for statistics) and one entry per service, in order.
-pub fn plan(pools: &[Pool], services: &[PlanService]) -> (Allocator, Vec<PlanEntry>) {
+/// Returns the resulting allocator (for statistics) and, in the same order as `services`,
+/// the pass that decided each one (the synced pass for services deferred before sync).
+pub fn plan(pools: &[Pool], services: &[PlanService]) -> (Allocator, Vec<Convergence>) {
     let mut alloc = Allocator::with_pools(pools);
+    alloc.reserve(services.len());
     let first: Vec<Convergence> = services
         .iter()
         .map(|s| converge(&mut alloc, &s.key, &s.spec, &s.status_ips, false))
         .collect();
-    let entries = services
+    let decided = services
         .iter()
         .zip(first)
-        .map(|(s, c)| {
-            let c = if c.retry {
-                converge(&mut alloc, &s.key, &s.spec, &s.status_ips, true)
-            } else {
-                c
-            };
-            PlanEntry {
-                key: s.key.clone(),
-                before: s.status_ips.clone(),
-                after: match &c.status {
-                    Status::Untouched => None,
-                    Status::Set(ips) => Some(ips.clone()),
-                },
-                action: c.action,
-                reason: c.reason.clone(),
-                convergence: c,
-            }
+        .map(|(s, c)| match c.retry {
+            true => converge(&mut alloc, &s.key, &s.spec, &s.status_ips, true),
+            false => c,
         })
         .collect();
-    (alloc, entries)
+    (alloc, decided)
 }

@@ -3,7 +3,8 @@
 //! Two services may hold the same address iff both carry the same non-empty sharing key
 //! (`metallb.universe.tf/allow-shared-ip`), the same backend key, and no common
 //! (protocol, port). All holders of an address therefore carry one identical key, which
-//! groups the shared addresses: a [`Group`] per key.
+//! groups the shared addresses: one `Group` per key. An address's holders and ports are small
+//! sorted vectors (usually one holder).
 //!
 //! # The "lowest acceptable shared address" query
 //!
@@ -27,25 +28,56 @@
 //! removing `x` can only join runs of ports taken on both. So only the neighbours' ports are
 //! visited, never every port of the group.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, btree_map, hash_map};
+use std::collections::{BTreeMap, BTreeSet, HashMap, hash_map};
 use std::fmt;
 use std::net::IpAddr;
 use std::ops::Bound::{Excluded, Included, Unbounded};
+use std::sync::Arc;
 
 use super::error::AllocError;
+
+/// The protocol of a service port. Kubernetes allows only the first three; anything else is
+/// kept as written so it still compares and prints like upstream's string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PortProtocol {
+    Tcp,
+    Udp,
+    Sctp,
+    Other(Arc<str>),
+}
+
+impl PortProtocol {
+    /// From the Service's `protocol` string (compared exactly, as Go compares strings).
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "TCP" => PortProtocol::Tcp,
+            "UDP" => PortProtocol::Udp,
+            "SCTP" => PortProtocol::Sctp,
+            other => PortProtocol::Other(other.into()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            PortProtocol::Tcp => "TCP",
+            PortProtocol::Udp => "UDP",
+            PortProtocol::Sctp => "SCTP",
+            PortProtocol::Other(s) => s,
+        }
+    }
+}
 
 /// One (protocol, port) a service exposes. `TCP/53` and `UDP/53` are different ports.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Port {
-    /// `TCP`, `UDP` or `SCTP`, as in the Service.
-    pub protocol: String,
+    pub protocol: PortProtocol,
     pub port: i32,
 }
 
 impl Port {
-    pub fn new(protocol: impl Into<String>, port: i32) -> Self {
+    pub fn new(protocol: &str, port: i32) -> Self {
         Port {
-            protocol: protocol.into(),
+            protocol: PortProtocol::parse(protocol),
             port,
         }
     }
@@ -53,7 +85,7 @@ impl Port {
 
 impl fmt::Display for Port {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.protocol, self.port)
+        write!(f, "{}/{}", self.protocol.as_str(), self.port)
     }
 }
 
@@ -69,34 +101,101 @@ pub struct Usage {
 }
 
 impl Usage {
-    fn key(&self) -> ShareKey {
-        ShareKey {
-            sharing: self.sharing_key.clone(),
-            backend: self.backend_key.clone(),
-        }
-    }
-
     /// `sharingOK`: may a holder with `key` and this service share an address?
     fn may_share_with(&self, key: &ShareKey) -> bool {
         !key.sharing.is_empty()
             && self.sharing_key == key.sharing
             && self.backend_key == key.backend
     }
+
+    fn is_key(&self, key: &ShareKey) -> bool {
+        self.sharing_key == key.sharing && self.backend_key == key.backend
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 struct ShareKey {
     sharing: String,
     backend: String,
+}
+
+/// A service's claim on its addresses as the indexes keep it: built once per `assign`
+/// and shared by every address it holds, so recording costs no copies.
+#[derive(Debug, Clone)]
+pub(crate) struct Claim {
+    service: Arc<str>,
+    key: Arc<ShareKey>,
+    /// Sorted, without duplicates.
+    ports: Arc<[Port]>,
+}
+
+impl Claim {
+    /// The claim of `service` with `usage`, reusing the parts of `previous` that are equal
+    /// (re-assigning an unchanged service then allocates nothing) and the key already
+    /// interned by `sharing`.
+    pub(crate) fn new(
+        service: &str,
+        usage: &Usage,
+        previous: Option<&Claim>,
+        sharing: &Sharing,
+    ) -> Claim {
+        let service = match previous {
+            Some(p) if &*p.service == service => Arc::clone(&p.service),
+            _ => Arc::from(service),
+        };
+        let key = match previous {
+            Some(p) if usage.is_key(&p.key) => Arc::clone(&p.key),
+            _ => sharing.intern(usage),
+        };
+        let sorted = usage.ports.windows(2).all(|w| matches!(w, [a, b] if a < b));
+        let ports = match previous {
+            Some(p) if sorted && *p.ports == *usage.ports => Arc::clone(&p.ports),
+            _ if sorted => Arc::from(usage.ports.as_slice()),
+            _ => {
+                let mut ports = usage.ports.clone();
+                ports.sort();
+                ports.dedup();
+                match previous {
+                    Some(p) if *p.ports == *ports => Arc::clone(&p.ports),
+                    _ => Arc::from(ports),
+                }
+            }
+        };
+        Claim {
+            service,
+            key,
+            ports,
+        }
+    }
+
+    pub(crate) fn service(&self) -> &Arc<str> {
+        &self.service
+    }
 }
 
 /// The holders of one in-use address.
 #[derive(Debug, Clone)]
 struct IpUse {
     /// Every holder's key (they are equal, or there is a single holder).
-    key: ShareKey,
-    holders: BTreeSet<String>,
-    ports: BTreeMap<Port, String>,
+    key: Arc<ShareKey>,
+    /// Sorted. Usually one; small vectors beat tree nodes here.
+    holders: Vec<Arc<str>>,
+    /// Sorted by port: which holder uses each port.
+    ports: Vec<(Port, Arc<str>)>,
+}
+
+impl IpUse {
+    fn port_holder(&self, port: &Port) -> Option<&Arc<str>> {
+        self.ports
+            .binary_search_by(|(p, _)| p.cmp(port))
+            .ok()
+            .and_then(|i| self.ports.get(i))
+            .map(|(_, h)| h)
+    }
+
+    fn has_port(&self, port: &Port) -> bool {
+        self.port_holder(port).is_some()
+    }
 }
 
 /// The addresses held under one shareable key, and per port the runs of consecutive members
@@ -111,10 +210,31 @@ struct Group {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Sharing {
     ips: HashMap<IpAddr, IpUse>,
-    groups: HashMap<ShareKey, Group>,
+    groups: HashMap<Arc<ShareKey>, Group>,
+    /// The key of services that do not share (empty sharing and backend keys).
+    unshared: Arc<ShareKey>,
 }
 
 impl Sharing {
+    /// One `Arc` per distinct key in use: the unshared key, a group's key, or a new one.
+    fn intern(&self, usage: &Usage) -> Arc<ShareKey> {
+        if usage.is_key(&self.unshared) {
+            return Arc::clone(&self.unshared);
+        }
+        let key = ShareKey {
+            sharing: usage.sharing_key.clone(),
+            backend: usage.backend_key.clone(),
+        };
+        match self.groups.get_key_value(&key) {
+            Some((interned, _)) => Arc::clone(interned),
+            None => Arc::new(key),
+        }
+    }
+
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.ips.reserve(additional);
+    }
+
     pub(crate) fn is_used(&self, ip: IpAddr) -> bool {
         self.ips.contains_key(&ip)
     }
@@ -123,7 +243,7 @@ impl Sharing {
     pub(crate) fn holders(&self, ip: IpAddr) -> Vec<&str> {
         self.ips
             .get(&ip)
-            .map(|u| u.holders.iter().map(String::as_str).collect())
+            .map(|u| u.holders.iter().map(|h| &**h).collect())
             .unwrap_or_default()
     }
 
@@ -143,8 +263,8 @@ impl Sharing {
             let others: Vec<String> = used
                 .holders
                 .iter()
-                .filter(|h| h.as_str() != service)
-                .cloned()
+                .filter(|h| &***h != service)
+                .map(|h| h.to_string())
                 .collect();
             if !others.is_empty() {
                 return Err(AllocError::SharingKey {
@@ -154,7 +274,10 @@ impl Sharing {
             }
         }
         for port in &usage.ports {
-            if used.ports.get(port).is_some_and(|holder| holder != service) {
+            if used
+                .port_holder(port)
+                .is_some_and(|holder| &**holder != service)
+            {
                 return Err(AllocError::PortInUse {
                     port: port.clone(),
                     ip,
@@ -164,54 +287,62 @@ impl Sharing {
         Ok(())
     }
 
-    /// Records `service` on `ip` (after `check` passed and the service's previous holdings
+    /// Records `claim` on `ip` (after `check` passed and the service's previous holdings
     /// were removed). Returns whether the address was free before.
-    pub(crate) fn add(&mut self, service: &str, ip: IpAddr, usage: &Usage) -> bool {
-        let key = usage.key();
+    pub(crate) fn add(&mut self, claim: &Claim, ip: IpAddr) -> bool {
         let was_free = !self.ips.contains_key(&ip);
         let used = self.ips.entry(ip).or_insert_with(|| IpUse {
-            key: key.clone(),
-            holders: BTreeSet::new(),
-            ports: BTreeMap::new(),
+            key: Arc::clone(&claim.key),
+            holders: Vec::with_capacity(1),
+            ports: Vec::with_capacity(claim.ports.len()),
         });
-        used.holders.insert(service.to_owned());
+        if let Err(at) = used.holders.binary_search(&claim.service) {
+            used.holders.insert(at, Arc::clone(&claim.service));
+        }
+        let grouped = !claim.key.sharing.is_empty();
         let mut new_ports = Vec::new();
-        for port in &usage.ports {
-            if let btree_map::Entry::Vacant(slot) = used.ports.entry(port.clone()) {
-                slot.insert(service.to_owned());
-                new_ports.push(port.clone());
+        for port in claim.ports.iter() {
+            if let Err(at) = used.ports.binary_search_by(|(p, _)| p.cmp(port)) {
+                used.ports
+                    .insert(at, (port.clone(), Arc::clone(&claim.service)));
+                if grouped {
+                    new_ports.push(port);
+                }
             }
         }
-        if key.sharing.is_empty() {
+        if !grouped {
             return was_free;
         }
-        let group = self.groups.entry(key).or_default();
+        let group = self.groups.entry(Arc::clone(&claim.key)).or_default();
         if was_free {
             group.insert_member(ip, &self.ips);
         }
         for port in new_ports {
-            group.block(port, ip);
+            group.block(port.clone(), ip);
         }
         was_free
     }
 
-    /// Removes `service` (which used `usage`) from `ip`. Returns whether the address is free now.
-    pub(crate) fn remove(&mut self, service: &str, ip: IpAddr, usage: &Usage) -> bool {
+    /// Removes `claim` from `ip`. Returns whether the address is free now.
+    pub(crate) fn remove(&mut self, claim: &Claim, ip: IpAddr) -> bool {
         let Some(used) = self.ips.get_mut(&ip) else {
             return false;
         };
-        if !used.holders.remove(service) {
+        let Ok(at) = used.holders.binary_search(&claim.service) else {
             return false;
-        }
+        };
+        used.holders.remove(at);
+        let grouped = !used.key.sharing.is_empty();
         let mut freed_ports = Vec::new();
-        for port in &usage.ports {
-            if used.ports.get(port).is_some_and(|h| h == service) {
-                used.ports.remove(port);
+        used.ports.retain(|(port, holder)| {
+            let mine = *holder == claim.service;
+            if mine && grouped {
                 freed_ports.push(port.clone());
             }
-        }
+            !mine
+        });
         let now_free = used.holders.is_empty();
-        let key = used.key.clone();
+        let key = Arc::clone(&used.key);
         if now_free {
             self.ips.remove(&ip);
         }
@@ -239,7 +370,11 @@ impl Sharing {
         if usage.sharing_key.is_empty() || lo > hi {
             return None;
         }
-        let group = self.groups.get(&usage.key())?;
+        let key = ShareKey {
+            sharing: usage.sharing_key.clone(),
+            backend: usage.backend_key.clone(),
+        };
+        let group = self.groups.get(&key)?;
         let mut candidate = *group.members.range(lo..=hi).next()?;
         'scan: loop {
             for port in &usage.ports {
@@ -376,8 +511,9 @@ fn common_ports(ips: &HashMap<IpAddr, IpUse>, a: IpAddr, b: IpAddr) -> Vec<Port>
     };
     small
         .ports
-        .keys()
-        .filter(|p| large.ports.contains_key(*p))
+        .iter()
+        .map(|(p, _)| p)
+        .filter(|p| large.has_port(p))
         .cloned()
         .collect()
 }

@@ -2,8 +2,10 @@
 //! and the holders of each address. `assign`, `unassign` and `set_pools` live here; the
 //! searches for a free address are in `allocate.rs`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::config::Pool;
 use crate::gotext::ip_string;
@@ -11,7 +13,7 @@ use crate::gotext::ip_string;
 use super::error::{AllocError, IncompatibleConfig};
 use super::family::Family;
 use super::index::CidrIndex;
-use super::sharing::{Sharing, Usage};
+use super::sharing::{Claim, Sharing, Usage};
 
 /// The one or two addresses of a service; two are always of different families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,6 +99,10 @@ impl PoolState {
     fn cidr_of(&self, ip: IpAddr) -> Option<usize> {
         self.cidrs.iter().position(|c| c.allows(ip))
     }
+
+    fn cidr_mut(&mut self, index: usize) -> Option<&mut CidrIndex> {
+        self.cidrs.get_mut(index)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -105,7 +111,7 @@ struct Allocation {
     /// Index into the pool's CIDRs, per address.
     cidrs: [usize; 2],
     ips: LbIps,
-    usage: Usage,
+    claim: Claim,
 }
 
 /// Where every allocated address comes from and who holds it.
@@ -117,7 +123,7 @@ struct Allocation {
 #[derive(Debug, Clone, Default)]
 pub struct Allocator {
     pub(crate) pools: Vec<PoolState>,
-    services: HashMap<String, Allocation>,
+    services: HashMap<Arc<str>, Allocation>,
     pub(crate) sharing: Sharing,
 }
 
@@ -135,40 +141,38 @@ impl Allocator {
         }
     }
 
+    /// Makes room for `additional` more services (a restart knows how many it rebuilds).
+    pub fn reserve(&mut self, additional: usize) {
+        self.services.reserve(additional);
+        self.sharing.reserve(additional);
+    }
+
     /// Installs a new pool list (config order), unless some current allocation would not be
     /// allowed by any new pool (then nothing changes). Allocations whose pool was renamed,
     /// split or merged move to their new pool. Returns the names of pools that disappeared
     /// (their metric series must be deleted).
     pub fn set_pools(&mut self, pools: &[Pool]) -> Result<Vec<String>, IncompatibleConfig> {
         let mut states: Vec<PoolState> = pools.iter().map(PoolState::new).collect();
-        let mut placed = Vec::with_capacity(self.services.len());
-        let mut refused: Option<(&String, &Allocation)> = None;
-        for (service, alloc) in &self.services {
-            match locate(&states, alloc.ips.as_slice()) {
-                Some(place) => placed.push((service.clone(), place)),
-                None if refused.is_none_or(|(s, _)| service < s) => {
-                    refused = Some((service, alloc));
-                }
-                None => {}
-            }
-        }
+        let refused = self
+            .services
+            .iter()
+            .filter(|(_, alloc)| locate(&states, alloc.ips.as_slice()).is_none())
+            .min_by(|(a, _), (b, _)| a.cmp(b));
         if let Some((service, alloc)) = refused {
             return Err(IncompatibleConfig {
-                service: service.clone(),
+                service: service.to_string(),
                 ips: alloc.ips.to_vec(),
             });
         }
-        for (service, (pool, cidrs)) in placed {
-            let Some(alloc) = self.services.get_mut(&service) else {
+        for alloc in self.services.values_mut() {
+            let Some((pool, cidrs)) = locate(&states, alloc.ips.as_slice()) else {
                 continue;
             };
             alloc.pool = pool;
             alloc.cidrs = cidrs;
-            if let Some(state) = states.get_mut(pool) {
-                for (ip, c) in alloc.ips.as_slice().iter().zip(cidrs) {
-                    if let Some(cidr) = state.cidrs.get_mut(c) {
-                        cidr.mark_used(*ip);
-                    }
+            for (ip, c) in alloc.ips.as_slice().iter().zip(cidrs) {
+                if let Some(cidr) = states.get_mut(pool).and_then(|p| p.cidr_mut(c)) {
+                    cidr.mark_used(*ip);
                 }
             }
         }
@@ -201,38 +205,53 @@ impl Allocator {
         ips: &[IpAddr],
         usage: &Usage,
     ) -> Result<LbIps, AllocError> {
-        let ips: Vec<IpAddr> = ips.iter().map(IpAddr::to_canonical).collect();
-        let ips = ips.as_slice();
-        let Some((pool, cidrs)) = locate(&self.pools, ips) else {
+        let ips = canonical(ips);
+        let Some((pool, cidrs)) = locate(&self.pools, &ips) else {
             return Err(AllocError::NotAllowed(
                 ips.iter().map(|ip| ip_string(*ip)).collect(),
             ));
         };
-        let lb = LbIps::new(ips)?;
+        let lb = LbIps::new(&ips)?;
         for ip in lb.as_slice() {
             self.sharing.check(service, *ip, usage)?;
         }
-        self.unassign(service);
-        self.record(service, pool, cidrs, lb, usage.clone());
+        let previous = self.services.remove(service);
+        if let Some(old) = &previous {
+            self.release(old);
+        }
+        let claim = Claim::new(
+            service,
+            usage,
+            previous.as_ref().map(|a| &a.claim),
+            &self.sharing,
+        );
+        for (ip, c) in lb.as_slice().iter().zip(cidrs) {
+            if self.sharing.add(&claim, *ip)
+                && let Some(cidr) = self.pools.get_mut(pool).and_then(|p| p.cidr_mut(c))
+            {
+                cidr.mark_used(*ip);
+            }
+        }
+        let alloc = Allocation {
+            pool,
+            cidrs,
+            ips: lb,
+            claim,
+        };
+        self.services
+            .insert(Arc::clone(alloc.claim.service()), alloc);
         Ok(lb)
     }
 
     /// Releases the service's addresses; false if it had none.
     pub fn unassign(&mut self, service: &str) -> bool {
-        let Some(alloc) = self.services.remove(service) else {
-            return false;
-        };
-        for (ip, c) in alloc.ips.as_slice().iter().zip(alloc.cidrs) {
-            if self.sharing.remove(service, *ip, &alloc.usage)
-                && let Some(cidr) = self
-                    .pools
-                    .get_mut(alloc.pool)
-                    .and_then(|p| p.cidrs.get_mut(c))
-            {
-                cidr.mark_free(*ip);
+        match self.services.remove(service) {
+            Some(alloc) => {
+                self.release(&alloc);
+                true
             }
+            None => false,
         }
-        true
     }
 
     /// The pool the service's addresses belong to.
@@ -288,23 +307,23 @@ impl Allocator {
         self.services.get(service).map(|a| a.ips)
     }
 
-    fn record(&mut self, service: &str, pool: usize, cidrs: [usize; 2], ips: LbIps, usage: Usage) {
-        for (ip, c) in ips.as_slice().iter().zip(cidrs) {
-            if self.sharing.add(service, *ip, &usage)
-                && let Some(cidr) = self.pools.get_mut(pool).and_then(|p| p.cidrs.get_mut(c))
+    fn release(&mut self, alloc: &Allocation) {
+        for (ip, c) in alloc.ips.as_slice().iter().zip(alloc.cidrs) {
+            if self.sharing.remove(&alloc.claim, *ip)
+                && let Some(cidr) = self.pools.get_mut(alloc.pool).and_then(|p| p.cidr_mut(c))
             {
-                cidr.mark_used(*ip);
+                cidr.mark_free(*ip);
             }
         }
-        self.services.insert(
-            service.to_owned(),
-            Allocation {
-                pool,
-                cidrs,
-                ips,
-                usage,
-            },
-        );
+    }
+}
+
+/// The addresses with IPv4-mapped IPv6 as IPv4 (copied only when some are mapped).
+fn canonical(ips: &[IpAddr]) -> Cow<'_, [IpAddr]> {
+    if ips.iter().all(|ip| ip.to_canonical() == *ip) {
+        Cow::Borrowed(ips)
+    } else {
+        Cow::Owned(ips.iter().map(IpAddr::to_canonical).collect())
     }
 }
 

@@ -369,21 +369,52 @@ fn restart_rebuilds_from_statuses_first_status_wins() {
         svc("ns/b", &["192.168.1.240"]),
         svc("ns/c", &["192.168.1.242"]),
     ];
-    let (a, entries) = plan(&alloc().pools().cloned().collect::<Vec<_>>(), &services);
-    let verdicts: Vec<(&str, Action, Option<Vec<IpAddr>>)> = entries
-        .iter()
-        .map(|e| (e.key.as_str(), e.action, e.after.clone()))
-        .collect();
+    let (a, decided) = plan(&alloc().pools().cloned().collect::<Vec<_>>(), &services);
+    let verdicts: Vec<(Action, &Status)> = decided.iter().map(|c| (c.action, &c.status)).collect();
     assert_eq!(
         verdicts,
         [
             // Deferred until after sync, then the lowest address nobody's status holds.
-            ("ns/new", Action::Assigned, Some(ips(&["192.168.1.241"]))),
-            ("ns/a", Action::Kept, Some(ips(&["192.168.1.240"]))),
-            ("ns/b", Action::Changed, Some(ips(&["192.168.1.243"]))),
-            ("ns/c", Action::Kept, Some(ips(&["192.168.1.242"]))),
+            (Action::Assigned, &Status::Set(ips(&["192.168.1.241"]))),
+            (Action::Kept, &Status::Set(ips(&["192.168.1.240"]))),
+            (Action::Changed, &Status::Set(ips(&["192.168.1.243"]))),
+            (Action::Kept, &Status::Set(ips(&["192.168.1.242"]))),
         ]
     );
+    assert!(decided.iter().all(|c| !c.retry));
     assert_eq!(a.service_count(), 4);
-    assert_eq!(entries[2].reason, r#"Assigned IP ["192.168.1.243"]"#);
+    assert_eq!(decided[2].reason, r#"Assigned IP ["192.168.1.243"]"#);
+}
+
+#[test]
+fn notes_carry_upstream_log_fields() {
+    use crate::allocator::Level;
+    use serde_json::json;
+    let allocated = Note::IpAllocated(ips(&["192.168.1.240", "fd00::1"]));
+    assert_eq!(allocated.level(), Level::Info);
+    assert_eq!(
+        allocated.fields(),
+        [
+            ("event", json!("ipAllocated")),
+            ("ip", json!(["192.168.1.240", "fd00::1"])),
+            ("msg", json!("IP address assigned by controller")),
+        ]
+    );
+    let cleared = Note::Cleared(ClearReason::DifferentPool);
+    assert_eq!(
+        cleared.fields(),
+        [
+            ("event", json!("clearAssignment")),
+            ("reason", json!("differentPoolRequested")),
+            (
+                "msg",
+                json!("user requested a different pool than the one currently assigned")
+            ),
+        ]
+    );
+    assert_eq!(
+        Note::Cleared(ClearReason::NotLoadBalancer).level(),
+        Level::Debug
+    );
+    assert_eq!(Note::AllocationFailed("x".into()).level(), Level::Error);
 }

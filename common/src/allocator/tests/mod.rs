@@ -62,7 +62,7 @@ pub(super) fn shared(key: &str, backend: &str, ports: &[(&str, i32)]) -> Usage {
     Usage {
         ports: ports
             .iter()
-            .map(|(proto, p)| Port::new(*proto, *p))
+            .map(|(proto, p)| Port::new(proto, *p))
             .collect(),
         sharing_key: key.to_owned(),
         backend_key: backend.to_owned(),

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use proptest::prelude::*;
 
 use super::*;
-use crate::allocator::sharing::Sharing;
+use crate::allocator::sharing::{Claim, Sharing};
 
 const SERVICES: usize = 12;
 
@@ -50,24 +50,25 @@ proptest! {
     #[test]
     fn lowest_shareable_agrees_with_check_sharing(ops in ops()) {
         let mut sharing = Sharing::default();
-        let mut held: Vec<Option<(IpAddr, Usage)>> = vec![None; SERVICES];
+        let mut held: Vec<Option<(IpAddr, Claim)>> = vec![None; SERVICES];
         for op in ops {
             match op {
                 Op::Take(s, offset, usage) => {
                     let name = format!("s{s}");
                     let ip = addr(offset);
                     if sharing.check(&name, ip, &usage).is_ok() {
-                        if let Some((old, old_usage)) = held[s].take() {
-                            sharing.remove(&name, old, &old_usage);
+                        let previous = held[s].take();
+                        if let Some((old, claim)) = &previous {
+                            sharing.remove(claim, *old);
                         }
-                        sharing.add(&name, ip, &usage);
-                        held[s] = Some((ip, usage));
+                        let claim = Claim::new(&name, &usage, previous.as_ref().map(|(_, c)| c), &sharing);
+                        sharing.add(&claim, ip);
+                        held[s] = Some((ip, claim));
                     }
                 }
                 Op::Drop(s) => {
-                    if let Some((old, old_usage)) = held[s].take() {
-                        let name = format!("s{s}");
-                        let freed = sharing.remove(&name, old, &old_usage);
+                    if let Some((old, claim)) = held[s].take() {
+                        let freed = sharing.remove(&claim, old);
                         prop_assert_eq!(freed, sharing.holders(old).is_empty());
                     }
                 }
