@@ -68,7 +68,11 @@ pub fn owner<'a>(candidates: impl IntoIterator<Item = &'a str>, key: &str) -> Op
         .map(|(_, node)| node)
 }
 
-/// `layer2Controller.ShouldAnnounce`: `Ok(())` when `my_node` must answer for the service.
+/// Upstream's `layer2Controller.ShouldAnnounce`, quirks included, kept as the reference the
+/// election tests compare against. The speaker does not call it: it decides with
+/// `common::speaker::decide`, which passes ready speaker pods as the candidates when memberlist
+/// is off (upstream's quirk below, issue #2005, is one DEVELOPERS.md fixes) and skips excluded
+/// nodes.
 pub fn should_announce(my_node: &str, input: &ElectionInput<'_>) -> Result<(), NotAnnouncing> {
     let Some(&first_ip) = input.ips.first() else {
         return Err(NotAnnouncing::NotOwner);
