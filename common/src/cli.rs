@@ -144,7 +144,25 @@ pub struct CommonArgs {
     pub enable_pprof: bool,
 }
 
+/// Where the service account's namespace is mounted in a pod.
+const SA_NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
 impl CommonArgs {
+    /// `--namespace`/`METALLB_NAMESPACE`, else the service account's namespace, with
+    /// upstream's message when neither is there (spec §1.1).
+    pub fn namespace(&self) -> Result<String, String> {
+        if let Some(ns) = self.namespace.as_deref().filter(|s| !s.is_empty()) {
+            return Ok(ns.to_owned());
+        }
+        std::fs::read_to_string(SA_NAMESPACE_FILE)
+            .map(|s| s.trim().to_owned())
+            .ok()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                "Unable to get namespace from pod service account data, please specify --namespace or METALLB_NAMESPACE".to_owned()
+            })
+    }
+
     /// The validated log level (upstream exits 1 on an unknown one).
     pub fn level(&self) -> Result<LogLevel, String> {
         self.log_level.parse()
@@ -246,4 +264,33 @@ pub fn print_stdout(text: &str) {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+#[cfg(test)]
+mod namespace_tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+
+    #[test]
+    fn flag_wins_and_a_missing_namespace_says_how_to_fix_it() {
+        let t = T::parse_from(["x", "--namespace=metallb-system"]);
+        assert_eq!(t.common.namespace(), Ok("metallb-system".to_owned()));
+        if !std::path::Path::new(SA_NAMESPACE_FILE).exists()
+            && std::env::var_os("METALLB_NAMESPACE").is_none()
+        {
+            let t = T::parse_from(["x"]);
+            let err = t.common.namespace().expect_err("no namespace anywhere");
+            assert!(
+                err.contains("please specify --namespace or METALLB_NAMESPACE"),
+                "{err}"
+            );
+        }
+    }
 }

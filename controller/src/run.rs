@@ -25,21 +25,6 @@ use common::k8s_event::{Dedup, EventType, Regarding, event_object};
 const MAX_INFLIGHT_WRITES: usize = 32;
 const COMPONENT: &str = "metallb-controller";
 
-/// Where the service account's namespace is mounted in a pod.
-const SA_NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
-
-/// `--namespace`/`METALLB_NAMESPACE`, else the service account's namespace.
-pub fn resolve_namespace(flag: Option<&str>) -> anyhow::Result<String> {
-    if let Some(ns) = flag.filter(|s| !s.is_empty()) {
-        return Ok(ns.to_owned());
-    }
-    std::fs::read_to_string(SA_NAMESPACE_FILE)
-        .map(|s| s.trim().to_owned())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .context("Unable to get namespace from pod service account data, please specify --namespace or METALLB_NAMESPACE")
-}
-
 /// A client from `--kubeconfig`, or in-cluster / the default kubeconfig.
 pub async fn client(kubeconfig: Option<&str>) -> anyhow::Result<Client> {
     let config = match kubeconfig.filter(|s| !s.is_empty()) {
@@ -57,7 +42,7 @@ pub async fn client(kubeconfig: Option<&str>) -> anyhow::Result<Client> {
 /// Runs the controller until the watches end (they retry forever).
 pub async fn run<A: Allocation>(args: &Args, alloc: A) -> anyhow::Result<()> {
     let client = client(args.common.kubeconfig.as_deref()).await?;
-    let namespace = resolve_namespace(args.common.namespace.as_deref())?;
+    let namespace = args.common.namespace().map_err(anyhow::Error::msg)?;
     if let Some(name) = args.ml_secret_name.as_deref().filter(|s| !s.is_empty()) {
         let deployment = args.deployment.as_deref().unwrap_or_default();
         if secret::ensure(&client, &namespace, name, deployment).await? {

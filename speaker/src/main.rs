@@ -14,7 +14,6 @@ use args::{Args, Command};
 
 /// The manifests' speaker pod labels, used to find live speakers when `--ml-labels` is unset.
 const DEFAULT_SPEAKER_LABELS: &str = "app=metallb,component=speaker";
-const SA_NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
 fn main() -> ExitCode {
     let args: Args = common::cli::parse_go_args();
@@ -66,12 +65,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args, node: String) -> anyhow::Result<()> {
-    let namespace = match args.common.namespace.clone().filter(|s| !s.is_empty()) {
-        Some(ns) => ns,
-        None => std::fs::read_to_string(SA_NAMESPACE_FILE)
-            .map(|s| s.trim().to_owned())
-            .context("Unable to get namespace from pod service account data, please specify --namespace or METALLB_NAMESPACE")?,
-    };
+    let namespace = args.common.namespace().map_err(anyhow::Error::msg)?;
     let config = match args.common.kubeconfig.as_deref().filter(|s| !s.is_empty()) {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(path)?;

@@ -386,14 +386,9 @@ impl Speaker {
     }
 
     fn announced_ips(&self) -> Vec<(String, Vec<IpAddr>)> {
-        [Protocol::Layer2, Protocol::Bgp]
-            .into_iter()
-            .flat_map(|p| {
-                self.announcements
-                    .with_protocol(p)
-                    .map(|(k, ips)| (k.to_owned(), ips.to_vec()))
-                    .collect::<Vec<_>>()
-            })
+        self.announcements
+            .iter()
+            .map(|(k, _, ips)| (k.to_owned(), ips.to_vec()))
             .collect()
     }
 
@@ -403,16 +398,8 @@ impl Speaker {
             Dirty::One(k) => vec![k],
             Dirty::All => {
                 let mut all: BTreeSet<String> = self.services.keys().cloned().collect();
-                all.extend(
-                    self.announcements
-                        .with_protocol(Protocol::Layer2)
-                        .map(|(k, _)| k.to_owned()),
-                );
-                all.extend(
-                    self.announcements
-                        .with_protocol(Protocol::Bgp)
-                        .map(|(k, _)| k.to_owned()),
-                );
+                // Announced services that vanished from the cache must be re-decided too.
+                all.extend(self.announcements.iter().map(|(k, _, _)| k.to_owned()));
                 all.into_iter().collect()
             }
         };

@@ -59,6 +59,13 @@ impl Announcements {
         self.current.get(key)
     }
 
+    /// Every announced service with its protocol and IPs.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Protocol, &[IpAddr])> {
+        self.current
+            .iter()
+            .map(|(k, (p, ips))| (k.as_str(), *p, ips.as_slice()))
+    }
+
     /// Announced services of one protocol (the BGP planner's input).
     pub fn with_protocol(&self, protocol: Protocol) -> impl Iterator<Item = (&str, &[IpAddr])> {
         self.current
