@@ -6,6 +6,8 @@ mod api_tests;
 mod args;
 mod http;
 mod k8s;
+#[cfg(test)]
+mod loop_tests;
 mod plan;
 mod queue;
 mod reconcile;

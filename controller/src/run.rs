@@ -63,19 +63,38 @@ pub async fn run<A: Allocation>(args: &Args, alloc: A) -> anyhow::Result<()> {
         }
     });
 
-    Shell::new(client, namespace, args.common.config.clone(), metrics)
+    reconcile_loop(
+        client,
+        namespace,
+        args.common.config.clone(),
+        metrics,
+        alloc,
+    )
+    .await
+}
+
+/// The watches, the reconcile loop and the writers, on any client: in-cluster from [`run`],
+/// on a mocked API server in the loop tests.
+pub(crate) async fn reconcile_loop<A: Allocation>(
+    client: Client,
+    namespace: String,
+    config_name: String,
+    metrics: Metrics,
+    alloc: A,
+) -> anyhow::Result<()> {
+    Shell::new(client, namespace, config_name, metrics)
         .run(Reconciler::new(alloc))
         .await
 }
 
-struct Metrics {
+pub(crate) struct Metrics {
     k8s: common::metrics::K8sClient,
     alloc: common::metrics::Allocator,
     pools: BTreeSet<String>,
 }
 
 impl Metrics {
-    fn new(registry: &Registry) -> anyhow::Result<Self> {
+    pub(crate) fn new(registry: &Registry) -> anyhow::Result<Self> {
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
@@ -188,7 +207,7 @@ impl Shell {
                     }
                 },
                 _ = sleep_until(deadline), if deadline.is_some() => {
-                    let due = self.queue.pop_due(Instant::now());
+                    let due = self.queue.pop_due(now());
                     due.iter().flat_map(|k| rec.retry(k)).collect()
                 },
             };
@@ -318,7 +337,7 @@ impl Shell {
                 } => emit_log(level, event, key.as_deref(), &message),
                 Action::Retry { key } => {
                     self.metrics.k8s.update_errors_total.inc();
-                    self.queue.retry(&key, Instant::now());
+                    self.queue.retry(&key, now());
                 }
             }
         }
@@ -344,10 +363,7 @@ impl Shell {
     }
 
     async fn post_event(&mut self, about: Regarding, kind: EventType, reason: &str, message: &str) {
-        if !self
-            .dedup
-            .admit(&about, kind, reason, message, Instant::now())
-        {
+        if !self.dedup.admit(&about, kind, reason, message, now()) {
             return;
         }
         let now = k8s_openapi::jiff::Timestamp::now();
@@ -411,6 +427,12 @@ fn emit_log(level: tracing::Level, event: &str, key: Option<&str>, message: &str
         tracing::Level::INFO => tracing::info!(event, service, "{message}"),
         _ => tracing::debug!(event, service, "{message}"),
     }
+}
+
+/// The loop's clock is tokio's, so the retry queue, the Event de-dup and the timer the loop
+/// sleeps on agree, also when a test pauses time.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
