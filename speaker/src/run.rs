@@ -137,7 +137,15 @@ impl Speaker {
             let dirty = tokio::select! {
                 ev = configs.next() => self.on_config(ev.context("configmap watch ended")?),
                 ev = services.next() => self.on_service(ev.context("service watch ended")?),
-                ev = nodes.next() => self.on_node(ev.context("node watch ended")?),
+                ev = nodes.next() => {
+                    let ev = ev.context("node watch ended")?;
+                    let rejoin = ev.as_ref().is_ok_and(|e| k8s::own_node_changed(e, &self.settings.node));
+                    let dirty = self.on_node(ev);
+                    if rejoin && self.membership.is_some() {
+                        self.poll_pods().await; // memberlist: joins listed speakers not yet members
+                    }
+                    dirty
+                }
                 Some(ev) = next_opt(&mut slices) => self.on_endpoints(ev, |s: &EndpointSlice| {
                     let id = format!("{}/{}", s.metadata.namespace.as_deref().unwrap_or_default(), s.metadata.name.as_deref().unwrap_or_default());
                     k8s::endpoint_slice(s).map(|(key, list)| (key, id, list))
@@ -150,11 +158,8 @@ impl Speaker {
                 Some(n) = next_membership(&mut self.membership) => self.on_membership(n),
                 _ = term.recv() => {
                     tracing::info!(op = "shutdown", "SIGTERM received, stopping");
-                    if let Some(m) = self.membership.take() {
-                        // Leave first, so the others elect new owners at once (upstream: Leave(1s)).
-                        m.handle.leave(Duration::from_secs(1)).await;
-                    }
-                    self.layer2.shutdown().await;
+                    let handle = self.membership.take().map(|m| m.handle);
+                    crate::stop::leave_and_drain(handle, self.layer2, crate::stop::DRAIN_GRACE).await;
                     // Each session sends a Cease, so routers withdraw our routes at once.
                     self.bgp.shutdown().await;
                     return Ok(());
