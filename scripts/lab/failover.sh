@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Failover lab: a client and three nodes in network namespaces on one bridge, each node running
 # speaker/examples/l2_member (the speaker's memberlist shell, election and Layer 2 announcer)
-# with the fast profile, for four VIPs. Checks from the client, with arping and tcpdump:
+# with the fast profile, for four IPv4 VIPs and one IPv6 VIP. Checks from the client, with
+# arping and tcpdump:
 #   * every VIP is answered by exactly one MAC, that of its §4.3 owner among the three;
 #   * after SIGKILL of a VIP's owner, the VIP is answered by the owner elected among the two
 #     survivors, and by it alone;
 #   * SIGTERM of the new owner, while the client asks every 20 ms, leaves no request
-#     unanswered, and the last node takes over.
+#     unanswered, and the last node takes over; the leaving node saw every IP it owned
+#     claimed by the new owner (gratuitous ARP, and unsolicited NA for the IPv6 VIP).
 # Needs root; otherwise prints SKIP and exits 0. Namespaces (prefix folab-) and processes are
 # removed on exit. Bounded: a watchdog ends it after 120 s.
 set -euo pipefail
@@ -24,7 +26,8 @@ ip netns del folab-probe
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 P=folab
 WORK=$(mktemp -d /tmp/folab.XXXXXX)
-VIPS=(192.168.79.100 192.168.79.101 192.168.79.102 192.168.79.103)
+# fd79::100 is owned by node1 among node1 and node3, the owner that is sent SIGTERM.
+VIPS=(192.168.79.100 192.168.79.101 192.168.79.102 192.168.79.103 fd79::100)
 PASSED=0
 FAILED=0
 # shellcheck source=lib/failover_env.sh
@@ -59,6 +62,7 @@ fo_topology
 check_answers() {
     local label=$1 vip want got; shift
     for vip in "${VIPS[@]}"; do
+        [[ $vip == *:* ]] && continue
         want=${FO_MAC[$(fo_owner_of "$vip" "$@")]}
         got=$(fo_arp_macs "$vip")
         [[ $got == "$want" ]] && pass "$label $vip answered by $want only" ||
@@ -115,7 +119,7 @@ echo "lab: SIGTERM: $result"
 [[ $result == *" unanswered=0 "* && $result != takeover=none* ]] &&
     pass "SIGTERM: $LAST took $VIP over and no request went unanswered" ||
     fail "SIGTERM: $result"
-grep -q '^DRAINED .* handed_over=[1-9]' "$WORK/$NEXT.out" && pass "$NEXT drained: $(grep '^DRAINED' "$WORK/$NEXT.out" | cut -d' ' -f3-)" ||
+grep -q '^DRAINED .* handed_over=[1-9][0-9]* unclaimed=0$' "$WORK/$NEXT.out" && pass "$NEXT drained: $(grep '^DRAINED' "$WORK/$NEXT.out" | cut -d' ' -f3-)" ||
     fail "$NEXT did not report a hand-over: $(grep '^DRAINED' "$WORK/$NEXT.out" || echo none)"
 check_answers "1 member:" "$LAST"
 

@@ -4,7 +4,11 @@
 # Callers set P (namespace prefix), WORK (scratch dir), BIN (the l2_member binary) and VIPS,
 # and call fo_cleanup on exit. All traffic stays inside these namespaces.
 #
-# Addresses: client 192.168.79.2, nodeN 192.168.79.1N (memberlist on port 7946).
+# Addresses: client 192.168.79.2, nodeN 192.168.79.1N (memberlist on port 7946), and
+# fd79::2 / fd79::1N. IPv6 VIPs are announced and drained but not probed (arping is IPv4).
+
+# sort and comparisons in byte order, as the Rust side sorts.
+export LC_ALL=C
 
 FO_NODES=(node1 node2 node3)
 declare -A FO_MAC=([client]=02:00:00:00:03:0c [node1]=02:00:00:00:03:01 [node2]=02:00:00:00:03:02 [node3]=02:00:00:00:03:03)
@@ -40,6 +44,7 @@ fo_topology() {
         fo_in_ns br ip link set "v-$ns" master br0 up
         fo_in_ns "$ns" ip link set lo up
         fo_in_ns "$ns" ip addr add "192.168.79.${FO_HOST[$ns]}/24" dev eth0
+        fo_in_ns "$ns" ip addr add "fd79::${FO_HOST[$ns]}/64" dev eth0
         fo_in_ns "$ns" ip link set eth0 up
     done
 }
