@@ -5,7 +5,7 @@
 //! (`speaker::stop::leave_and_drain`) — for a fixed set of VIPs, each a `Cluster`-policy
 //! service with a ready endpoint. Not part of the speaker's interface.
 //!
-//! `l2_member --node N --bind IP:PORT [--join IP:PORT ...] [--ml-fast] [--rejoin SECS] VIP...`
+//! `l2_member --node N --bind IP:PORT [--join IP:PORT ...] [--ml-fast] VIP...`
 //!
 //! Prints `STATE <unix ms> members=<a,b> owned=<ips>` whenever membership or the owned set
 //! changes, and `DRAINED <unix ms> handed_over=<n> unclaimed=<n>` after a graceful stop.
@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -31,15 +31,12 @@ struct Args {
     /// memberlist bind and advertise address.
     #[arg(long)]
     bind: SocketAddr,
-    /// Peers to join at start and re-join periodically (the speaker's listed pod IPs).
+    /// Peers to join, re-joined while not members (the speaker's listed pod IPs).
     #[arg(long)]
     join: Vec<SocketAddr>,
     /// The fast failure-detection profile (`--ml-fast` of the speaker).
     #[arg(long)]
     ml_fast: bool,
-    /// Re-join peers that are not members this often, seconds (the speaker: every pod poll).
-    #[arg(long, default_value_t = 30.0)]
-    rejoin: f64,
     /// The service IPs, one service each.
     #[arg(required = true)]
     vips: Vec<IpAddr>,
@@ -114,19 +111,6 @@ impl Node {
         }
         Ok(())
     }
-
-    /// Joins the configured peers whose address is not a member's (run.rs's `poll_pods`).
-    async fn rejoin(&self, peers: &[SocketAddr]) {
-        let members: BTreeSet<IpAddr> = self.handle.members().iter().map(|m| m.addr.ip()).collect();
-        let missing: Vec<SocketAddr> = peers
-            .iter()
-            .copied()
-            .filter(|p| !members.contains(&p.ip()))
-            .collect();
-        if !missing.is_empty() {
-            self.handle.join(missing).await;
-        }
-    }
 }
 
 fn unix_ms() -> u128 {
@@ -187,11 +171,10 @@ async fn main() -> anyhow::Result<()> {
         last: String::new(),
     };
     node.reconcile().await?;
-    node.rejoin(&args.join).await;
+    node.handle.set_peers(args.join.clone()).await;
     println!("ready {}", args.node);
 
     let mut term = signal(SignalKind::terminate())?;
-    let mut rejoin = tokio::time::interval(Duration::from_secs_f64(args.rejoin.max(0.1)));
     loop {
         tokio::select! {
             Some(n) = events.recv() => {
@@ -200,7 +183,6 @@ async fn main() -> anyhow::Result<()> {
                 }
                 node.reconcile().await?;
             }
-            _ = rejoin.tick() => node.rejoin(&args.join).await,
             _ = term.recv() => break,
         }
     }

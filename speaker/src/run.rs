@@ -345,8 +345,9 @@ impl Speaker {
         }
     }
 
-    /// Lists the speaker pods (the RBAC grants `list`, not `watch`). With memberlist, joins
-    /// those that are not members yet: the periodic re-join that heals partitions. Without it,
+    /// Lists the speaker pods (the RBAC grants `list`, not `watch`). With memberlist, their
+    /// addresses become memberlist's peers, re-joined while not members: what heals
+    /// partitions. Without it,
     /// their Ready nodes are the live speakers (upstream announced nothing for Cluster-policy
     /// services then, issue #2005).
     async fn poll_pods(&mut self) -> Dirty {
@@ -362,19 +363,15 @@ impl Speaker {
             }
         };
         if let Some(m) = &self.membership {
-            let members: BTreeSet<std::net::IpAddr> =
-                m.handle.members().iter().map(|m| m.addr.ip()).collect();
             let port = self.settings.memberlist_port;
-            let join: Vec<std::net::SocketAddr> = list
+            let peers: Vec<std::net::SocketAddr> = list
                 .items
                 .iter()
                 .filter_map(k8s::pod_ip)
-                .filter(|ip| !members.contains(ip))
                 .map(|ip| std::net::SocketAddr::new(ip, port))
                 .collect();
-            if !join.is_empty() {
-                m.handle.join(join).await;
-            }
+            // Joins those not yet members now, and again every few seconds while they are not.
+            m.handle.set_peers(peers).await;
             return Dirty::None;
         }
         let live: BTreeSet<String> = list.items.iter().filter_map(k8s::ready_pod_node).collect();
