@@ -6,7 +6,10 @@
 # the client's interface timestamps requests and replies. Every run starts a fresh cluster.
 #   a. SIGKILL of the VIP's owner → first reply from the elected next owner's MAC;
 #      RUNS runs per profile (fast: --ml-fast, default: upstream's DefaultLANConfig timers).
-#   b. SIGTERM of the owner → requests left without a reply; TERM_RUNS runs per profile.
+#   b. SIGTERM of the owner → requests left without a reply, and replies from the old owner
+#      after the new owner's first (each can flip the client back); TERM_RUNS runs per
+#      profile, with the speaker's drain and, as the reference, upstream's order (Leave(1s),
+#      then stop: l2_member --upstream-stop).
 #   c. partition: the owner's bridge port goes down until both sides have re-elected, then
 #      up → time until every speaker holds the final membership and owned set (from their
 #      own timestamped STATE lines); PART_RUNS runs per profile.
@@ -137,6 +140,14 @@ for profile in $PROFILES; do
         echo "bench: $profile SIGTERM run $run: $LINE"
         echo "$LINE" >>"$WORK/term-$profile.txt"
     done
+    : >"$WORK/upterm-$profile.txt"
+    FO_EXTRA=--upstream-stop
+    for run in $(seq "$TERM_RUNS"); do
+        one_stop TERM "$run"
+        echo "bench: $profile SIGTERM (upstream order) run $run: $LINE"
+        echo "$LINE" >>"$WORK/upterm-$profile.txt"
+    done
+    FO_EXTRA=
     : >"$WORK/part-$profile.txt"
     for run in $(seq "$PART_RUNS"); do
         one_partition "$run"
@@ -147,8 +158,11 @@ for profile in $PROFILES; do
     t=$(field unanswered <"$WORK/term-$profile.txt")
     tt=$(field takeover <"$WORK/term-$profile.txt")
     f=$(field flips <"$WORK/term-$profile.txt")
+    ut=$(field unanswered <"$WORK/upterm-$profile.txt")
+    uf=$(field flips <"$WORK/upterm-$profile.txt")
     h=$(field heal <"$WORK/part-$profile.txt")
     echo "RESULT $profile SIGKILL→new owner's first reply: median $(median <<<"$k") s, max $(maximum <<<"$k") s over $(wc -l <<<"$k") runs"
     echo "RESULT $profile SIGTERM: unanswered requests per run: $(paste -sd' ' <<<"$t") (max $(maximum <<<"$t")); new owner's first reply after $(median <<<"$tt") s (median); replies from the old owner after it: $(paste -sd' ' <<<"$f")"
+    echo "RESULT $profile SIGTERM, upstream order: unanswered requests per run: $(paste -sd' ' <<<"$ut"); replies from the old owner after the new owner's first: $(paste -sd' ' <<<"$uf")"
     echo "RESULT $profile partition heal→agreement: median $(median <<<"$h") s, max $(maximum <<<"$h") s over $(wc -l <<<"$h") runs"
 done

@@ -5,7 +5,7 @@
 //! (`speaker::stop::leave_and_drain`) — for a fixed set of VIPs, each a `Cluster`-policy
 //! service with a ready endpoint. Not part of the speaker's interface.
 //!
-//! `l2_member --node N --bind IP:PORT [--join IP:PORT ...] [--ml-fast] VIP...`
+//! `l2_member --node N --bind IP:PORT [--join IP:PORT ...] [--ml-fast] [--upstream-stop] VIP...`
 //!
 //! Prints `STATE <unix ms> members=<a,b> owned=<ips>` whenever membership or the owned set
 //! changes, and `DRAINED <unix ms> handed_over=<n> unclaimed=<n>` after a graceful stop.
@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -37,6 +37,10 @@ struct Args {
     /// The fast failure-detection profile (`--ml-fast` of the speaker).
     #[arg(long)]
     ml_fast: bool,
+    /// On SIGTERM, do what upstream does (`Leave(1s)`, then stop answering) instead of the
+    /// speaker's drain: the reference for the benchmark.
+    #[arg(long)]
+    upstream_stop: bool,
     /// The service IPs, one service each.
     #[arg(required = true)]
     vips: Vec<IpAddr>,
@@ -185,6 +189,12 @@ async fn main() -> anyhow::Result<()> {
             }
             _ = term.recv() => break,
         }
+    }
+    if args.upstream_stop {
+        node.handle.leave(Duration::from_secs(1)).await;
+        node.layer2.shutdown().await;
+        println!("STOPPED {}", unix_ms());
+        return Ok(());
     }
     let report =
         speaker::stop::leave_and_drain(Some(node.handle), node.layer2, speaker::stop::DRAIN_GRACE)

@@ -346,10 +346,9 @@ impl Speaker {
     }
 
     /// Lists the speaker pods (the RBAC grants `list`, not `watch`). With memberlist, their
-    /// addresses become memberlist's peers, re-joined while not members: what heals
-    /// partitions. Without it,
-    /// their Ready nodes are the live speakers (upstream announced nothing for Cluster-policy
-    /// services then, issue #2005).
+    /// addresses become memberlist's peers, re-joined while not members (what heals
+    /// partitions). Without it, their Ready nodes are the live speakers (upstream announced
+    /// nothing for Cluster-policy services then, issue #2005).
     async fn poll_pods(&mut self) -> Dirty {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.settings.namespace);
         let list = match pods

@@ -18,6 +18,7 @@ FO_CLIENT_IP=192.168.79.2
 FO_CAPTURE_PID=
 FO_ARPING_PID=
 FO_FAST=--ml-fast
+FO_EXTRA=
 
 fo_in_ns() { local ns=$1; shift; ip netns exec "$P-$ns" "$@"; }
 
@@ -75,7 +76,7 @@ fo_start() {
     done
     # Not through fo_in_ns: `ip netns exec` execs the binary, so $! is the member itself.
     ip netns exec "$P-$node" "$BIN" --node "$node" --bind "192.168.79.${FO_HOST[$node]}:7946" \
-        "${peers[@]}" $FO_FAST "${VIPS[@]}" >>"$WORK/$node.out" 2>>"$WORK/$node.err" &
+        "${peers[@]}" $FO_FAST $FO_EXTRA "${VIPS[@]}" >>"$WORK/$node.out" 2>>"$WORK/$node.err" &
     FO_PID[$node]=$!
 }
 
