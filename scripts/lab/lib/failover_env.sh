@@ -89,33 +89,47 @@ fo_stop() {
 }
 
 # The last STATE line of a node, without its timestamp: "members=... owned=...".
-fo_state() { grep '^STATE ' "$WORK/$1.out" 2>/dev/null | tail -n1 | cut -d' ' -f3-; }
+fo_state() { { grep '^STATE ' "$WORK/$1.out" 2>/dev/null || true; } | tail -n1 | cut -d' ' -f3-; }
 
-# The state every running node must reach when exactly the given nodes are members.
+# The state every running node must reach when exactly the given nodes are members. Every
+# command returns 0: this runs under errexit and pipefail in a process substitution.
 fo_expect() {
     local members owned vip n
     members=$(printf '%s\n' "$@" | sort | paste -sd,)
     for n in "$@"; do
-        owned=$(for vip in "${VIPS[@]}"; do [[ $(fo_owner_of "$vip" "$@") == "$n" ]] && echo "$vip"; done | sort | paste -sd,)
+        owned=$(for vip in "${VIPS[@]}"; do
+            if [[ $(fo_owner_of "$vip" "$@") == "$n" ]]; then echo "$vip"; fi
+        done | sort | paste -sd,)
         echo "$n members=$members owned=$owned"
     done
 }
 
-# Whether every node listed has reached the state of fo_expect over the same list.
+# Whether every node listed has reached the state of fo_expect over the same list. The
+# expectation is computed once per call of fo_wait_converged (it forks sha256sum a lot).
 fo_converged() {
-    local node want
-    while read -r node want; do
-        [[ $(fo_state "$node") == "$want" ]] || return 1
-    done < <(fo_expect "$@")
+    local expected
+    expected=$(fo_expect "$@")
+    fo_matches "$expected" "$#"
 }
 
-# fo_wait_converged SECONDS NODE...: polls every 20 ms.
+# fo_matches EXPECTED COUNT: every "node state" line of EXPECTED holds, and there are COUNT.
+fo_matches() {
+    local node want seen=0
+    while read -r node want; do
+        [[ $(fo_state "$node") == "$want" ]] || return 1
+        seen=$((seen + 1))
+    done <<<"$1"
+    ((seen == $2))
+}
+
+# fo_wait_converged SECONDS NODE...: polls every 50 ms.
 fo_wait_converged() {
     local secs=$1; shift
-    local end=$((SECONDS + secs))
+    local end=$((SECONDS + secs)) expected
+    expected=$(fo_expect "$@")
     while ((SECONDS < end)); do
-        fo_converged "$@" && return 0
-        sleep 0.02
+        fo_matches "$expected" "$#" && return 0
+        sleep 0.05
     done
     return 1
 }
