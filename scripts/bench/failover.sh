@@ -12,7 +12,10 @@
 #      then stop: l2_member --upstream-stop).
 #   c. partition: the owner's bridge port goes down until both sides have re-elected, then
 #      up → time until every speaker holds the final membership and owned set (from their
-#      own timestamped STATE lines); PART_RUNS runs per profile.
+#      own timestamped STATE lines); PART_RUNS runs per profile with the port up again 1 s
+#      after re-election (dead nodes still get gossip), and PART_RUNS with it held down
+#      LONG_HOLD s (default 35, past memberlist's 30 s gossip-to-the-dead: only a re-join
+#      merges the two sides then).
 # The VIP rotates over the four per run, so different nodes are killed.
 # Needs root; otherwise prints SKIP and exits 0. No traffic leaves the namespaces (prefix
 # fobench-), which are removed on exit with every process started.
@@ -99,9 +102,9 @@ last_state_ms() {
     for n in "$@"; do grep '^STATE ' "$WORK/$n.out" | tail -n1 | cut -d' ' -f2; done | sort -n | tail -n1
 }
 
-# one_partition RUN: sets LINE to the time from heal to agreement.
+# one_partition RUN HOLD: sets LINE to the time from heal to agreement.
 one_partition() {
-    local run=$1 vip cut rest healed_ms agreed_ms
+    local run=$1 hold=$2 vip cut rest healed_ms agreed_ms
     vip=${VIPS[$((run % ${#VIPS[@]}))]}
     cut=$(fo_owner_of "$vip" "${FO_NODES[@]}")
     mapfile -t rest < <(others "$cut")
@@ -110,7 +113,7 @@ one_partition() {
     if ! fo_wait_converged 60 "$cut" || ! fo_wait_converged 60 "${rest[@]}"; then
         echo "bench: partition not detected" >&2
     fi
-    sleep 1
+    sleep "$hold"
     healed_ms=$(date +%s%3N)
     fo_in_ns br ip link set "v-$cut" up
     if fo_wait_converged 120 "${FO_NODES[@]}"; then
@@ -150,9 +153,15 @@ for profile in $PROFILES; do
     FO_EXTRA=
     : >"$WORK/part-$profile.txt"
     for run in $(seq "$PART_RUNS"); do
-        one_partition "$run"
+        one_partition "$run" 1
         echo "bench: $profile partition run $run: $LINE"
         echo "$LINE" >>"$WORK/part-$profile.txt"
+    done
+    : >"$WORK/longpart-$profile.txt"
+    for run in $(seq "$PART_RUNS"); do
+        one_partition "$run" "${LONG_HOLD:-35}"
+        echo "bench: $profile partition held ${LONG_HOLD:-35} s, run $run: $LINE"
+        echo "$LINE" >>"$WORK/longpart-$profile.txt"
     done
     k=$(field takeover <"$WORK/kill-$profile.txt")
     t=$(field unanswered <"$WORK/term-$profile.txt")
@@ -161,8 +170,11 @@ for profile in $PROFILES; do
     ut=$(field unanswered <"$WORK/upterm-$profile.txt")
     uf=$(field flips <"$WORK/upterm-$profile.txt")
     h=$(field heal <"$WORK/part-$profile.txt")
-    echo "RESULT $profile SIGKILL→new owner's first reply: median $(median <<<"$k") s, max $(maximum <<<"$k") s over $(wc -l <<<"$k") runs"
-    echo "RESULT $profile SIGTERM: unanswered requests per run: $(paste -sd' ' <<<"$t") (max $(maximum <<<"$t")); new owner's first reply after $(median <<<"$tt") s (median); replies from the old owner after it: $(paste -sd' ' <<<"$f")"
-    echo "RESULT $profile SIGTERM, upstream order: unanswered requests per run: $(paste -sd' ' <<<"$ut"); replies from the old owner after the new owner's first: $(paste -sd' ' <<<"$uf")"
-    echo "RESULT $profile partition heal→agreement: median $(median <<<"$h") s, max $(maximum <<<"$h") s over $(wc -l <<<"$h") runs"
+    lh=$(field heal <"$WORK/longpart-$profile.txt")
+    ((RUNS > 0)) && echo "RESULT $profile SIGKILL→new owner's first reply: median $(median <<<"$k") s, max $(maximum <<<"$k") s over $(wc -l <<<"$k") runs"
+    ((TERM_RUNS > 0)) && echo "RESULT $profile SIGTERM: unanswered requests per run: $(paste -sd' ' <<<"$t") (max $(maximum <<<"$t")); new owner's first reply after $(median <<<"$tt") s (median); replies from the old owner after it: $(paste -sd' ' <<<"$f")"
+    ((TERM_RUNS > 0)) && echo "RESULT $profile SIGTERM, upstream order: unanswered requests per run: $(paste -sd' ' <<<"$ut"); replies from the old owner after the new owner's first: $(paste -sd' ' <<<"$uf")"
+    ((PART_RUNS > 0)) && echo "RESULT $profile partition heal→agreement: median $(median <<<"$h") s, max $(maximum <<<"$h") s over $(wc -l <<<"$h") runs"
+    ((PART_RUNS > 0)) && echo "RESULT $profile partition held ${LONG_HOLD:-35} s, heal→agreement: median $(median <<<"$lh") s, max $(maximum <<<"$lh") s over $(wc -l <<<"$lh") runs"
 done
+true

@@ -9,9 +9,10 @@
 //! The one policy of MetalLB's own that lives here is the re-join: the speaker hands over the
 //! addresses of every listed speaker pod ([`Handle::set_peers`]) and those that are not
 //! members are joined again every [`REJOIN_INTERVAL`]. memberlist never probes or
-//! push/pulls a node it holds dead, so after a partition longer than failure detection both
-//! sides stay split until someone joins across: upstream re-joins once a minute, which makes
-//! a healed partition last up to a minute; here it lasts about one interval.
+//! push/pulls a node it holds dead and stops gossiping to it after `gossip_to_the_dead_time`
+//! (30 s), so after a partition longer than that both sides stay split until someone joins
+//! across: upstream re-joins once a minute, which makes a healed partition last up to a
+//! minute more; here it lasts about one interval.
 
 use common::memberlist::{
     self as ml, Event, JoinError, Member, Output, StreamId, StreamProgress, StreamReply,
