@@ -140,6 +140,13 @@ pub fn pod_ip(pod: &Pod) -> Option<std::net::IpAddr> {
     pod.status.as_ref()?.pod_ip.as_deref()?.parse().ok()
 }
 
+/// Whether a Node watch event is a change of the node named `own`: upstream's `SetNode`
+/// then re-joins memberlist (spec §4.4). The initial listing does not count, the start-up
+/// join covers it.
+pub fn own_node_changed(ev: &kube::runtime::watcher::Event<Node>, own: &str) -> bool {
+    matches!(ev, kube::runtime::watcher::Event::Apply(n) if n.metadata.name.as_deref() == Some(own))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +239,17 @@ mod tests {
             "status": {"conditions": [{"type": "Ready", "status": "False"}]}
         }));
         assert_eq!(ready_pod_node(&not_ready), None);
+    }
+
+    #[test]
+    fn only_updates_of_the_own_node_trigger_a_rejoin() {
+        use kube::runtime::watcher::Event;
+        let mine: Node = from(serde_json::json!({"metadata": {"name": "n1"}}));
+        let other: Node = from(serde_json::json!({"metadata": {"name": "n2"}}));
+        assert!(own_node_changed(&Event::Apply(mine.clone()), "n1"));
+        assert!(!own_node_changed(&Event::Apply(other), "n1"));
+        assert!(!own_node_changed(&Event::InitApply(mine.clone()), "n1"));
+        assert!(!own_node_changed(&Event::Delete(mine), "n1"));
+        assert!(!own_node_changed(&Event::InitDone, "n1"));
     }
 }

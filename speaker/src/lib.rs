@@ -8,4 +8,5 @@ pub mod k8s;
 pub mod l2;
 pub mod memberlist;
 pub mod run;
+pub mod stop;
 mod sys;

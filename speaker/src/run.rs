@@ -137,7 +137,15 @@ impl Speaker {
             let dirty = tokio::select! {
                 ev = configs.next() => self.on_config(ev.context("configmap watch ended")?),
                 ev = services.next() => self.on_service(ev.context("service watch ended")?),
-                ev = nodes.next() => self.on_node(ev.context("node watch ended")?),
+                ev = nodes.next() => {
+                    let ev = ev.context("node watch ended")?;
+                    let rejoin = ev.as_ref().is_ok_and(|e| k8s::own_node_changed(e, &self.settings.node));
+                    let dirty = self.on_node(ev);
+                    if rejoin && self.membership.is_some() {
+                        self.poll_pods().await; // memberlist: joins listed speakers not yet members
+                    }
+                    dirty
+                }
                 Some(ev) = next_opt(&mut slices) => self.on_endpoints(ev, |s: &EndpointSlice| {
                     let id = format!("{}/{}", s.metadata.namespace.as_deref().unwrap_or_default(), s.metadata.name.as_deref().unwrap_or_default());
                     k8s::endpoint_slice(s).map(|(key, list)| (key, id, list))
@@ -150,11 +158,8 @@ impl Speaker {
                 Some(n) = next_membership(&mut self.membership) => self.on_membership(n),
                 _ = term.recv() => {
                     tracing::info!(op = "shutdown", "SIGTERM received, stopping");
-                    if let Some(m) = self.membership.take() {
-                        // Leave first, so the others elect new owners at once (upstream: Leave(1s)).
-                        m.handle.leave(Duration::from_secs(1)).await;
-                    }
-                    self.layer2.shutdown().await;
+                    let handle = self.membership.take().map(|m| m.handle);
+                    crate::stop::leave_and_drain(handle, self.layer2, crate::stop::DRAIN_GRACE).await;
                     // Each session sends a Cease, so routers withdraw our routes at once.
                     self.bgp.shutdown().await;
                     return Ok(());
@@ -340,10 +345,10 @@ impl Speaker {
         }
     }
 
-    /// Lists the speaker pods (the RBAC grants `list`, not `watch`). With memberlist, joins
-    /// those that are not members yet: the periodic re-join that heals partitions. Without it,
-    /// their Ready nodes are the live speakers (upstream announced nothing for Cluster-policy
-    /// services then, issue #2005).
+    /// Lists the speaker pods (the RBAC grants `list`, not `watch`). With memberlist, their
+    /// addresses become memberlist's peers, re-joined while not members (what heals
+    /// partitions). Without it, their Ready nodes are the live speakers (upstream announced
+    /// nothing for Cluster-policy services then, issue #2005).
     async fn poll_pods(&mut self) -> Dirty {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.settings.namespace);
         let list = match pods
@@ -357,19 +362,15 @@ impl Speaker {
             }
         };
         if let Some(m) = &self.membership {
-            let members: BTreeSet<std::net::IpAddr> =
-                m.handle.members().iter().map(|m| m.addr.ip()).collect();
             let port = self.settings.memberlist_port;
-            let join: Vec<std::net::SocketAddr> = list
+            let peers: Vec<std::net::SocketAddr> = list
                 .items
                 .iter()
                 .filter_map(k8s::pod_ip)
-                .filter(|ip| !members.contains(ip))
                 .map(|ip| std::net::SocketAddr::new(ip, port))
                 .collect();
-            if !join.is_empty() {
-                m.handle.join(join).await;
-            }
+            // Joins those not yet members now, and again every few seconds while they are not.
+            m.handle.set_peers(peers).await;
             return Dirty::None;
         }
         let live: BTreeSet<String> = list.items.iter().filter_map(k8s::ready_pod_node).collect();

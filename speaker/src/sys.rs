@@ -18,10 +18,15 @@ const PACKET_OUTGOING: u32 = 4;
 const SOL_ICMPV6: libc::c_int = 58;
 const ICMP6_FILTER: libc::c_int = 1;
 
-/// Classic BPF run by the kernel on every ARP frame: keep requests that did not come from
-/// this host, truncated to 64 bytes; drop everything else before it wakes the speaker.
-/// Instructions as `(code, jt, jf, k)`.
-const ARP_REQUEST_FILTER: [(u16, u8, u8, u32); 8] = {
+/// `PACKET_BROADCAST`: a frame sent to the link-layer broadcast address.
+const PACKET_BROADCAST: u32 = 1;
+
+/// Classic BPF run by the kernel on every ARP frame: keep requests, and replies sent to
+/// broadcast (the reply half of a gratuitous round; requests already cover its request half),
+/// that did not come from this host, truncated to 64 bytes; drop everything else before it
+/// wakes the speaker. Unicast replies (ordinary resolution by this host's kernel) stay out.
+/// Instructions as `(code, jt, jf, k)`; a jump skips `jt`/`jf` instructions.
+const ARP_REQUEST_FILTER: [(u16, u8, u8, u32); 11] = {
     // Negative ancillary offsets are how classic BPF reads skb metadata; the wrap is intended.
     const PKTTYPE: u32 = (libc::SKF_AD_OFF + libc::SKF_AD_PKTTYPE) as u32;
     const LDH_ABS: u16 = 0x28; // BPF_LD | BPF_H | BPF_ABS
@@ -30,13 +35,16 @@ const ARP_REQUEST_FILTER: [(u16, u8, u8, u32); 8] = {
     const RET_K: u16 = 0x06; // BPF_RET | BPF_K
     [
         (LDH_ABS, 0, 0, 12),             // 0: EtherType
-        (JEQ_K, 0, 5, ETH_P_ARP as u32), // 1: not ARP → 7
-        (LDH_ABS, 0, 0, 20),             // 2: ARP opcode
-        (JEQ_K, 0, 3, 1),                // 3: not a request → 7
-        (LDB_ABS, 0, 0, PKTTYPE),        // 4: packet type
-        (JEQ_K, 1, 0, PACKET_OUTGOING),  // 5: sent by us → 7
-        (RET_K, 0, 0, 64),               // 6: accept 64 bytes
-        (RET_K, 0, 0, 0),                // 7: drop
+        (JEQ_K, 0, 8, ETH_P_ARP as u32), // 1: not ARP → 10
+        (LDB_ABS, 0, 0, PKTTYPE),        // 2: packet type
+        (JEQ_K, 6, 0, PACKET_OUTGOING),  // 3: sent by us → 10
+        (LDH_ABS, 0, 0, 20),             // 4: ARP opcode
+        (JEQ_K, 3, 0, 1),                // 5: request → 9
+        (JEQ_K, 0, 3, 2),                // 6: not a reply either → 10
+        (LDB_ABS, 0, 0, PKTTYPE),        // 7: packet type
+        (JEQ_K, 0, 1, PACKET_BROADCAST), // 8: reply not broadcast → 10
+        (RET_K, 0, 0, 64),               // 9: accept 64 bytes
+        (RET_K, 0, 0, 0),                // 10: drop
     ]
 };
 
@@ -50,8 +58,8 @@ fn icmp6_filter_bits(types: &[u8]) -> [u32; 8] {
     filter
 }
 
-/// A non-blocking AF_PACKET socket that receives the ARP requests arriving on interface
-/// `ifindex` and sends raw Ethernet frames out of it.
+/// A non-blocking AF_PACKET socket that receives the ARP requests (and broadcast replies)
+/// arriving on interface `ifindex` and sends raw Ethernet frames out of it.
 ///
 /// The socket is opened with protocol 0 (receives nothing), gets its filter, and only then
 /// is bound to ARP on the interface, so no unfiltered frame from another interface can slip
@@ -234,7 +242,6 @@ mod tests {
 
     const PKTTYPE_FOR_TEST: u32 = (libc::SKF_AD_OFF + libc::SKF_AD_PKTTYPE) as u32;
     const PACKET_HOST: u32 = 0;
-    const PACKET_BROADCAST: u32 = 1;
 
     fn arp(op: u8) -> [u8; 42] {
         let mut f = [0u8; 42];
@@ -244,11 +251,18 @@ mod tests {
     }
 
     #[test]
-    fn arp_filter_keeps_only_received_requests() {
+    fn arp_filter_keeps_received_requests_and_broadcast_replies() {
         assert_eq!(run_filter(&arp(1), PACKET_BROADCAST), 64);
         assert_eq!(run_filter(&arp(1), PACKET_HOST), 64);
-        assert_eq!(run_filter(&arp(2), PACKET_BROADCAST), 0, "reply");
+        assert_eq!(
+            run_filter(&arp(2), PACKET_BROADCAST),
+            64,
+            "gratuitous reply"
+        );
+        assert_eq!(run_filter(&arp(2), PACKET_HOST), 0, "unicast reply");
         assert_eq!(run_filter(&arp(1), PACKET_OUTGOING), 0, "our own request");
+        assert_eq!(run_filter(&arp(2), PACKET_OUTGOING), 0, "our own reply");
+        assert_eq!(run_filter(&arp(3), PACKET_BROADCAST), 0, "RARP opcode");
         let mut ipv4 = arp(1);
         ipv4[12..14].copy_from_slice(&[0x08, 0x00]);
         assert_eq!(run_filter(&ipv4, PACKET_HOST), 0, "not ARP");

@@ -167,6 +167,15 @@ pub fn gratuitous(vip: Ipv4Addr, our_mac: MacAddr) -> [[u8; FRAME_LEN]; 2] {
     })
 }
 
+/// The address an ARP frame claims: its sender IP, for its sender MAC. Every ARP frame
+/// updates its receivers' caches this way, so a gratuitous request or reply from a new owner
+/// (sender IP = target IP = the VIP) is exactly such a claim. DAD probes (sender 0.0.0.0)
+/// claim nothing.
+pub fn claim(frame: &[u8]) -> Option<(Ipv4Addr, MacAddr)> {
+    let f = ArpFrame::parse(frame).ok()?;
+    (!f.sender_ip.is_unspecified()).then_some((f.sender_ip, f.sender_mac))
+}
+
 /// Whether a frame is an ARP request: the same test as the kernel socket filter, for callers
 /// that read frames from elsewhere.
 pub fn is_request(frame: &[u8]) -> bool {
@@ -294,6 +303,28 @@ mod tests {
     }
 
     #[test]
+    fn gratuitous_frames_and_replies_claim_their_sender_address() {
+        let other = MacAddr([2, 0, 0, 0, 0, 0x22]);
+        for frame in gratuitous(VIP, other) {
+            assert_eq!(claim(&frame), Some((VIP, other)));
+        }
+        // The client's request claims the client's own address, not the VIP it asks for.
+        assert_eq!(
+            claim(&REQUEST),
+            Some((Ipv4Addr::new(192, 168, 10, 2), CLIENT))
+        );
+        let reply = respond(&REQUEST, NODE, |ip| ip == VIP).expect("answered");
+        assert_eq!(claim(&reply.frame), Some((VIP, NODE)));
+        let probe = ArpFrame {
+            sender_ip: Ipv4Addr::UNSPECIFIED,
+            ..request()
+        }
+        .to_bytes();
+        assert_eq!(claim(&probe), None);
+        assert_eq!(claim(&REQUEST[..30]), None);
+    }
+
+    #[test]
     fn malformed_frames_are_errors() {
         assert_eq!(
             ArpFrame::parse(&REQUEST[..41]),
@@ -321,6 +352,7 @@ mod tests {
             let _ = ArpFrame::parse(&bytes);
             let _ = respond(&bytes, NODE, |_| true);
             let _ = is_request(&bytes);
+            let _ = claim(&bytes);
         }
 
         #[test]

@@ -5,6 +5,7 @@
 
 pub mod announcer;
 pub mod arp;
+pub mod drain;
 pub mod election;
 pub mod iface;
 pub mod ndp;

@@ -215,6 +215,16 @@ pub fn respond(
     })
 }
 
+/// The address a Neighbor Advertisement claims: its target, for its target link-layer
+/// address. A new owner's unsolicited NA is such a claim; advertisements without the option
+/// say nothing about who has the address, and solicitations claim nothing.
+pub fn claim(icmp: &[u8]) -> Option<(Ipv6Addr, MacAddr)> {
+    match NdpMessage::parse(icmp).ok()? {
+        NdpMessage::Advertisement(na) => na.target_lla.map(|mac| (na.target, mac)),
+        NdpMessage::Solicitation(_) => None,
+    }
+}
+
 /// The advertisement of a gratuitous round for `vip`, to be sent to [`ALL_NODES`]: not
 /// solicited, and overriding whatever MAC neighbours cached for it.
 pub fn unsolicited(vip: Ipv6Addr, our_mac: MacAddr) -> NeighborAdvertisement {

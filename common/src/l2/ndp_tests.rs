@@ -265,3 +265,22 @@ proptest! {
         prop_assert_eq!(NdpMessage::parse(&msg.to_bytes()), Ok(msg));
     }
 }
+
+#[test]
+fn advertisements_claim_their_target_for_their_lla() {
+    // The scapy-built unsolicited NA of a node taking fd00:10::64 over.
+    assert_eq!(claim(icmp(&UNSOLICITED_FRAME)), Some((VIP, NODE)));
+    assert_eq!(claim(icmp(&NA_FRAME)), Some((VIP, NODE)));
+    assert_eq!(
+        claim(icmp(&NS_FRAME)),
+        None,
+        "a solicitation claims nothing"
+    );
+    let no_lla = NdpMessage::Advertisement(NeighborAdvertisement {
+        target_lla: None,
+        ..unsolicited(VIP, NODE)
+    })
+    .to_bytes();
+    assert_eq!(claim(&no_lla), None);
+    assert_eq!(claim(&[136, 0, 0]), None);
+}

@@ -1,5 +1,6 @@
 //! The ARP responder of one interface: an AF_PACKET socket whose kernel filter passes only
-//! ARP requests, answered from the shared owned set.
+//! ARP requests (answered from the shared owned set) and broadcast replies (the other half
+//! of a new owner's gratuitous round, which ends our answers during a graceful stop).
 
 use std::io::{self, Read as _};
 use std::net::{IpAddr, Ipv4Addr};
@@ -88,12 +89,13 @@ async fn answer_requests(
             }
         };
         let Some(frame) = buf.get(..n) else { continue };
-        let reply = {
-            let owned = owned
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            arp::respond(frame, mac, |ip| owned.contains(&IpAddr::V4(ip)))
-        };
+        if let Some((ip, by)) = arp::claim(frame)
+            && owned.claimed(IpAddr::V4(ip), by)
+        {
+            tracing::info!(interface = %name, %ip, new_owner = %by, "taken over, no longer answering");
+        }
+        let now = super::now();
+        let reply = arp::respond(frame, mac, |ip| owned.answers(IpAddr::V4(ip), now));
         let Some(reply) = reply else { continue };
         stats.request_received(IpAddr::V4(reply.ip));
         match send(&socket, &reply.frame).await {

@@ -5,20 +5,23 @@
 //! the [`Announcer`] and the responders; each responder has a reader task that answers
 //! requests from a shared snapshot of the owned set, so answering never waits on the driver.
 
+mod answering;
 mod arp;
 mod links;
 mod ndp;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::l2::announcer::{Announcer, OwnershipChange};
+use common::l2::drain::Drain;
 use common::l2::iface::{InterfaceTable, Responders};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+pub use answering::DrainReport;
 pub use links::LinksError;
 
 use self::arp::ArpResponder;
@@ -61,14 +64,15 @@ pub enum Layer2Error {
     Stopped,
 }
 
-/// The IPs any service announces, read by every responder for every request.
-pub(crate) type OwnedSet = Arc<RwLock<HashSet<IpAddr>>>;
+/// What every responder answers, read for every request.
+pub(crate) type OwnedSet = Arc<answering::Answering>;
 
 /// Handle to the running Layer 2 announcer. Dropping it (or [`Layer2::shutdown`]) stops
 /// answering; nothing is sent on the way out, as upstream.
 pub struct Layer2 {
     commands: mpsc::Sender<Command>,
     driver: JoinHandle<()>,
+    answering: OwnedSet,
 }
 
 enum Command {
@@ -79,6 +83,10 @@ enum Command {
     },
     Delete {
         service: String,
+        done: oneshot::Sender<()>,
+    },
+    Drain {
+        deadline: Instant,
         done: oneshot::Sender<()>,
     },
 }
@@ -92,15 +100,21 @@ impl Layer2 {
     ) -> Result<Layer2, Layer2Error> {
         let (links, watcher) = links::watch().await?;
         let (commands, rx) = mpsc::channel(64);
+        let answering = OwnedSet::default();
         let driver = Driver {
             announcer: Announcer::new(config.garp_interval),
-            owned: OwnedSet::default(),
+            owned: Arc::clone(&answering),
             table: InterfaceTable::default(),
             running: BTreeMap::new(),
             stats,
+            draining: false,
         };
         let driver = tokio::spawn(driver.run(rx, links, watcher));
-        Ok(Layer2 { commands, driver })
+        Ok(Layer2 {
+            commands,
+            driver,
+            answering,
+        })
     }
 
     /// Announces exactly `ips` for `service` (the speaker's `SetBalancer`). Idempotent.
@@ -130,6 +144,21 @@ impl Layer2 {
         .await
     }
 
+    /// Starts a graceful stop: no more gratuitous rounds; every IP owned now is answered
+    /// until another MAC claims it on the wire or `deadline` passes (see
+    /// [`common::l2::drain`]). Call before leaving memberlist, so that no claim is missed.
+    pub async fn start_drain(&self, deadline: Instant) -> Result<(), Layer2Error> {
+        let (done, wait) = oneshot::channel();
+        self.send(Command::Drain { deadline, done }, wait).await
+    }
+
+    /// Waits until the drain started by [`Layer2::start_drain`] is over, then stops.
+    pub async fn finish_drain(self) -> DrainReport {
+        let report = self.answering.drained().await;
+        self.shutdown().await;
+        report
+    }
+
     pub async fn shutdown(self) {
         drop(self.commands);
         let _ = self.driver.await;
@@ -157,6 +186,8 @@ struct Driver {
     table: InterfaceTable,
     running: BTreeMap<u32, Running>,
     stats: Arc<dyn Layer2Stats>,
+    /// A graceful stop is under way: no gratuitous rounds any more, NAs are listened to.
+    draining: bool,
 }
 
 fn now() -> Instant {
@@ -178,7 +209,8 @@ impl Driver {
         self.reconcile();
         let mut links_open = true;
         loop {
-            let deadline = self.announcer.next_deadline();
+            // A leaving node sends nothing: its rounds would fight the new owner's.
+            let deadline = self.announcer.next_deadline().filter(|_| !self.draining);
             let sleep = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -212,22 +244,34 @@ impl Driver {
                 (self.announcer.set_balancer(&service, ips, now()), done)
             }
             Command::Delete { service, done } => (self.announcer.delete_balancer(&service), done),
+            Command::Drain { deadline, done } => {
+                self.start_drain(deadline);
+                let _ = done.send(());
+                return;
+            }
         };
         self.update_owned(&change);
         let _ = done.send(());
     }
 
-    fn update_owned(&mut self, change: &OwnershipChange) {
-        {
-            let mut owned = self
-                .owned
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            for ip in &change.lost {
-                owned.remove(ip);
+    fn start_drain(&mut self, deadline: Instant) {
+        let ours: Vec<_> = self.running.values().map(|r| r.spec.mac).collect();
+        self.owned
+            .start_drain(Drain::new(self.announcer.owned_ips(), ours, deadline));
+        self.draining = true;
+        for running in self.running.values() {
+            if let Some(ndp) = &running.ndp {
+                ndp.hear_advertisements(&running.spec.name);
             }
-            owned.extend(change.gained.iter().copied());
         }
+        tracing::info!(
+            ips = self.announcer.owned_ips().count(),
+            "leaving: answering until taken over"
+        );
+    }
+
+    fn update_owned(&mut self, change: &OwnershipChange) {
+        self.owned.update(change);
         for (ifindex, running) in &mut self.running {
             let Some(ndp) = running.ndp.as_mut() else {
                 continue;
@@ -296,6 +340,9 @@ impl Driver {
             });
         // Unlike upstream, a responder created after IPs were announced joins their groups too.
         if let Some(ndp) = ndp.as_mut() {
+            if self.draining {
+                ndp.hear_advertisements(&spec.name);
+            }
             for ip in self.announcer.owned_ips() {
                 if let IpAddr::V6(v6) = ip
                     && let Err(err) = ndp.watch(v6)

@@ -89,6 +89,19 @@ impl NdpResponder {
         Ok(())
     }
 
+    /// Lets Neighbor Advertisements through as well, for a graceful stop: the new owner's
+    /// unsolicited NA is what ends our answers. Off otherwise, so that the NAs of ordinary
+    /// neighbour resolution do not wake the responder.
+    pub(crate) fn hear_advertisements(&self, name: &str) {
+        let types = [
+            ndp::TYPE_NEIGHBOR_SOLICITATION,
+            ndp::TYPE_NEIGHBOR_ADVERTISEMENT,
+        ];
+        if let Err(err) = sys::icmp6_pass_only(self.socket.get_ref(), &types) {
+            tracing::warn!(interface = %name, error = %err, "cannot listen for the new owner's advertisements");
+        }
+    }
+
     /// One gratuitous round: an unsolicited, overriding advertisement of `ip` to all nodes.
     pub(crate) async fn gratuitous(&self, ip: Ipv6Addr, stats: &dyn Layer2Stats) -> io::Result<()> {
         let message = NdpMessage::Advertisement(ndp::unsolicited(ip, self.mac)).to_bytes();
@@ -141,14 +154,15 @@ async fn answer_solicitations(
         let (Some(message), Some(src)) = (buf.get(..n), from.as_socket_ipv6()) else {
             continue;
         };
-        let reply = {
-            let owned = owned
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            ndp::respond(*src.ip(), message, mac, |ip| {
-                owned.contains(&IpAddr::V6(ip))
-            })
-        };
+        if let Some((ip, by)) = ndp::claim(message)
+            && owned.claimed(IpAddr::V6(ip), by)
+        {
+            tracing::info!(interface = %name, %ip, new_owner = %by, "taken over, no longer answering");
+        }
+        let now = super::now();
+        let reply = ndp::respond(*src.ip(), message, mac, |ip| {
+            owned.answers(IpAddr::V6(ip), now)
+        });
         let Some(reply) = reply else { continue };
         stats.request_received(IpAddr::V6(reply.target));
         let bytes = NdpMessage::Advertisement(reply.advert).to_bytes();

@@ -5,12 +5,21 @@
 //! deadline, and forwards membership events. Each TCP connection gets a small task that reads
 //! until the machine has a complete message; the bytes go through the owner task, so the
 //! machine is never shared. No protocol decision is taken here.
+//!
+//! The one policy of MetalLB's own that lives here is the re-join: the speaker hands over the
+//! addresses of every listed speaker pod ([`Handle::set_peers`]) and those that are not
+//! members are joined again every [`REJOIN_INTERVAL`]. memberlist never probes or
+//! push/pulls a node it holds dead and stops gossiping to it after `gossip_to_the_dead_time`
+//! (30 s), so after a partition longer than that both sides stay split until someone joins
+//! across: upstream re-joins once a minute, which makes a healed partition last up to a
+//! minute more; here it lasts about one interval.
 
 use common::memberlist::{
     self as ml, Event, JoinError, Member, Output, StreamId, StreamProgress, StreamReply,
 };
+use std::collections::{BTreeSet, HashMap};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -20,6 +29,10 @@ use tokio::time::{sleep_until, timeout_at};
 /// Largest datagram we accept (memberlist's UDP buffers are 65536 bytes as well).
 const MAX_DATAGRAM: usize = 65_536;
 const READ_CHUNK: usize = 64 * 1024;
+/// How often peers given to [`Handle::set_peers`] that are not members are joined again.
+/// Costs nothing while every peer is a member; a peer that is really gone costs one TCP
+/// connection attempt per interval.
+pub const REJOIN_INTERVAL: Duration = Duration::from_secs(2);
 
 /// What the cluster tells the speaker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +45,7 @@ pub enum Notification {
 
 enum Command {
     Join(Vec<SocketAddr>),
+    SetPeers(Vec<SocketAddr>),
     Leave(Duration, oneshot::Sender<()>),
 }
 
@@ -62,6 +76,13 @@ impl Handle {
     /// Exchanges state with these peers; results arrive as notifications.
     pub async fn join(&self, peers: Vec<SocketAddr>) {
         let _ = self.commands.send(Command::Join(peers)).await;
+    }
+
+    /// The speakers that should be members (the listed pods' addresses): those that are not
+    /// are joined now, with results as notifications, and again every [`REJOIN_INTERVAL`]
+    /// while they are still missing, quietly (failures are only logged at debug level).
+    pub async fn set_peers(&self, peers: Vec<SocketAddr>) {
+        let _ = self.commands.send(Command::SetPeers(peers)).await;
     }
 
     /// Alive and suspect members, ourselves included.
@@ -107,6 +128,9 @@ pub async fn start(
         notify: notify_tx,
         members: members_tx,
         leaving: None,
+        peers: Vec::new(),
+        background: HashMap::new(),
+        next_rejoin: None,
     };
     tokio::spawn(owner.run(tcp, command_rx, io_rx));
     Ok((Handle { commands, members }, notify_rx))
@@ -119,6 +143,11 @@ struct Owner {
     notify: mpsc::UnboundedSender<Notification>,
     members: watch::Sender<Vec<Member>>,
     leaving: Option<(tokio::time::Instant, oneshot::Sender<()>)>,
+    /// From [`Handle::set_peers`].
+    peers: Vec<SocketAddr>,
+    /// Periodic re-joins not finished yet, per peer: their outcome is not notified.
+    background: HashMap<SocketAddr, usize>,
+    next_rejoin: Option<tokio::time::Instant>,
 }
 
 impl Owner {
@@ -145,7 +174,16 @@ impl Owner {
                 .poll_timeout()
                 .map(tokio::time::Instant::from_std);
             let leave_deadline = self.leaving.as_ref().map(|(d, _)| *d);
-            let next = [wake, leave_deadline].into_iter().flatten().min();
+            if self.leaving.is_none()
+                && self
+                    .next_rejoin
+                    .is_some_and(|at| tokio::time::Instant::now() >= at)
+            {
+                self.rejoin(false);
+                self.flush().await;
+            }
+            let rejoin = self.next_rejoin.filter(|_| self.leaving.is_none());
+            let next = [wake, leave_deadline, rejoin].into_iter().flatten().min();
             tokio::select! {
                 r = self.udp.recv_from(&mut buf) => match r {
                     Ok((n, from)) => {
@@ -166,6 +204,10 @@ impl Owner {
                 Some(msg) = io.recv() => self.stream_io(msg),
                 Some(cmd) = commands.recv() => match cmd {
                     Command::Join(peers) => self.machine.join(&peers, Instant::now()),
+                    Command::SetPeers(peers) => {
+                        self.peers = peers;
+                        self.rejoin(true);
+                    }
                     Command::Leave(timeout, done) => {
                         self.machine.leave(Instant::now());
                         self.leaving = Some((tokio::time::Instant::now() + timeout, done));
@@ -174,6 +216,23 @@ impl Owner {
                 () = sleep_or_forever(next) => self.machine.handle_timeout(Instant::now()),
             }
         }
+    }
+
+    /// Joins the peers that are not members; `notify` says whether the outcomes are reported.
+    fn rejoin(&mut self, notify: bool) {
+        let now = tokio::time::Instant::now();
+        let missing = missing(&self.peers, &self.machine.members());
+        self.next_rejoin = (!self.peers.is_empty()).then_some(now + REJOIN_INTERVAL);
+        if missing.is_empty() {
+            return;
+        }
+        if !notify {
+            for peer in &missing {
+                *self.background.entry(*peer).or_insert(0) += 1;
+            }
+            tracing::debug!(peers = ?missing, "memberlist: re-joining peers that are not members");
+        }
+        self.machine.join(&missing, now.into_std());
     }
 
     fn stream_io(&mut self, msg: StreamIo) {
@@ -215,6 +274,16 @@ impl Owner {
                     let _ = self.notify.send(Notification::Event(e));
                 }
                 Output::JoinFinished { peer, result } => {
+                    if let Some(count) = self.background.get_mut(&peer) {
+                        *count -= 1;
+                        if *count == 0 {
+                            self.background.remove(&peer);
+                        }
+                        if let Err(e) = &result {
+                            tracing::debug!(%peer, error = %e, "memberlist: re-join failed");
+                        }
+                        continue;
+                    }
                     let _ = self.notify.send(Notification::JoinFinished(peer, result));
                 }
             }
@@ -228,6 +297,16 @@ impl Owner {
             changed
         });
     }
+}
+
+/// The peers whose address is no member's (by IP: a speaker's port is the same everywhere).
+fn missing(peers: &[SocketAddr], members: &[Member]) -> Vec<SocketAddr> {
+    let known: BTreeSet<IpAddr> = members.iter().map(|m| m.addr.ip()).collect();
+    peers
+        .iter()
+        .copied()
+        .filter(|p| !known.contains(&p.ip()))
+        .collect()
 }
 
 async fn sleep_or_forever(deadline: Option<tokio::time::Instant>) {
@@ -313,5 +392,33 @@ async fn open_stream(
     let ok = matches!(timeout_at(deadline, exchange).await, Ok(Ok(())));
     if !ok {
         let _ = io.send(StreamIo::Failed { id }).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::memberlist::MemberState;
+
+    fn member(name: &str, addr: &str) -> Member {
+        Member {
+            name: name.into(),
+            addr: addr.parse().unwrap(),
+            meta: Vec::new(),
+            state: MemberState::Alive,
+            incarnation: 1,
+            versions: common::memberlist::wire::Versions::METALLB,
+        }
+    }
+
+    #[test]
+    fn only_peers_without_a_member_at_their_ip_are_missing() {
+        let peers: Vec<SocketAddr> = ["10.0.0.1:7946", "10.0.0.2:7946", "10.0.0.3:7946"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let members = [member("a", "10.0.0.1:7946"), member("b", "10.0.0.2:8000")];
+        assert_eq!(missing(&peers, &members), vec![peers[2]]);
+        assert!(missing(&[], &members).is_empty());
     }
 }

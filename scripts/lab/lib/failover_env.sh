@@ -1,0 +1,209 @@
+# Shared by scripts/lab/failover.sh and scripts/bench/failover.sh (sourced, not run): a client
+# and three "nodes" in network namespaces on one bridge (namespace $P-br), each node running
+# speaker/examples/l2_member (memberlist + election + Layer 2 announcer of the speaker).
+# Callers set P (namespace prefix), WORK (scratch dir), BIN (the l2_member binary) and VIPS,
+# and call fo_cleanup on exit. All traffic stays inside these namespaces.
+#
+# Addresses: client 192.168.79.2, nodeN 192.168.79.1N (memberlist on port 7946), and
+# fd79::2 / fd79::1N. IPv6 VIPs are announced and drained but not probed (arping is IPv4).
+
+# sort and comparisons in byte order, as the Rust side sorts.
+export LC_ALL=C
+
+FO_NODES=(node1 node2 node3)
+declare -A FO_MAC=([client]=02:00:00:00:03:0c [node1]=02:00:00:00:03:01 [node2]=02:00:00:00:03:02 [node3]=02:00:00:00:03:03)
+declare -A FO_HOST=([client]=2 [node1]=11 [node2]=12 [node3]=13)
+declare -A FO_PID=()
+FO_CLIENT_IP=192.168.79.2
+FO_CAPTURE_PID=
+FO_ARPING_PID=
+FO_FAST=--ml-fast
+FO_EXTRA=
+
+fo_in_ns() { local ns=$1; shift; ip netns exec "$P-$ns" "$@"; }
+
+fo_install() {
+    local need=()
+    command -v arping >/dev/null || need+=(arping)
+    command -v tcpdump >/dev/null || need+=(tcpdump)
+    command -v ip >/dev/null || need+=(iproute2)
+    command -v python3 >/dev/null || need+=(python3)
+    if ((${#need[@]})); then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    fi
+}
+
+fo_topology() {
+    ip netns add "$P-br"
+    fo_in_ns br ip link add br0 type bridge
+    fo_in_ns br ip link set br0 up
+    local ns
+    for ns in client "${FO_NODES[@]}"; do
+        ip netns add "$P-$ns"
+        fo_in_ns "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+        ip link add eth0 netns "$P-$ns" address "${FO_MAC[$ns]}" type veth peer name "v-$ns" netns "$P-br"
+        fo_in_ns br ip link set "v-$ns" master br0 up
+        fo_in_ns "$ns" ip link set lo up
+        fo_in_ns "$ns" ip addr add "192.168.79.${FO_HOST[$ns]}/24" dev eth0
+        fo_in_ns "$ns" ip addr add "fd79::${FO_HOST[$ns]}/64" dev eth0
+        fo_in_ns "$ns" ip link set eth0 up
+    done
+}
+
+fo_cleanup() {
+    set +e
+    local node
+    for node in "${!FO_PID[@]}"; do kill -KILL "${FO_PID[$node]}" 2>/dev/null; done
+    [[ -n $FO_ARPING_PID ]] && kill "$FO_ARPING_PID" 2>/dev/null
+    [[ -n $FO_CAPTURE_PID ]] && kill "$FO_CAPTURE_PID" 2>/dev/null
+    wait 2>/dev/null
+    for node in client "${FO_NODES[@]}" br; do ip netns del "$P-$node" 2>/dev/null; done
+}
+
+# The §4.3 owner among the given nodes, computed with sha256sum, independently of the Rust code.
+fo_owner_of() {
+    local key=$1 node; shift
+    for node in "$@"; do
+        printf '%s %s\n' "$(printf '%s#%s' "$node" "$key" | sha256sum | cut -d' ' -f1)" "$node"
+    done | sort | head -n1 | cut -d' ' -f2
+}
+
+# fo_start NODE: starts l2_member in the node's namespace, joining the other nodes.
+fo_start() {
+    local node=$1 peers=() other
+    for other in "${FO_NODES[@]}"; do
+        [[ $other != "$node" ]] && peers+=(--join "192.168.79.${FO_HOST[$other]}:7946")
+    done
+    # Not through fo_in_ns: `ip netns exec` execs the binary, so $! is the member itself.
+    ip netns exec "$P-$node" "$BIN" --node "$node" --bind "192.168.79.${FO_HOST[$node]}:7946" \
+        "${peers[@]}" $FO_FAST $FO_EXTRA "${VIPS[@]}" >>"$WORK/$node.out" 2>>"$WORK/$node.err" &
+    FO_PID[$node]=$!
+}
+
+# fo_stop NODE SIGNAL: signals the member and reaps it.
+fo_stop() {
+    local node=$1 sig=$2
+    kill "-$sig" "${FO_PID[$node]}" 2>/dev/null
+    wait "${FO_PID[$node]}" 2>/dev/null || true
+    unset "FO_PID[$node]"
+}
+
+# The last STATE line of a node, without its timestamp: "members=... owned=...".
+fo_state() { { grep '^STATE ' "$WORK/$1.out" 2>/dev/null || true; } | tail -n1 | cut -d' ' -f3-; }
+
+# The state every running node must reach when exactly the given nodes are members. Every
+# command returns 0: this runs under errexit and pipefail in a process substitution.
+fo_expect() {
+    local members owned vip n
+    members=$(printf '%s\n' "$@" | sort | paste -sd,)
+    for n in "$@"; do
+        owned=$(for vip in "${VIPS[@]}"; do
+            if [[ $(fo_owner_of "$vip" "$@") == "$n" ]]; then echo "$vip"; fi
+        done | sort | paste -sd,)
+        echo "$n members=$members owned=$owned"
+    done
+}
+
+# Whether every node listed has reached the state of fo_expect over the same list. The
+# expectation is computed once per call of fo_wait_converged (it forks sha256sum a lot).
+fo_converged() {
+    local expected
+    expected=$(fo_expect "$@")
+    fo_matches "$expected" "$#"
+}
+
+# fo_matches EXPECTED COUNT: every "node state" line of EXPECTED holds, and there are COUNT.
+fo_matches() {
+    local node want seen=0
+    while read -r node want; do
+        [[ $(fo_state "$node") == "$want" ]] || return 1
+        seen=$((seen + 1))
+    done <<<"$1"
+    ((seen == $2))
+}
+
+# fo_wait_converged SECONDS NODE...: polls every 50 ms.
+fo_wait_converged() {
+    local secs=$1; shift
+    local end=$((SECONDS + secs)) expected
+    expected=$(fo_expect "$@")
+    while ((SECONDS < end)); do
+        fo_matches "$expected" "$#" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# MACs answering ARP for $1 from the client, sorted and unique.
+fo_arp_macs() {
+    fo_in_ns client timeout 10 arping -i eth0 -c 3 -W 0.2 "$1" 2>/dev/null |
+        grep -o 'from [0-9a-f:]\{17\}' | cut -d' ' -f2 | sort -u | paste -sd' ' || true
+}
+
+# Starts a capture of ARP on the client's interface into $1 (text, kernel timestamps).
+fo_capture_start() {
+    ip netns exec "$P-client" tcpdump -i eth0 -n -e -tt -l -U --immediate-mode arp >"$1" 2>"$1.err" &
+    FO_CAPTURE_PID=$!
+    local i
+    for i in $(seq 100); do
+        grep -q 'listening on' "$1.err" 2>/dev/null && return 0
+        sleep 0.02
+    done
+}
+
+fo_capture_stop() {
+    sleep 0.1
+    kill "$FO_CAPTURE_PID" 2>/dev/null
+    wait "$FO_CAPTURE_PID" 2>/dev/null || true
+    FO_CAPTURE_PID=
+}
+
+# The client asks for VIP $1 every 20 ms (broadcast requests) until fo_arping_stop.
+fo_arping_start() {
+    ip netns exec "$P-client" arping -i eth0 -W 0.02 "$1" >/dev/null 2>&1 &
+    FO_ARPING_PID=$!
+}
+
+fo_arping_stop() {
+    kill "$FO_ARPING_PID" 2>/dev/null
+    wait "$FO_ARPING_PID" 2>/dev/null || true
+    FO_ARPING_PID=
+}
+
+# fo_analyse CAPTURE VIP SINCE OLD_MAC NEW_MAC: from the capture of the client's interface,
+# prints "takeover=<s from SINCE to the first reply from NEW_MAC> unanswered=<requests after
+# SINCE with no reply before the next request> flips=<replies from OLD_MAC after it>
+# requests=<requests after SINCE>".
+fo_analyse() {
+    python3 - "$@" <<'EOF'
+import sys
+path, vip, since, old, new = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5]
+client = "02:00:00:00:03:0c"
+events = []  # (ts, kind, mac)
+for line in open(path):
+    parts = line.split()
+    if len(parts) < 4:
+        continue
+    try:
+        ts = float(parts[0])
+    except ValueError:
+        continue
+    src, dst = parts[1], parts[3].rstrip(",")
+    if f"who-has {vip} tell" in line and src == client:
+        events.append((ts, "req", src))
+    elif f"Reply {vip} is-at" in line and dst == client:
+        events.append((ts, "rep", src))
+events.sort()
+first_new = next((ts for ts, k, m in events if k == "rep" and m == new and ts >= since), None)
+reqs = [ts for ts, k, _ in events if k == "req" and ts >= since]
+reps = [ts for ts, k, _ in events if k == "rep"]
+unanswered = 0
+# The last request is left out: its answer may fall after the capture stopped.
+for t, nxt in zip(reqs, reqs[1:]):
+    if not any(t <= ts < nxt for ts in reps):
+        unanswered += 1
+flips = sum(1 for ts, k, m in events if k == "rep" and m == old and first_new is not None and ts > first_new)
+took = "none" if first_new is None else f"{first_new - since:.3f}"
+print(f"takeover={took} unanswered={unanswered} flips={flips} requests={len(reqs)}")
+EOF
+}
