@@ -8,7 +8,6 @@ use std::mem::{MaybeUninit, size_of};
 use std::os::fd::AsRawFd;
 
 use socket2::{SockAddr, SockFilter, Socket, Type};
-use tokio::io::unix::AsyncFd;
 
 /// `ETH_P_ARP` as the kernel defines it (host order).
 const ETH_P_ARP: u16 = 0x0806;
@@ -58,7 +57,7 @@ fn icmp6_filter_bits(types: &[u8]) -> [u32; 8] {
     filter
 }
 
-/// A non-blocking AF_PACKET socket that receives the ARP requests (and broadcast replies)
+/// A (blocking) AF_PACKET socket that receives the ARP requests (and broadcast replies)
 /// arriving on interface `ifindex` and sends raw Ethernet frames out of it.
 ///
 /// The socket is opened with protocol 0 (receives nothing), gets its filter, and only then
@@ -93,7 +92,6 @@ pub fn arp_socket(ifindex: u32) -> io::Result<Socket> {
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
-    sock.set_nonblocking(true)?;
     Ok(sock)
 }
 
@@ -193,14 +191,6 @@ fn sockaddr_storage_of(ip: std::net::IpAddr) -> libc::sockaddr_storage {
         );
         storage.assume_init()
     }
-}
-
-/// Registers a socket with the tokio reactor. Panics outside a tokio runtime.
-pub fn register(sock: Socket) -> io::Result<AsyncFd<Socket>> {
-    // SAFETY: a `Socket` owns its descriptor: it stays open, and `as_raw_fd` keeps returning
-    // it, until the `Socket` is dropped — which only happens when the `AsyncFd` that now
-    // owns it is dropped. Nothing in the speaker closes or replaces that descriptor by hand.
-    unsafe { AsyncFd::register(sock) }.map_err(io::Error::from)
 }
 
 /// `recvfrom` into an initialised buffer, returning the sender's address.

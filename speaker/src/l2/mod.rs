@@ -9,6 +9,7 @@ mod answering;
 mod arp;
 mod links;
 mod ndp;
+mod reader;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -360,11 +361,11 @@ impl Driver {
             for running in self.running.values() {
                 let sent = match round.ip {
                     IpAddr::V4(v4) => match &running.arp {
-                        Some(arp) => arp.gratuitous(v4, &*self.stats).await,
+                        Some(arp) => arp.gratuitous(v4, &*self.stats),
                         None => continue,
                     },
                     IpAddr::V6(v6) => match &running.ndp {
-                        Some(ndp) => ndp.gratuitous(v6, &*self.stats).await,
+                        Some(ndp) => ndp.gratuitous(v6, &*self.stats),
                         None => continue,
                     },
                 };

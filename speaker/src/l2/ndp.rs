@@ -6,23 +6,20 @@ use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddrV6};
 use std::sync::Arc;
 
+use super::reader::{Reader, send_now};
+use super::{Layer2Stats, OwnedSet};
+use crate::sys;
 use common::l2::MacAddr;
 use common::l2::ndp::{self, NdpMessage};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
-use tokio::task::JoinHandle;
-
-use super::{Layer2Stats, OwnedSet};
-use crate::sys;
 
 pub(crate) struct NdpResponder {
-    socket: Arc<AsyncFd<Socket>>,
+    socket: Arc<Socket>,
     ifindex: u32,
     mac: MacAddr,
     /// Owned IPs per solicited-node group: several IPs can share a group.
     groups: HashMap<Ipv6Addr, usize>,
-    reader: JoinHandle<()>,
+    _reader: Reader,
 }
 
 impl NdpResponder {
@@ -41,22 +38,28 @@ impl NdpResponder {
         sock.set_multicast_if_v6(ifindex)?;
         sock.set_multicast_loop_v6(false)?;
         sys::icmp6_pass_only(&sock, &[ndp::TYPE_NEIGHBOR_SOLICITATION])?;
-        sock.set_nonblocking(true)?;
-        let socket = Arc::new(sys::register(sock)?);
-        let reader = tokio::spawn(answer_solicitations(
-            Arc::clone(&socket),
-            ifindex,
-            name.to_owned(),
-            mac,
-            owned,
-            stats,
-        ));
+        let socket = Arc::new(sock);
+        let interface = name.to_owned();
+        let reader = Reader::spawn("ndp", name, Arc::clone(&socket), move |s, message, from| {
+            if let Some(src) = from.as_socket_ipv6() {
+                answer(
+                    s,
+                    message,
+                    *src.ip(),
+                    ifindex,
+                    &interface,
+                    mac,
+                    &owned,
+                    &*stats,
+                );
+            }
+        })?;
         Ok(NdpResponder {
             socket,
             ifindex,
             mac,
             groups: HashMap::new(),
-            reader,
+            _reader: reader,
         })
     }
 
@@ -65,9 +68,7 @@ impl NdpResponder {
         let group = ndp::solicited_node(ip);
         let count = self.groups.entry(group).or_insert(0);
         if *count == 0 {
-            self.socket
-                .get_ref()
-                .join_multicast_v6(&group, self.ifindex)?;
+            self.socket.join_multicast_v6(&group, self.ifindex)?;
         }
         *count += 1;
         Ok(())
@@ -82,9 +83,7 @@ impl NdpResponder {
         *count -= 1;
         if *count == 0 {
             self.groups.remove(&group);
-            self.socket
-                .get_ref()
-                .leave_multicast_v6(&group, self.ifindex)?;
+            self.socket.leave_multicast_v6(&group, self.ifindex)?;
         }
         Ok(())
     }
@@ -97,80 +96,57 @@ impl NdpResponder {
             ndp::TYPE_NEIGHBOR_SOLICITATION,
             ndp::TYPE_NEIGHBOR_ADVERTISEMENT,
         ];
-        if let Err(err) = sys::icmp6_pass_only(self.socket.get_ref(), &types) {
+        if let Err(err) = sys::icmp6_pass_only(&self.socket, &types) {
             tracing::warn!(interface = %name, error = %err, "cannot listen for the new owner's advertisements");
         }
     }
 
     /// One gratuitous round: an unsolicited, overriding advertisement of `ip` to all nodes.
-    pub(crate) async fn gratuitous(&self, ip: Ipv6Addr, stats: &dyn Layer2Stats) -> io::Result<()> {
+    pub(crate) fn gratuitous(&self, ip: Ipv6Addr, stats: &dyn Layer2Stats) -> io::Result<()> {
         let message = NdpMessage::Advertisement(ndp::unsolicited(ip, self.mac)).to_bytes();
-        send(&self.socket, &message, ndp::ALL_NODES, self.ifindex).await?;
+        send_now(
+            &self.socket,
+            &message,
+            Some(&to(ndp::ALL_NODES, self.ifindex)),
+        )?;
         stats.gratuitous_sent(IpAddr::V6(ip));
         Ok(())
     }
 }
 
-impl Drop for NdpResponder {
-    fn drop(&mut self) {
-        self.reader.abort();
-    }
+/// A destination on this link: the scope is only used by the kernel for link-local and
+/// multicast addresses.
+fn to(dst: Ipv6Addr, ifindex: u32) -> SockAddr {
+    SockAddr::from(SocketAddrV6::new(dst, 0, 0, ifindex))
 }
 
-async fn send(
-    socket: &AsyncFd<Socket>,
+#[allow(clippy::too_many_arguments)]
+fn answer(
+    socket: &Socket,
     message: &[u8],
-    dst: Ipv6Addr,
+    src: Ipv6Addr,
     ifindex: u32,
-) -> io::Result<()> {
-    // The scope is only used by the kernel for link-local and multicast destinations.
-    let addr = SockAddr::from(SocketAddrV6::new(dst, 0, 0, ifindex));
-    socket
-        .async_io(Interest::WRITABLE, |s| s.send_to(message, &addr))
-        .await
-        .map(drop)
-}
-
-async fn answer_solicitations(
-    socket: Arc<AsyncFd<Socket>>,
-    ifindex: u32,
-    name: String,
+    interface: &str,
     mac: MacAddr,
-    owned: OwnedSet,
-    stats: Arc<dyn Layer2Stats>,
+    owned: &OwnedSet,
+    stats: &dyn Layer2Stats,
 ) {
-    let mut buf = [0u8; 1500];
-    loop {
-        let (n, from) = match socket
-            .async_io(Interest::READABLE, |s| sys::recv_from(s, &mut buf))
-            .await
-        {
-            Ok(received) => received,
-            Err(err) => {
-                tracing::error!(interface = %name, error = %err, "reading ICMPv6 socket failed, responder stopped");
-                return;
-            }
-        };
-        let (Some(message), Some(src)) = (buf.get(..n), from.as_socket_ipv6()) else {
-            continue;
-        };
-        if let Some((ip, by)) = ndp::claim(message)
-            && owned.claimed(IpAddr::V6(ip), by)
-        {
-            tracing::info!(interface = %name, %ip, new_owner = %by, "taken over, no longer answering");
-        }
-        let now = super::now();
-        let reply = ndp::respond(*src.ip(), message, mac, |ip| {
-            owned.answers(IpAddr::V6(ip), now)
-        });
-        let Some(reply) = reply else { continue };
-        stats.request_received(IpAddr::V6(reply.target));
-        let bytes = NdpMessage::Advertisement(reply.advert).to_bytes();
-        match send(&socket, &bytes, reply.dst, ifindex).await {
-            Ok(()) => stats.response_sent(IpAddr::V6(reply.target)),
-            Err(err) => {
-                tracing::warn!(interface = %name, ip = %reply.target, error = %err, "sending NA failed")
-            }
+    if let Some((ip, by)) = ndp::claim(message)
+        && owned.claimed(IpAddr::V6(ip), by)
+    {
+        tracing::info!(interface = %interface, %ip, new_owner = %by, "taken over, no longer answering");
+    }
+    let now = super::now();
+    let Some(reply) = ndp::respond(src, message, mac, |ip| owned.answers(IpAddr::V6(ip), now))
+    else {
+        return;
+    };
+    stats.request_received(IpAddr::V6(reply.target));
+    let bytes = NdpMessage::Advertisement(reply.advert).to_bytes();
+    match socket.send_to(&bytes, &to(reply.dst, ifindex)) {
+        Ok(_) => stats.response_sent(IpAddr::V6(reply.target)),
+        Err(err) => {
+            tracing::warn!(interface = %interface, ip = %reply.target, error = %err, "sending NA failed")
         }
     }
 }
