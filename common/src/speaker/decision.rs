@@ -93,9 +93,9 @@ impl fmt::Display for Reason {
             Reason::NotOwner { owner: Some(o) } => {
                 write!(f, "not the owner: the owner is node {o:?}")
             }
-            Reason::NotOwner { owner: None } => {
-                f.write_str("no node can announce: no live speaker is a candidate")
-            }
+            Reason::NotOwner { owner: None } => f.write_str(
+                "no node can announce: no live speaker is a candidate (Local: none hosts a ready endpoint)",
+            ),
             Reason::NoLocalEndpoints => {
                 f.write_str("externalTrafficPolicy Local and no ready endpoint on this node")
             }
@@ -172,6 +172,9 @@ fn layer2_refusal(
     ready: &Readiness,
     cluster: &Cluster<'_>,
 ) -> Option<Reason> {
+    if !ready.any_ready {
+        return Some(Reason::NoEndpoints);
+    }
     match elect(svc, ips, ready, cluster) {
         Some(o) if o == cluster.node => None,
         o => Some(Reason::NotOwner {

@@ -136,13 +136,16 @@ fn no_ready_endpoint_row() {
     let mut svc = Svc::new("ns/web", "10.20.30.7");
     svc.endpoints = Some(vec![ep("n1", false)]);
     let row = w.row("n1", &svc, 0).expect("row");
-    assert_eq!(row.reason, Some("notOwner"));
+    assert_eq!(row.reason, Some("noEndpoints"));
     assert_eq!(row.owner, None);
-    assert_eq!(
-        row.message,
-        "no node can announce: no live speaker is a candidate"
-    );
-    // BGP says it directly.
+    assert_eq!(row.message, "no ready endpoints");
+    // Ready endpoints, but only on a node without a live speaker (Local policy).
+    svc.local = true;
+    svc.endpoints = Some(vec![ep("gone", true)]);
+    let row = w.row("n1", &svc, 0).expect("row");
+    assert_eq!((row.reason, row.owner.clone()), (Some("notOwner"), None));
+    assert!(row.message.starts_with("no node can announce"));
+    // BGP says the same.
     let mut bgp = Svc::new("ns/b", "192.0.2.1");
     bgp.endpoints = Some(vec![ep("n1", false)]);
     let row = w.row("n1", &bgp, 1).expect("row");
