@@ -8,4 +8,6 @@ pub mod k8s;
 pub mod l2;
 pub mod memberlist;
 pub mod run;
+pub mod selfcheck;
+pub mod status;
 mod sys;
