@@ -1,7 +1,8 @@
 //! The speaker loop driven with real Kubernetes JSON and a mocked API server (tower-test):
-//! an EndpointSlice goes not-ready, `/status` says why, and the Service gets the Event.
-//! The watch streams are not involved: the test feeds the loop's handlers the objects the
-//! watches would deliver and runs the same `reconcile`.
+//! an EndpointSlice goes not-ready, `/status` says why, and the Service gets the Event; three
+//! speakers fed the same objects agree on every owner. The watch streams are not involved:
+//! the test feeds the loop's handlers the objects the watches would deliver and runs the
+//! same `reconcile`; `/status` is read through the real router.
 
 use std::collections::BTreeSet;
 
@@ -70,11 +71,18 @@ async fn status(board: &Board) -> Value {
     serde_json::from_slice(&bytes).expect("JSON")
 }
 
-#[tokio::test]
-async fn endpoints_going_not_ready_change_the_reason_and_post_an_event() {
+/// A speaker for `node` whose API server answers every request with 201 and the request
+/// body; each request is reported on the returned channel.
+fn speaker(
+    node: &str,
+) -> (
+    Speaker,
+    Board,
+    tokio::sync::mpsc::UnboundedReceiver<(Method, String, Value)>,
+) {
     let (service, mut handle) = mock::pair::<Request<kube::client::Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
-    let (seen, mut events) = tokio::sync::mpsc::unbounded_channel::<(Method, String, Value)>();
+    let (seen, events) = tokio::sync::mpsc::unbounded_channel::<(Method, String, Value)>();
     tokio::spawn(async move {
         while let Some((req, send)) = handle.next_request().await {
             let (method, uri) = (req.method().clone(), req.uri().to_string());
@@ -95,39 +103,96 @@ async fn endpoints_going_not_ready_change_the_reason_and_post_an_event() {
         speaker: common::metrics::Speaker::new(&registry).expect("register"),
     };
     let bgp = crate::bgp::BgpSpeaker::new(
-        "node1",
+        node,
         common::metrics::Bgp::new(&registry).expect("register"),
     );
     let settings = Settings {
-        node: "node1".into(),
+        node: node.into(),
         namespace: "metallb-system".into(),
         config_name: "config".into(),
         disable_epslices: false,
         speaker_labels: "app=metallb,component=speaker".into(),
         memberlist_port: 7946,
     };
-    let board = Board::new("node1");
+    let board = Board::new(node);
     let mut s = Speaker::new(settings, client, metrics, Layer2::inert(), None, bgp)
         .with_status(board.clone());
     s.live = NODES
         .iter()
         .map(|n| (*n).to_owned())
         .collect::<BTreeSet<_>>();
+    (s, board, events)
+}
 
-    let ip = ip_won_by("node1");
-    let cm = serde_json::from_value(json!({
+fn config_map() -> k8s_openapi::api::core::v1::ConfigMap {
+    serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "config", "namespace": "metallb-system"},
         "data": {"config": "address-pools:\n- name: l2\n  protocol: layer2\n  addresses: [10.20.30.0/24]\n"}
     }))
-    .expect("ConfigMap");
-    let svc = serde_json::from_value(json!({
+    .expect("ConfigMap")
+}
+
+fn web(name: &str, ip: &str) -> k8s_openapi::api::core::v1::Service {
+    serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": "web", "namespace": "shop", "uid": "svc-uid-1"},
+        "metadata": {"name": name, "namespace": "shop", "uid": format!("uid-{name}")},
         "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}]},
         "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}
     }))
-    .expect("Service");
+    .expect("Service")
+}
+
+/// Three speakers fed the same objects: their `/status` documents name the same owner for
+/// every IP, and exactly that node says `announcing`.
+#[tokio::test]
+async fn three_speakers_agree_on_the_owner_of_every_ip() {
+    let mut docs = Vec::new();
+    for node in NODES {
+        let (mut s, board, _events) = speaker(node);
+        let d = s.on_config(Ok(Event::Apply(config_map())));
+        s.reconcile(d).await;
+        for i in 1..=30 {
+            let name = format!("web{i}");
+            let d = s.on_service(Ok(Event::Apply(web(&name, &format!("10.20.30.{i}")))));
+            s.reconcile(d).await;
+            let mut sl = slice(true);
+            sl.metadata.name = Some(format!("{name}-abc"));
+            sl.metadata
+                .labels
+                .get_or_insert_default()
+                .insert("kubernetes.io/service-name".into(), name);
+            let d = on_slice(&mut s, Event::Apply(sl));
+            s.reconcile(d).await;
+        }
+        docs.push(status(&board).await);
+    }
+    let mut owners = BTreeSet::new();
+    for i in 0..30 {
+        let rows: Vec<&Value> = docs.iter().map(|d| &d["services"][i]).collect();
+        let owner = rows[0]["owner"].as_str().expect("an owner").to_owned();
+        for r in &rows {
+            assert_eq!(r["owner"], rows[0]["owner"], "{}", r["service"]);
+            assert_eq!(r["service"], rows[0]["service"]);
+        }
+        let announcing: Vec<&str> = docs
+            .iter()
+            .zip(&rows)
+            .filter(|(_, r)| r["decision"] == "announcing")
+            .map(|(d, _)| d["node"].as_str().expect("node"))
+            .collect();
+        assert_eq!(announcing, [owner.as_str()], "{}", rows[0]["service"]);
+        owners.insert(owner);
+    }
+    assert_eq!(owners.len(), 3, "the election spreads over the three nodes");
+}
+
+#[tokio::test]
+async fn endpoints_going_not_ready_change_the_reason_and_post_an_event() {
+    let (mut s, board, mut events) = speaker("node1");
+    let ip = ip_won_by("node1");
+    let cm = config_map();
+    let svc = web("web", &ip);
 
     let d = s.on_config(Ok(Event::Apply(cm)));
     s.reconcile(d).await;
@@ -154,7 +219,7 @@ async fn endpoints_going_not_ready_change_the_reason_and_post_an_event() {
     );
     assert_eq!(ev["reason"], "nodeAssigned");
     assert_eq!(ev["message"], r#"announcing from node "node1""#);
-    assert_eq!(ev["involvedObject"]["uid"], "svc-uid-1");
+    assert_eq!(ev["involvedObject"]["uid"], "uid-web");
 
     let d = on_slice(&mut s, Event::Apply(slice(false)));
     s.reconcile(d).await;
