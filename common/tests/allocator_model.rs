@@ -136,10 +136,25 @@ impl Model {
 
     fn assign(&mut self, svc: &str, ips: &[IpAddr], usage: &Usage) -> Result<Vec<IpAddr>, String> {
         if Self::pool_for(&self.pools, ips).is_none() {
-            let suffix = if ips.is_empty() {
-                ""
-            } else {
-                ": no address pool contains it"
+            let allowed = |ip: &IpAddr| self.pools.iter().any(|p| p.allows(*ip));
+            let buggy = ips.iter().filter(|ip| !allowed(ip)).find_map(|ip| {
+                self.pools
+                    .iter()
+                    .find(|p| p.contains(*ip))
+                    .map(|p| (p.name.clone(), *ip))
+            });
+            let suffix = match (buggy, ips.len()) {
+                (Some((pool, ip)), _) => format!(
+                    ": pool {} has avoid-buggy-ips, which excludes {}",
+                    quote(&pool),
+                    quote(&ip_string(ip))
+                ),
+                (None, 0) => String::new(),
+                (None, 1) => ": no address pool contains it".to_owned(),
+                (None, _) => match ips.iter().find(|ip| !allowed(ip)) {
+                    Some(ip) => format!(": no address pool contains {}", quote(&ip_string(*ip))),
+                    None => ": no single address pool contains them all".to_owned(),
+                },
             };
             return Err(format!(
                 "{} is not allowed in config{suffix}",

@@ -17,6 +17,19 @@ pub enum AllocError {
     /// does not parse prints as `<nil>`).
     #[error("{} is not allowed in config{}", go_str_list(.0), if .0.is_empty() { "" } else { ": no address pool contains it" })]
     NotAllowed(Vec<String>),
+    /// One of several addresses is in no pool.
+    #[error("{} is not allowed in config: no address pool contains {}", go_str_list(.ips), quote(.outside))]
+    Outside { ips: Vec<String>, outside: String },
+    /// Each address is in some pool, but no one pool holds them all.
+    #[error("{} is not allowed in config: no single address pool contains them all", go_str_list(.0))]
+    SplitPools(Vec<String>),
+    /// An IPv4 `.0` or `.255` address of a pool with `avoid-buggy-ips`.
+    #[error("{} is not allowed in config: pool {} has avoid-buggy-ips, which excludes {}", go_str_list(.ips), quote(.pool), quote(.buggy))]
+    BuggyIp {
+        ips: Vec<String>,
+        pool: String,
+        buggy: String,
+    },
     #[error("More than two addresses {}", go_ip_list(.0))]
     TooMany(Vec<IpAddr>),
     #[error("{} {} has the same family", quote(&ip_string(*.0)), quote(&ip_string(*.1)))]

@@ -49,12 +49,12 @@ fn addresses_outside_every_pool_are_refused() {
             &["10.0.0.1", "10.0.0.2", "192.0.2.1"],
             &tcp(&[])
         ),
-        r#"["10.0.0.1" "10.0.0.2" "192.0.2.1"] is not allowed in config: no address pool contains it"#
+        r#"["10.0.0.1" "10.0.0.2" "192.0.2.1"] is not allowed in config: no address pool contains "192.0.2.1""#
     );
     // A v4 and a v6 address from different pools belong to no single pool.
     assert_eq!(
         err(&mut a, "s", &["10.0.0.1", "fd01::1"], &tcp(&[])),
-        r#"["10.0.0.1" "fd01::1"] is not allowed in config: no address pool contains it"#
+        r#"["10.0.0.1" "fd01::1"] is not allowed in config: no single address pool contains them all"#
     );
     assert_eq!(a.service_count(), 0);
 }
@@ -86,11 +86,11 @@ fn avoid_buggy_pools_refuse_dot_zero_and_dot_255_others_allow_them() {
     let mut a = alloc();
     assert_eq!(
         err(&mut a, "s", &["10.0.1.0"], &tcp(&[])),
-        r#"["10.0.1.0"] is not allowed in config: no address pool contains it"#
+        r#"["10.0.1.0"] is not allowed in config: pool "buggy" has avoid-buggy-ips, which excludes "10.0.1.0""#
     );
     assert_eq!(
         err(&mut a, "s", &["10.0.1.255"], &tcp(&[])),
-        r#"["10.0.1.255"] is not allowed in config: no address pool contains it"#
+        r#"["10.0.1.255"] is not allowed in config: pool "buggy" has avoid-buggy-ips, which excludes "10.0.1.255""#
     );
     a.assign("s", &ips(&["10.0.1.1"]), &tcp(&[])).unwrap();
     a.assign("t", &ips(&["10.0.0.0"]), &tcp(&[])).unwrap();
