@@ -10,7 +10,7 @@ use std::hint::black_box;
 
 use common::config::{Mode, parse};
 use common::speaker::selfcheck::{NodeFacts, self_check};
-use common::speaker::status::{BgpSessionRow, Snapshot, StatusView, service_row};
+use common::speaker::status::{BgpSessionRow, MemberRow, Snapshot, StatusView, service_row};
 use common::speaker::{Cluster, Endpoint, SpeakerService, decide};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -92,8 +92,18 @@ fn bench(c: &mut Criterion) {
         })
         .collect();
     let checks = self_check(&NodeFacts::default());
+    let ml: Vec<MemberRow> = live
+        .iter()
+        .enumerate()
+        .map(|(i, n)| MemberRow {
+            name: n.clone(),
+            addr: format!("10.0.0.{}:7946", i + 1),
+            state: "alive",
+        })
+        .collect();
     let view = StatusView {
         snapshot: &snap,
+        memberlist: Some(&ml),
         bgp: &bgp,
         checks: &checks,
     };

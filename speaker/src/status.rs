@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use common::config::{Config, Protocol};
+use common::memberlist::MemberState;
 use common::speaker::selfcheck::Finding;
-use common::speaker::status::{ServiceRow, Snapshot, StatusView};
+use common::speaker::status::{MemberRow, ServiceRow, Snapshot, StatusView};
 
 use crate::bgp::BgpStatus;
 
@@ -23,6 +24,7 @@ pub struct Board {
     snapshot: Arc<RwLock<Arc<Snapshot>>>,
     checks: Arc<RwLock<Vec<Finding>>>,
     bgp: Arc<RwLock<Option<BgpStatus>>>,
+    memberlist: Arc<RwLock<Option<crate::memberlist::Handle>>>,
     layer2_in_use: Arc<AtomicBool>,
 }
 
@@ -90,6 +92,14 @@ impl Board {
         *self.bgp.write().unwrap_or_else(PoisonError::into_inner) = Some(bgp);
     }
 
+    /// memberlist's view of the members (with their states) is shown when it runs.
+    pub fn set_memberlist(&self, handle: crate::memberlist::Handle) {
+        *self
+            .memberlist
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(handle);
+    }
+
     pub fn set_checks(&self, checks: Vec<Finding>) {
         *self.checks.write().unwrap_or_else(PoisonError::into_inner) = checks;
     }
@@ -114,8 +124,24 @@ impl Board {
             .as_ref()
             .map(BgpStatus::sessions)
             .unwrap_or_default();
+        let memberlist: Option<Vec<MemberRow>> = self
+            .memberlist
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|h| {
+                h.members()
+                    .into_iter()
+                    .map(|m| MemberRow {
+                        name: m.name,
+                        addr: m.addr.to_string(),
+                        state: state_name(m.state),
+                    })
+                    .collect()
+            });
         let view = StatusView {
             snapshot: &snapshot,
+            memberlist: memberlist.as_deref(),
             bgp: &bgp,
             checks: &checks,
         };
@@ -123,6 +149,15 @@ impl Board {
             Format::Json => view.to_json(),
             Format::Text => view.to_text(),
         }
+    }
+}
+
+fn state_name(s: MemberState) -> &'static str {
+    match s {
+        MemberState::Alive => "alive",
+        MemberState::Suspect => "suspect",
+        MemberState::Dead => "dead",
+        MemberState::Left => "left",
     }
 }
 
@@ -158,6 +193,40 @@ mod tests {
         assert_eq!(now.node, "n1");
         board.record("ns/a", None);
         assert_eq!(board.snapshot().services.len(), 1);
+    }
+
+    /// A real memberlist node on loopback: `/status` lists it with its state.
+    #[tokio::test]
+    async fn memberlist_members_are_listed_with_their_state() {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .expect("free port")
+            .port();
+        let bind = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let (handle, _events) =
+            crate::memberlist::start(common::memberlist::Config::lan("n1", bind), bind)
+                .await
+                .expect("memberlist starts");
+        let board = Board::new("n1");
+        board.set_memberlist(handle);
+        let mut doc = serde_json::Value::Null;
+        for _ in 0..100 {
+            doc = serde_json::from_str(&board.render(Format::Json)).expect("json");
+            if doc["memberlist"].as_array().is_some_and(|m| !m.is_empty()) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            doc["memberlist"],
+            serde_json::json!([{"name": "n1", "addr": bind.to_string(), "state": "alive"}])
+        );
+        assert!(
+            Board::new("n2")
+                .render(Format::Json)
+                .contains("\"memberlist\": null"),
+            "no memberlist: null, the members come from the speaker pods"
+        );
     }
 
     #[test]

@@ -169,6 +169,17 @@ pub struct BgpSessionRow {
     pub last_error: Option<String>,
 }
 
+/// One memberlist member as this speaker sees it. A member stuck in `suspect` is one this
+/// speaker cannot reach (UDP/TCP 7946 blocked, node down): it still counts as live until
+/// declared dead, so elections may pick it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberRow {
+    pub name: String,
+    pub addr: String,
+    /// `alive` or `suspect`.
+    pub state: &'static str,
+}
+
 /// What the speaker's loop publishes after each decision pass.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -199,6 +210,9 @@ impl Snapshot {
 #[derive(Debug, Clone, Copy)]
 pub struct StatusView<'a> {
     pub snapshot: &'a Snapshot,
+    /// memberlist's own view; `None` when memberlist is disabled (the live speakers then
+    /// come from the Ready speaker pods).
+    pub memberlist: Option<&'a [MemberRow]>,
     pub bgp: &'a [BgpSessionRow],
     pub checks: &'a [Finding],
 }
@@ -209,6 +223,7 @@ struct Document<'a> {
     node: &'a str,
     config_loaded: bool,
     members: &'a [String],
+    memberlist: Option<&'a [MemberRow]>,
     #[serde(serialize_with = "values")]
     services: &'a BTreeMap<String, Arc<ServiceRow>>,
     bgp_sessions: &'a [BgpSessionRow],
@@ -229,6 +244,7 @@ impl StatusView<'_> {
             node: &self.snapshot.node,
             config_loaded: self.snapshot.config_loaded,
             members: &self.snapshot.members,
+            memberlist: self.memberlist,
             services: &self.snapshot.services,
             bgp_sessions: self.bgp,
             node_checks: self.checks,
@@ -254,6 +270,14 @@ impl StatusView<'_> {
             s.members.len(),
             s.members.join(", ")
         );
+        if let Some(ml) = self.memberlist {
+            let view: Vec<String> = ml
+                .iter()
+                .map(|m| format!("{} ({}, {})", m.name, m.addr, m.state))
+                .collect();
+            out.truncate(out.trim_end().len());
+            let _ = writeln!(out, "\nmemberlist: {}\n", view.join(", "));
+        }
         let dash = |o: Option<&str>| o.unwrap_or("-").to_owned();
         let mut rows: Vec<[String; 7]> = Vec::with_capacity(s.services.len());
         for r in s.services.values() {

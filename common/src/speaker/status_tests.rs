@@ -308,6 +308,7 @@ fn three_speakers_agree_on_every_owner() {
             }
             let view = StatusView {
                 snapshot: &snap,
+                memberlist: None,
                 bgp: &[],
                 checks: &[],
             };
@@ -361,8 +362,21 @@ fn json_and_text_views_carry_the_same_facts() {
         matters: true,
         message: "kube-proxy IPVS mode without strictARP".into(),
     }];
+    let ml = [
+        MemberRow {
+            name: "n1".into(),
+            addr: "10.0.0.1:7946".into(),
+            state: "alive",
+        },
+        MemberRow {
+            name: "n22".into(),
+            addr: "10.0.0.2:7946".into(),
+            state: "suspect",
+        },
+    ];
     let view = StatusView {
         snapshot: &snap,
+        memberlist: Some(&ml),
         bgp: &bgp,
         checks: &checks,
     };
@@ -376,6 +390,7 @@ fn json_and_text_views_carry_the_same_facts() {
     assert_eq!(doc["bgpSessions"][0]["state"], "Established");
     assert_eq!(doc["nodeChecks"][0]["check"], "strictARP");
     assert_eq!(doc["nodeChecks"][0]["ok"], false);
+    assert_eq!(doc["memberlist"][1]["state"], "suspect");
 
     let text = view.to_text();
     let line = |needle: &str| {
@@ -390,6 +405,7 @@ fn json_and_text_views_carry_the_same_facts() {
     assert!(line("192.0.2.254:179").contains("64500/64501"));
     assert!(line("strictARP").contains("FAILED"));
     assert!(text.contains("members (2): n1, n22"));
+    assert!(text.contains("memberlist: n1 (10.0.0.1:7946, alive), n22 (10.0.0.2:7946, suspect)"));
     // Columns line up: the IP column starts at the same offset on every service line.
     let header = line("SERVICE");
     let at = header.find("IP").expect("IP column");

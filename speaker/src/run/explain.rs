@@ -11,6 +11,9 @@ impl Speaker {
     /// one `/status` renders.
     pub fn with_status(mut self, board: Board) -> Self {
         board.set_bgp(self.bgp.status());
+        if let Some(m) = &self.membership {
+            board.set_memberlist(m.handle.clone());
+        }
         self.status = board;
         self.publish_cluster();
         self
