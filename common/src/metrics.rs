@@ -99,6 +99,28 @@ impl Speaker {
     }
 }
 
+/// The node self-checks (not in upstream; additive): one series per check that applies.
+#[derive(Clone)]
+pub struct NodeChecks {
+    pub check: GaugeVec,
+}
+
+impl NodeChecks {
+    pub fn new(r: &Registry) -> Result<Self> {
+        let m = Self {
+            check: GaugeVec::new(
+                Opts::new(
+                    "metallb_speaker_node_check",
+                    "Node self-checks of this speaker: 1 when the node passes the check, 0 when it fails (see /status for the reason).",
+                ),
+                &["check"],
+            )?,
+        };
+        r.register(Box::new(m.check.clone()))?;
+        Ok(m)
+    }
+}
+
 /// Per-peer BGP series; created at 0 with the session, deleted when it closes.
 #[derive(Clone)]
 pub struct Bgp {

@@ -95,21 +95,39 @@ impl Model {
                 .filter(|s| *s != svc)
                 .collect();
             if !others.is_empty() {
+                let rule = if existing.sharing_key.is_empty() {
+                    "existing service does not allow sharing".to_owned()
+                } else if usage.sharing_key.is_empty() {
+                    "new service does not allow sharing".to_owned()
+                } else if existing.sharing_key != usage.sharing_key {
+                    format!(
+                        "sharing key {} does not match existing sharing key {}",
+                        quote(&usage.sharing_key),
+                        quote(&existing.sharing_key)
+                    )
+                } else {
+                    format!(
+                        "backend key {} does not match existing backend key {} (services sharing an IP must all use externalTrafficPolicy Cluster, or all Local with the same selector)",
+                        quote(&usage.backend_key),
+                        quote(&existing.backend_key)
+                    )
+                };
                 return Err(format!(
-                    "can't change sharing key for {}, address also in use by {}",
+                    "can't change sharing key for {}, address also in use by {}: {rule}",
                     quote(svc),
                     others.join(",")
                 ));
             }
         }
         for port in &usage.ports {
-            if holders
+            if let Some((holder, _)) = holders
                 .iter()
-                .any(|(s, u)| s.as_str() != svc && u.ports.contains(port))
+                .find(|(s, u)| s.as_str() != svc && u.ports.contains(port))
             {
                 return Err(format!(
-                    "port {port} is already in use on {}",
-                    quote(&ip_string(ip))
+                    "port {port} is already in use on {} by {}",
+                    quote(&ip_string(ip)),
+                    quote(holder)
                 ));
             }
         }
@@ -118,7 +136,30 @@ impl Model {
 
     fn assign(&mut self, svc: &str, ips: &[IpAddr], usage: &Usage) -> Result<Vec<IpAddr>, String> {
         if Self::pool_for(&self.pools, ips).is_none() {
-            return Err(format!("{} is not allowed in config", go_ip_list(ips)));
+            let allowed = |ip: &IpAddr| self.pools.iter().any(|p| p.allows(*ip));
+            let buggy = ips.iter().filter(|ip| !allowed(ip)).find_map(|ip| {
+                self.pools
+                    .iter()
+                    .find(|p| p.contains(*ip))
+                    .map(|p| (p.name.clone(), *ip))
+            });
+            let suffix = match (buggy, ips.len()) {
+                (Some((pool, ip)), _) => format!(
+                    ": pool {} has avoid-buggy-ips, which excludes {}",
+                    quote(&pool),
+                    quote(&ip_string(ip))
+                ),
+                (None, 0) => String::new(),
+                (None, 1) => ": no address pool contains it".to_owned(),
+                (None, _) => match ips.iter().find(|ip| !allowed(ip)) {
+                    Some(ip) => format!(": no address pool contains {}", quote(&ip_string(*ip))),
+                    None => ": no single address pool contains them all".to_owned(),
+                },
+            };
+            return Err(format!(
+                "{} is not allowed in config{suffix}",
+                go_ip_list(ips)
+            ));
         }
         if ips.len() > 2 {
             return Err(format!("More than two addresses {}", go_ip_list(ips)));
@@ -187,8 +228,24 @@ impl Model {
             }
         }
         if want4 || want6 {
+            let missing_v4 = want4;
+            let capacity = p
+                .cidrs
+                .iter()
+                .filter(|c| matches!(c, IpNet::V4(_)) == missing_v4)
+                .flat_map(|c| addresses(*c))
+                .filter(|ip| p.allows(*ip))
+                .count();
+            let fam_text = if missing_v4 { "ipv4" } else { "ipv6" };
+            let detail = match (capacity, usage.sharing_key.is_empty()) {
+                (0, _) => format!("the pool has no {fam_text} addresses"),
+                (n, true) => format!("all {n} {fam_text} addresses are in use"),
+                (n, false) => format!(
+                    "all {n} {fam_text} addresses are in use, none shareable with this service (key, backend or port)"
+                ),
+            };
             return Err(format!(
-                "no available IPs in pool {} for {fam} IPFamily",
+                "no available IPs in pool {} for {fam} IPFamily: {detail}",
                 quote(name)
             ));
         }
@@ -199,14 +256,28 @@ impl Model {
         if let Some((ips, _)) = self.allocs.get(svc).cloned() {
             return self.assign(svc, &ips, usage);
         }
+        let mut tried = Vec::new();
         for p in self.pools.clone() {
-            if p.auto_assign
-                && let Ok(ips) = self.allocate_from_pool(svc, fam, &p.name, usage)
-            {
-                return Ok(ips);
+            if !p.auto_assign {
+                continue;
+            }
+            match self.allocate_from_pool(svc, fam, &p.name, usage) {
+                Ok(ips) => return Ok(ips),
+                Err(e) => {
+                    // The pool's name is said once, in front.
+                    let detail = e
+                        .split_once(" IPFamily: ")
+                        .filter(|_| e.starts_with("no available IPs in pool"))
+                        .map_or(e.as_str(), |(_, d)| d)
+                        .to_owned();
+                    tried.push(format!("pool {}: {detail}", quote(&p.name)));
+                }
             }
         }
-        Err("no available IPs".to_owned())
+        if tried.is_empty() {
+            return Err("no available IPs: no address pool has auto-assign enabled".to_owned());
+        }
+        Err(format!("no available IPs: {}", tried.join("; ")))
     }
 
     fn set_pools(&mut self, pools: &[Pool]) -> Result<(), String> {

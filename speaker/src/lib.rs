@@ -8,5 +8,7 @@ pub mod k8s;
 pub mod l2;
 pub mod memberlist;
 pub mod run;
+pub mod selfcheck;
+pub mod status;
 pub mod stop;
 mod sys;

@@ -95,8 +95,10 @@ async fn run(args: Args, node: String) -> anyhow::Result<()> {
     };
     let addr = SocketAddr::new(host, args.common.port);
     let http_registry = registry.clone();
+    let board = speaker::status::Board::new(&node);
+    let http_board = board.clone();
     tokio::spawn(async move {
-        if let Err(e) = speaker::http::serve(addr, http_registry).await {
+        if let Err(e) = speaker::http::serve(addr, http_registry, http_board).await {
             tracing::error!(op = "serveMetrics", error = %e, "metrics endpoint failed");
         }
     });
@@ -117,6 +119,19 @@ async fn run(args: Args, node: String) -> anyhow::Result<()> {
             .parse()
             .with_context(|| format!("invalid memberlist port {:?}", args.ml_bindport))?
     };
+    // Before memberlist binds the port (a failure is then posted on the Node before the
+    // start fails below).
+    let memberlist_bind = memberlist_addr(&args, memberlist_port)?
+        .map(|addr| (memberlist_port, speaker::selfcheck::probe_bind(addr)));
+    let mut check = speaker::selfcheck::SelfCheck::new(
+        node.clone(),
+        client.clone(),
+        common::metrics::NodeChecks::new(&registry)?,
+        board.clone(),
+        memberlist_bind,
+    );
+    check.pass().await;
+    tokio::spawn(check.run());
     let membership = start_memberlist(&args, &node, memberlist_port).await?;
     let settings = Settings {
         node,
@@ -127,8 +142,21 @@ async fn run(args: Args, node: String) -> anyhow::Result<()> {
         memberlist_port,
     };
     Speaker::new(settings, client, metrics, layer2, membership, bgp)
+        .with_status(board)
         .run()
         .await
+}
+
+/// memberlist's bind address, if it runs (spec §4.4: `--ml-bindaddr` and `--ml-labels` set).
+fn memberlist_addr(args: &Args, port: u16) -> anyhow::Result<Option<SocketAddr>> {
+    if args.ml_bindaddr.is_empty() || args.ml_labels.is_empty() {
+        return Ok(None);
+    }
+    let ip: IpAddr = args
+        .ml_bindaddr
+        .parse()
+        .with_context(|| format!("invalid --ml-bindaddr {:?}", args.ml_bindaddr))?;
+    Ok(Some(SocketAddr::new(ip, port)))
 }
 
 /// memberlist runs iff `--ml-bindaddr` and `--ml-labels` are set (spec §4.4).

@@ -27,6 +27,8 @@ use kube::{Api, Client};
 use crate::k8s::{self, SvcEntry};
 use crate::l2::Layer2;
 
+mod explain;
+
 const COMPONENT: &str = "metallb-speaker";
 /// How often the speaker pods are listed (the RBAC grants `list`, not `watch`).
 const POD_POLL: Duration = Duration::from_secs(30);
@@ -73,6 +75,8 @@ pub struct Speaker {
     dedup: Dedup,
     membership: Option<Membership>,
     bgp: crate::bgp::BgpSpeaker,
+    /// What `/status` shows (see `explain`).
+    status: crate::status::Board,
 }
 
 impl Speaker {
@@ -99,6 +103,7 @@ impl Speaker {
             dedup: Dedup::default(),
             membership,
             bgp,
+            status: crate::status::Board::default(),
         }
     }
 
@@ -405,6 +410,7 @@ impl Speaker {
             }
         };
         let mut changes = Vec::new();
+        let sessions = self.bgp.active_peers().len();
         {
             let cluster = Cluster {
                 node: &self.settings.node,
@@ -420,7 +426,10 @@ impl Speaker {
                     .map(|m| m.values().flatten().cloned().collect());
                 let verdict = match entry {
                     // A deleted service, or one without endpoints objects, is withdrawn.
-                    None => Verdict::Withdraw(common::speaker::Reason::ServiceDeleted),
+                    None => {
+                        self.status.record(key, None);
+                        Verdict::Withdraw(common::speaker::Reason::ServiceDeleted)
+                    }
                     Some(e) => {
                         let svc = SpeakerService {
                             key,
@@ -429,7 +438,14 @@ impl Speaker {
                             local: e.local,
                             endpoints: merged.as_deref(),
                         };
-                        decide(&svc, &cluster)
+                        let verdict = decide(&svc, &cluster);
+                        self.status.record(
+                            key,
+                            common::speaker::status::service_row(
+                                &svc, &cluster, &verdict, sessions,
+                            ),
+                        );
+                        verdict
                     }
                 };
                 changes.extend(self.announcements.apply(key, &verdict));
@@ -442,6 +458,7 @@ impl Speaker {
         if bgp_changed {
             self.push_bgp_routes();
         }
+        self.publish_cluster();
     }
 
     /// Carries out one change; returns whether BGP routes must be recomputed.
@@ -466,7 +483,7 @@ impl Speaker {
                         .set(1.0);
                 }
                 tracing::info!(event = "serviceAnnounced", service = %key, protocol = protocol.as_str(), ips = ?ips.iter().map(|i| common::gotext::ip_string(*i)).collect::<Vec<_>>(), "service has IP, announcing");
-                let message = format!("announcing from node {:?}", self.settings.node);
+                let message = common::speaker::status::announcing_message(&self.settings.node);
                 self.post_service_event(&key, EventType::Normal, "nodeAssigned", &message)
                     .await;
                 protocol == Protocol::Bgp
@@ -491,6 +508,12 @@ impl Speaker {
                     ]);
                 }
                 tracing::info!(event = "serviceWithdrawn", service = %key, reason = reason.as_str(), "withdrawing service announcement");
+                if let Some((why, message)) =
+                    common::speaker::status::withdraw_event(&self.settings.node, &reason)
+                {
+                    self.post_service_event(&key, EventType::Normal, why, &message)
+                        .await;
+                }
                 protocol == Protocol::Bgp
             }
         }

@@ -3,11 +3,12 @@
 
 use std::net::IpAddr;
 
-use super::error::AllocError;
+use super::error::{AllocError, Exhausted};
 use super::family::Family;
 use super::index::CidrIndex;
 use super::sharing::{Sharing, Usage};
 use super::state::{Allocator, LbIps};
+use crate::gotext::quote;
 
 impl Allocator {
     /// Addresses of `family` for `service` from the named pool: per family the lowest
@@ -42,13 +43,22 @@ impl Allocator {
         if let Some(current) = self.allocation(service) {
             return self.assign(service, current.as_slice(), usage);
         }
+        let mut tried = Vec::new();
         for index in 0..self.pools.len() {
-            let auto = self.pools.get(index).is_some_and(|p| p.pool.auto_assign);
-            if auto && let Ok(ips) = self.allocate_in(service, family, index, usage) {
-                return Ok(ips);
+            let Some(name) = self
+                .pools
+                .get(index)
+                .filter(|p| p.pool.auto_assign)
+                .map(|p| p.pool.name.clone())
+            else {
+                continue;
+            };
+            match self.allocate_in(service, family, index, usage) {
+                Ok(ips) => return Ok(ips),
+                Err(e) => tried.push(format!("pool {}: {}", quote(&name), e.pool_detail())),
             }
         }
-        Err(AllocError::NoAvailable)
+        Err(AllocError::NoAvailable { tried })
     }
 
     fn reassign(
@@ -75,7 +85,7 @@ impl Allocator {
         usage: &Usage,
     ) -> Result<LbIps, AllocError> {
         let Some(state) = self.pools.get(index) else {
-            return Err(AllocError::NoAvailable);
+            return Err(AllocError::UnknownPool(index.to_string()));
         };
         let mut want_v4 = family.wants(Family::V4);
         let mut want_v6 = family.wants(Family::V6);
@@ -94,9 +104,19 @@ impl Allocator {
             }
         }
         if want_v4 || want_v6 {
+            let missing = if want_v4 { Family::V4 } else { Family::V6 };
             return Err(AllocError::PoolExhausted {
                 pool: state.pool.name.clone(),
                 family,
+                detail: Exhausted {
+                    missing,
+                    capacity: state
+                        .cidrs
+                        .iter()
+                        .filter(|c| c.family() == missing)
+                        .fold(0u128, |n, c| n.saturating_add(c.capacity())),
+                    sharing: !usage.sharing_key.is_empty(),
+                },
             });
         }
         self.assign(service, &found, usage)

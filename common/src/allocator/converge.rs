@@ -10,7 +10,9 @@
 use std::net::IpAddr;
 
 use super::error::AllocError;
-use super::family::{FamilyError, family_for_ips, go_ip_list, go_str_list, nil_or_text, parse_ip};
+use super::family::{
+    Family, FamilyError, family_for_ips, go_ip_list, go_str_list, nil_or_text, parse_ip,
+};
 use super::outcome::{Action, ClearReason, Convergence, Event, EventType, Note, Status};
 use super::service::{RequestError, ServiceSpec};
 use super::state::{Allocator, LbIps};
@@ -23,8 +25,12 @@ pub enum AllocateError {
     Family(#[from] FamilyError),
     #[error(transparent)]
     Request(#[from] RequestError),
-    #[error("requested loadBalancer IP(s) {} does not match the ipFamily of the service", go_ip_list(.0))]
-    FamilyMismatch(Vec<IpAddr>),
+    #[error("requested loadBalancer IP(s) {} does not match the ipFamily of the service (requested {requested}, service {service})", go_ip_list(.ips))]
+    FamilyMismatch {
+        ips: Vec<IpAddr>,
+        requested: Family,
+        service: Family,
+    },
     #[error(transparent)]
     Alloc(#[from] AllocError),
 }
@@ -38,7 +44,11 @@ pub fn allocate_ips(
     let family = spec.family()?;
     if let Some(desired) = spec.desired_ips()? {
         if desired.family != family {
-            return Err(AllocateError::FamilyMismatch(desired.ips));
+            return Err(AllocateError::FamilyMismatch {
+                requested: desired.family,
+                service: family,
+                ips: desired.ips,
+            });
         }
         return Ok(alloc.assign(key, &desired.ips, &spec.usage)?);
     }

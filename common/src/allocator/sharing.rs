@@ -34,7 +34,7 @@ use std::net::IpAddr;
 use std::ops::Bound::{Excluded, Included, Unbounded};
 use std::sync::Arc;
 
-use super::error::AllocError;
+use super::error::{AllocError, SharingRule};
 
 /// The protocol of a service port. Kubernetes allows only the first three; anything else is
 /// kept as written so it still compares and prints like upstream's string.
@@ -106,6 +106,26 @@ impl Usage {
         !key.sharing.is_empty()
             && self.sharing_key == key.sharing
             && self.backend_key == key.backend
+    }
+
+    /// The rule that keeps this service from sharing with a holder with `key` (only asked
+    /// when [`Usage::may_share_with`] said no).
+    fn refusal(&self, key: &ShareKey) -> SharingRule {
+        if key.sharing.is_empty() {
+            SharingRule::ExistingNotShared
+        } else if self.sharing_key.is_empty() {
+            SharingRule::NewNotShared
+        } else if self.sharing_key != key.sharing {
+            SharingRule::KeyMismatch {
+                new: self.sharing_key.clone(),
+                existing: key.sharing.clone(),
+            }
+        } else {
+            SharingRule::BackendMismatch {
+                new: self.backend_key.clone(),
+                existing: key.backend.clone(),
+            }
+        }
     }
 
     fn is_key(&self, key: &ShareKey) -> bool {
@@ -270,17 +290,16 @@ impl Sharing {
                 return Err(AllocError::SharingKey {
                     service: service.to_owned(),
                     others,
+                    rule: usage.refusal(&used.key),
                 });
             }
         }
         for port in &usage.ports {
-            if used
-                .port_holder(port)
-                .is_some_and(|holder| &**holder != service)
-            {
+            if let Some(holder) = used.port_holder(port).filter(|h| &***h != service) {
                 return Err(AllocError::PortInUse {
                     port: port.clone(),
                     ip,
+                    holder: holder.to_string(),
                 });
             }
         }

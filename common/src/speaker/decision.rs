@@ -55,6 +55,10 @@ pub enum Reason {
     NoLocalEndpoints,
     NoEndpoints,
     NodeExcluded,
+    /// BGP: the verdict is to announce, but no configured peer selects this node, so no
+    /// route leaves it. `decide` never returns it (upstream counts such a service as
+    /// announced, and so do our metrics); `/status` reports it.
+    NoPeerSelected,
 }
 
 impl Reason {
@@ -70,6 +74,7 @@ impl Reason {
             Reason::NoLocalEndpoints => "noLocalEndpoints",
             Reason::NoEndpoints => "noEndpoints",
             Reason::NodeExcluded => "nodeExcluded",
+            Reason::NoPeerSelected => "noPeerSelected",
         }
     }
 }
@@ -88,15 +93,18 @@ impl fmt::Display for Reason {
             Reason::NotOwner { owner: Some(o) } => {
                 write!(f, "not the owner: the owner is node {o:?}")
             }
-            Reason::NotOwner { owner: None } => {
-                f.write_str("no node can announce: no live speaker is a candidate")
-            }
+            Reason::NotOwner { owner: None } => f.write_str(
+                "no node can announce: no live speaker is a candidate (Local: none hosts a ready endpoint)",
+            ),
             Reason::NoLocalEndpoints => {
                 f.write_str("externalTrafficPolicy Local and no ready endpoint on this node")
             }
             Reason::NoEndpoints => f.write_str("no ready endpoints"),
             Reason::NodeExcluded => f.write_str(
                 "node is labelled node.kubernetes.io/exclude-from-external-load-balancers",
+            ),
+            Reason::NoPeerSelected => f.write_str(
+                "no BGP peer selects this node (peers' node-selectors), nothing is advertised",
             ),
         }
     }
@@ -165,7 +173,25 @@ fn layer2_refusal(
     cluster: &Cluster<'_>,
 ) -> Option<Reason> {
     if !ready.any_ready {
-        return Some(Reason::NotOwner { owner: None });
+        return Some(Reason::NoEndpoints);
+    }
+    match elect(svc, ips, ready, cluster) {
+        Some(o) if o == cluster.node => None,
+        o => Some(Reason::NotOwner {
+            owner: o.map(str::to_owned),
+        }),
+    }
+}
+
+/// The §4.3 winner among live, non-excluded speakers, whichever node asks.
+fn elect<'a>(
+    svc: &SpeakerService<'_>,
+    ips: &[IpAddr],
+    ready: &'a Readiness,
+    cluster: &Cluster<'a>,
+) -> Option<&'a str> {
+    if !ready.any_ready {
+        return None;
     }
     let eligible = |n: &&String| cluster.live.contains(*n) && !cluster.excluded.contains(*n);
     let candidates: Vec<&str> = if svc.local {
@@ -184,12 +210,29 @@ fn layer2_refusal(
             .collect()
     };
     let key = election_key(*ips.first()?);
-    match owner(candidates, &key) {
-        Some(o) if o == cluster.node => None,
-        o => Some(Reason::NotOwner {
-            owner: o.map(str::to_owned),
-        }),
+    owner(candidates, &key)
+}
+
+/// The node that owns `svc` in Layer 2 mode as this speaker computes it, whether or not
+/// this node takes part (it may be excluded): what `/status` shows as the owner. `None` when
+/// the service is not a Layer 2 service with valid IPs, or no node is a candidate.
+pub fn layer2_owner(svc: &SpeakerService<'_>, cluster: &Cluster<'_>) -> Option<String> {
+    let endpoints = svc.endpoints?;
+    let config = cluster.config?;
+    if !svc.is_load_balancer || svc.ingress.is_empty() {
+        return None;
     }
+    let ips: Vec<IpAddr> = svc
+        .ingress
+        .iter()
+        .map(|e| e.as_deref().and_then(crate::config::parse_ip))
+        .collect::<Option<_>>()?;
+    let pool = config.pool_containing_all(&ips)?;
+    if pool.protocol != Protocol::Layer2 {
+        return None;
+    }
+    let ready = Readiness::of(endpoints);
+    elect(svc, &ips, &ready, cluster).map(str::to_owned)
 }
 
 /// §4.6: `Local` needs a ready endpoint here; any policy needs one somewhere.

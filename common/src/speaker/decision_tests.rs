@@ -134,7 +134,7 @@ fn no_ready_endpoint_means_nobody_announces_layer2() {
     for node in ["iris1", "iris2"] {
         assert_eq!(
             c.decide(node, Some(&cfg), &live, &BTreeSet::new()),
-            Verdict::Withdraw(Reason::NotOwner { owner: None })
+            Verdict::Withdraw(Reason::NoEndpoints)
         );
     }
 }

@@ -5,9 +5,11 @@
 mod advertise;
 mod decision;
 mod endpoints;
+pub mod selfcheck;
 mod state;
+pub mod status;
 
 pub use advertise::{AdvertiseError, desired_routes};
-pub use decision::{Cluster, Reason, SpeakerService, Verdict, decide};
+pub use decision::{Cluster, Reason, SpeakerService, Verdict, decide, layer2_owner};
 pub use endpoints::{Endpoint, Readiness};
 pub use state::{Announcements, Change, WithdrawReason};

@@ -143,6 +143,7 @@ impl Driver {
                 Event::Read(Ok(n)) => {
                     let bytes = buf.get(..n).unwrap_or_default();
                     let outputs = self.session.handle(Input::Received(bytes), now());
+                    self.series.state(self.session.state());
                     self.carry_out(outputs);
                 }
                 Event::Read(Err(e)) | Event::WriteFailed(e) => self.lost(e.to_string()),
@@ -165,6 +166,7 @@ impl Driver {
 
     fn feed(&mut self, input: Input<'_>) {
         let outputs = self.session.handle(input, now());
+        self.series.state(self.session.state());
         self.carry_out(outputs);
     }
 
@@ -191,10 +193,12 @@ impl Driver {
                 }
                 Output::SessionDown { reason, retry_in } => {
                     self.series.session_up(false);
+                    self.series.failed(reason.to_string());
                     self.log_down(&reason, retry_in);
                 }
                 Output::AttemptFailed { reason, retry_in } => {
                     if reason != DownReason::Stopped {
+                        self.series.failed(reason.to_string());
                         tracing::error!(peer = %self.label, localASN = self.local_asn, peerASN = self.peer_asn, op = "connect", error = %reason, retry_in = %retry_text(retry_in), "failed to connect to peer");
                     }
                 }

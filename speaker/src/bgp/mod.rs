@@ -16,12 +16,13 @@ mod stats;
 mod tests;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::bgp::{self, DesiredRoutes, HoldTime, PeerConfig};
 use common::config::{Labels, Peer};
 use common::metrics::Bgp;
+use common::speaker::status::BgpSessionRow;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -43,6 +44,56 @@ pub struct BgpSpeaker {
     sessions: Vec<Running>,
     /// Tasks of closed sessions that may still be sending their NOTIFICATION.
     closing: Vec<JoinHandle<()>>,
+    /// The active sessions as `/status` reads them, from another task.
+    shared: BgpStatus,
+}
+
+/// The sessions of this node for `/status`: cheap to clone, read without involving the
+/// speaker's loop.
+#[derive(Clone, Default)]
+pub struct BgpStatus {
+    sessions: Arc<Mutex<Vec<(Peer, PeerSeries)>>>,
+}
+
+impl BgpStatus {
+    /// One row per active session, in configuration order.
+    pub fn sessions(&self) -> Vec<BgpSessionRow> {
+        let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        sessions
+            .iter()
+            .map(|(peer, series)| {
+                let v = series.view();
+                BgpSessionRow {
+                    peer: driver::peer_label(SocketAddr::new(peer.addr, peer.port)),
+                    my_asn: peer.my_asn.get(),
+                    peer_asn: peer.peer_asn.get(),
+                    state: state_name(v.state),
+                    prefixes_sent: v.prefixes_sent,
+                    prefixes_pending: v.prefixes_pending,
+                    last_error: v.last_error,
+                }
+            })
+            .collect()
+    }
+
+    fn publish(&self, running: &[Running]) {
+        let rows = running
+            .iter()
+            .map(|r| (r.peer.clone(), r.series.clone()))
+            .collect();
+        *self.sessions.lock().unwrap_or_else(|p| p.into_inner()) = rows;
+    }
+}
+
+/// RFC 4271's name of a state.
+fn state_name(s: bgp::StateKind) -> &'static str {
+    match s {
+        bgp::StateKind::Idle => "Idle",
+        bgp::StateKind::Connect => "Connect",
+        bgp::StateKind::OpenSent => "OpenSent",
+        bgp::StateKind::OpenConfirm => "OpenConfirm",
+        bgp::StateKind::Established => "Established",
+    }
 }
 
 struct Running {
@@ -60,7 +111,13 @@ impl BgpSpeaker {
             routes: watch::Sender::new(Arc::new(DesiredRoutes::new())),
             sessions: Vec::new(),
             closing: Vec::new(),
+            shared: BgpStatus::default(),
         }
+    }
+
+    /// The handle `/status` reads the sessions through.
+    pub fn status(&self) -> BgpStatus {
+        self.shared.clone()
     }
 
     /// Applies a new peer list (after a config change or a change of this node's labels).
@@ -95,6 +152,7 @@ impl BgpSpeaker {
             };
             self.sessions.push(running);
         }
+        self.shared.publish(&self.sessions);
     }
 
     /// The routes every session should advertise (the union over announced services);
@@ -117,6 +175,7 @@ impl BgpSpeaker {
     /// Closes every session (each sends a Cease NOTIFICATION) and waits a short while for
     /// them to leave; metrics series are deleted.
     pub async fn shutdown(mut self) {
+        self.shared.publish(&[]);
         for running in std::mem::take(&mut self.sessions) {
             self.series.release(&running.series);
             self.closing.push(running.driver.stop());

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use common::bgp::StateKind;
 use common::metrics::Bgp;
 
 /// Owned by the manager: which labels are in use, by how many sessions.
@@ -21,6 +22,28 @@ pub(crate) struct Series {
 #[derive(Clone)]
 pub(crate) struct PeerSeries {
     live: Arc<Mutex<Option<(Bgp, String)>>>,
+    /// What `/status` shows; kept apart from `live` so it outlives the metrics series.
+    view: Arc<Mutex<SessionView>>,
+}
+
+/// The session as `/status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SessionView {
+    pub state: StateKind,
+    pub prefixes_sent: usize,
+    pub prefixes_pending: usize,
+    pub last_error: Option<String>,
+}
+
+impl Default for SessionView {
+    fn default() -> Self {
+        SessionView {
+            state: StateKind::Idle,
+            prefixes_sent: 0,
+            prefixes_pending: 0,
+            last_error: None,
+        }
+    }
 }
 
 impl Series {
@@ -48,6 +71,7 @@ impl Series {
         *users += 1;
         PeerSeries {
             live: Arc::new(Mutex::new(Some((self.metrics.clone(), label.to_owned())))),
+            view: Arc::default(),
         }
     }
 
@@ -76,6 +100,25 @@ impl PeerSeries {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn view_mut(&self) -> MutexGuard<'_, SessionView> {
+        self.view.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The session's state, as `/status` shows it.
+    pub fn view(&self) -> SessionView {
+        self.view_mut().clone()
+    }
+
+    /// The FSM state after the session handled an input.
+    pub fn state(&self, state: StateKind) {
+        self.view_mut().state = state;
+    }
+
+    /// Why the last session or attempt ended.
+    pub fn failed(&self, why: String) {
+        self.view_mut().last_error = Some(why);
+    }
+
     pub fn session_up(&self, up: bool) {
         if let Some((m, label)) = self.lock().as_ref() {
             m.session_up
@@ -85,6 +128,11 @@ impl PeerSeries {
     }
 
     pub fn report(&self, updates_sent: u64, announced: usize, pending: usize) {
+        {
+            let mut v = self.view_mut();
+            v.prefixes_sent = announced;
+            v.prefixes_pending = pending;
+        }
         if let Some((m, label)) = self.lock().as_ref() {
             // Counts of this size are exact in an f64.
             if updates_sent > 0 {

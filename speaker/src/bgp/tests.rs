@@ -246,6 +246,15 @@ async fn session_advertises_routes_with_ebgp_attributes_and_withdraws_them() {
         metric(&registry, "metallb_bgp_announced_prefixes_total", &label) == Some(3.0)
     })
     .await;
+    // /status sees the same session: state and prefixes, read from another task's handle.
+    let status = speaker.status();
+    let rows = status.sessions();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].peer, label);
+    assert_eq!((rows[0].my_asn, rows[0].peer_asn), (64512, 64513));
+    assert_eq!(rows[0].state, "Established");
+    assert_eq!(rows[0].prefixes_sent, 3);
+    assert_eq!(rows[0].last_error, None);
 
     speaker.set_routes(routes(&[("198.51.100.0/24", 0, &[])]));
     peer.until(|rib| rib.len() == 1).await;
@@ -261,6 +270,7 @@ async fn session_advertises_routes_with_ebgp_attributes_and_withdraws_them() {
     );
 
     speaker.shutdown().await;
+    assert!(status.sessions().is_empty(), "no session after shutdown");
     let Some(Message::Notification(n)) = peer.recv().await else {
         panic!("expected a Cease on shutdown");
     };
@@ -424,6 +434,15 @@ async fn a_peer_with_the_wrong_asn_is_refused_and_retried() {
     assert_eq!(
         metric(&registry, "metallb_bgp_session_up", &label),
         Some(0.0)
+    );
+    let row = speaker.status().sessions().pop().expect("one session");
+    assert_ne!(row.state, "Established");
+    assert!(
+        row.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("64999")),
+        "the refusal is shown: {:?}",
+        row.last_error
     );
     speaker.shutdown().await;
 }

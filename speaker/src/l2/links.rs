@@ -76,7 +76,7 @@ pub(crate) async fn watch()
     Ok((rx, task))
 }
 
-fn link_from(msg: &LinkMessage) -> Link {
+pub(crate) fn link_from(msg: &LinkMessage) -> Link {
     let mut link = Link {
         index: msg.header.index,
         name: String::new(),

@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 
 pub use answering::DrainReport;
 pub use links::LinksError;
+pub(crate) use links::link_from;
 
 use self::arp::ArpResponder;
 use self::links::LinkEvent;
@@ -171,6 +172,31 @@ impl Layer2 {
             .await
             .map_err(|_| Layer2Error::Stopped)?;
         wait.await.map_err(|_| Layer2Error::Stopped)
+    }
+}
+
+#[cfg(test)]
+impl Layer2 {
+    /// A handle that accepts every command and touches no interface, for tests of the
+    /// speaker loop that must not send frames.
+    pub(crate) fn inert() -> Layer2 {
+        let (commands, mut rx) = mpsc::channel(64);
+        let driver = tokio::spawn(async move {
+            while let Some(cmd) = rx.recv().await {
+                match cmd {
+                    Command::Set { done, .. }
+                    | Command::Delete { done, .. }
+                    | Command::Drain { done, .. } => {
+                        let _ = done.send(());
+                    }
+                }
+            }
+        });
+        Layer2 {
+            commands,
+            driver,
+            answering: OwnedSet::default(),
+        }
     }
 }
 

@@ -20,7 +20,7 @@ fn lowest_address_first_network_and_broadcast_included() {
         a.allocate_from_pool("s4", Family::V4, "p", &tcp(&[80]))
             .unwrap_err()
             .to_string(),
-        r#"no available IPs in pool "p" for ipv4 IPFamily"#
+        r#"no available IPs in pool "p" for ipv4 IPFamily: all 4 ipv4 addresses are in use"#
     );
     a.unassign("s1");
     assert_eq!(
@@ -68,11 +68,11 @@ fn families_and_dual_stack_come_from_one_pool_in_cidr_order() {
     };
     assert_eq!(
         err(&mut a, Family::V6, "v4only"),
-        r#"no available IPs in pool "v4only" for ipv6 IPFamily"#
+        r#"no available IPs in pool "v4only" for ipv6 IPFamily: the pool has no ipv6 addresses"#
     );
     assert_eq!(
         err(&mut a, Family::Dual, "v4only"),
-        r#"no available IPs in pool "v4only" for dual IPFamily"#
+        r#"no available IPs in pool "v4only" for dual IPFamily: the pool has no ipv6 addresses"#
     );
     assert!(
         !a.is_in_use(ip("10.0.0.0")),
@@ -112,7 +112,7 @@ fn auto_assign_pools_in_config_order() {
         a.allocate("s3", Family::V4, &tcp(&[]))
             .unwrap_err()
             .to_string(),
-        "no available IPs"
+        "no available IPs: pool \"first\": all 2 ipv4 addresses are in use; pool \"second\": all 1 ipv4 addresses are in use"
     );
     // An auto-assign: false pool is used when asked for by name.
     assert_eq!(one(&mut a, "s3", "manual", &tcp(&[])), ip("10.0.0.0"));
@@ -121,7 +121,7 @@ fn auto_assign_pools_in_config_order() {
             .allocate("s", Family::V4, &tcp(&[]))
             .unwrap_err()
             .to_string(),
-        "no available IPs"
+        "no available IPs: no address pool has auto-assign enabled"
     );
 }
 
@@ -199,7 +199,7 @@ fn same_key_same_port_services_spread_and_exhaust() {
         a.allocate_from_pool("s16", Family::V6, "p", &usage)
             .unwrap_err()
             .to_string(),
-        r#"no available IPs in pool "p" for ipv6 IPFamily"#
+        r#"no available IPs in pool "p" for ipv6 IPFamily: all 16 ipv6 addresses are in use, none shareable with this service (key, backend or port)"#
     );
     // Another port fits on the lowest of them.
     let other = a

@@ -39,7 +39,7 @@ fn addresses_outside_every_pool_are_refused() {
     let mut a = alloc();
     assert_eq!(
         err(&mut a, "s", &["192.0.2.1"], &tcp(&[80])),
-        r#"["192.0.2.1"] is not allowed in config"#
+        r#"["192.0.2.1"] is not allowed in config: no address pool contains it"#
     );
     // Pool membership is checked before the count, as upstream.
     assert_eq!(
@@ -49,12 +49,12 @@ fn addresses_outside_every_pool_are_refused() {
             &["10.0.0.1", "10.0.0.2", "192.0.2.1"],
             &tcp(&[])
         ),
-        r#"["10.0.0.1" "10.0.0.2" "192.0.2.1"] is not allowed in config"#
+        r#"["10.0.0.1" "10.0.0.2" "192.0.2.1"] is not allowed in config: no address pool contains "192.0.2.1""#
     );
     // A v4 and a v6 address from different pools belong to no single pool.
     assert_eq!(
         err(&mut a, "s", &["10.0.0.1", "fd01::1"], &tcp(&[])),
-        r#"["10.0.0.1" "fd01::1"] is not allowed in config"#
+        r#"["10.0.0.1" "fd01::1"] is not allowed in config: no single address pool contains them all"#
     );
     assert_eq!(a.service_count(), 0);
 }
@@ -86,11 +86,11 @@ fn avoid_buggy_pools_refuse_dot_zero_and_dot_255_others_allow_them() {
     let mut a = alloc();
     assert_eq!(
         err(&mut a, "s", &["10.0.1.0"], &tcp(&[])),
-        r#"["10.0.1.0"] is not allowed in config"#
+        r#"["10.0.1.0"] is not allowed in config: pool "buggy" has avoid-buggy-ips, which excludes "10.0.1.0""#
     );
     assert_eq!(
         err(&mut a, "s", &["10.0.1.255"], &tcp(&[])),
-        r#"["10.0.1.255"] is not allowed in config"#
+        r#"["10.0.1.255"] is not allowed in config: pool "buggy" has avoid-buggy-ips, which excludes "10.0.1.255""#
     );
     a.assign("s", &ips(&["10.0.1.1"]), &tcp(&[])).unwrap();
     a.assign("t", &ips(&["10.0.0.0"]), &tcp(&[])).unwrap();
@@ -113,7 +113,7 @@ fn services_without_a_sharing_key_never_share() {
     a.assign("ns/s1", &ips(&["10.0.0.1"]), &tcp(&[80])).unwrap();
     assert_eq!(
         err(&mut a, "ns/s2", &["10.0.0.1"], &tcp(&[443])),
-        r#"can't change sharing key for "ns/s2", address also in use by ns/s1"#
+        r#"can't change sharing key for "ns/s2", address also in use by ns/s1: existing service does not allow sharing"#
     );
     // Even when the newcomer has a key.
     assert_eq!(
@@ -123,7 +123,7 @@ fn services_without_a_sharing_key_never_share() {
             &["10.0.0.1"],
             &shared("k", "", &[("TCP", 443)])
         ),
-        r#"can't change sharing key for "ns/s2", address also in use by ns/s1"#
+        r#"can't change sharing key for "ns/s2", address also in use by ns/s1: existing service does not allow sharing"#
     );
 }
 
@@ -144,7 +144,7 @@ fn same_key_and_backend_with_disjoint_ports_share() {
             &["10.0.0.1"],
             &shared("dns", "", &[("UDP", 53)])
         ),
-        r#"port UDP/53 is already in use on "10.0.0.1""#
+        r#"port UDP/53 is already in use on "10.0.0.1" by "ns/udp""#
     );
 }
 
@@ -164,7 +164,7 @@ fn the_first_conflicting_port_in_spec_order_is_reported() {
             &["10.0.0.1"],
             &shared("k", "", &[("TCP", 8080), ("TCP", 443), ("TCP", 80)])
         ),
-        r#"port TCP/443 is already in use on "10.0.0.1""#
+        r#"port TCP/443 is already in use on "10.0.0.1" by "a""#
     );
 }
 
@@ -177,14 +177,21 @@ fn different_keys_or_backends_do_not_share() {
         &shared("k", "app=web", &[("TCP", 80)]),
     )
     .unwrap();
-    for other in [
-        shared("k", "app=db", &[("TCP", 81)]),
-        shared("j", "app=web", &[("TCP", 81)]),
-        tcp(&[81]),
+    let refused = r#"can't change sharing key for "b", address also in use by a: "#;
+    for (other, rule) in [
+        (
+            shared("k", "app=db", &[("TCP", 81)]),
+            r#"backend key "app=db" does not match existing backend key "app=web" (services sharing an IP must all use externalTrafficPolicy Cluster, or all Local with the same selector)"#,
+        ),
+        (
+            shared("j", "app=web", &[("TCP", 81)]),
+            r#"sharing key "j" does not match existing sharing key "k""#,
+        ),
+        (tcp(&[81]), "new service does not allow sharing"),
     ] {
         assert_eq!(
             err(&mut a, "b", &["10.0.0.1"], &other),
-            r#"can't change sharing key for "b", address also in use by a"#
+            format!("{refused}{rule}")
         );
     }
     a.assign(
@@ -195,7 +202,7 @@ fn different_keys_or_backends_do_not_share() {
     .unwrap();
     assert_eq!(
         err(&mut a, "b", &["10.0.0.1"], &tcp(&[82])),
-        r#"can't change sharing key for "b", address also in use by a,c"#
+        r#"can't change sharing key for "b", address also in use by a,c: new service does not allow sharing"#
     );
 }
 
@@ -222,7 +229,7 @@ fn a_sole_holder_changes_its_key_in_place() {
             &["10.0.0.1"],
             &shared("other", "", &[("TCP", 80)])
         ),
-        r#"can't change sharing key for "a", address also in use by b"#
+        r#"can't change sharing key for "a", address also in use by b: sharing key "other" does not match existing sharing key "k""#
     );
 }
 
@@ -257,7 +264,7 @@ fn a_service_may_reuse_its_own_ports_on_its_own_address() {
     .unwrap();
     assert_eq!(
         err(&mut a, "b", &["10.0.0.1"], &shared("k", "", &[("TCP", 82)])),
-        r#"port TCP/82 is already in use on "10.0.0.1""#
+        r#"port TCP/82 is already in use on "10.0.0.1" by "a""#
     );
 }
 
@@ -267,7 +274,7 @@ fn dual_stack_sharing_is_checked_per_address() {
     a.assign("a", &ips(&["fd00::1"]), &tcp(&[80])).unwrap();
     assert_eq!(
         err(&mut a, "b", &["10.0.2.1", "fd00::1"], &tcp(&[80])),
-        r#"can't change sharing key for "b", address also in use by a"#
+        r#"can't change sharing key for "b", address also in use by a: existing service does not allow sharing"#
     );
     assert!(
         !a.is_in_use(ip("10.0.2.1")),

@@ -124,9 +124,15 @@ fn a_status_address_outside_the_config_is_replaced() {
     let Note::Cleared(ClearReason::NotAllowed(e)) = &c.notes[0] else {
         panic!("first note should be the clear: {:?}", c.notes);
     };
-    assert_eq!(e.to_string(), r#"["10.1.1.1"] is not allowed in config"#);
+    assert_eq!(
+        e.to_string(),
+        r#"["10.1.1.1"] is not allowed in config: no address pool contains it"#
+    );
     let fields = c.notes[0].fields();
-    assert_eq!(fields[1].1, r#"["10.1.1.1"] is not allowed in config"#);
+    assert_eq!(
+        fields[1].1,
+        r#"["10.1.1.1"] is not allowed in config: no address pool contains it"#
+    );
 }
 
 #[test]
@@ -144,7 +150,10 @@ fn an_unparsable_status_is_replaced_too() {
     let Note::Cleared(ClearReason::NotAllowed(e)) = &c.notes[0] else {
         panic!("{:?}", c.notes);
     };
-    assert_eq!(e.to_string(), r#"["<nil>"] is not allowed in config"#);
+    assert_eq!(
+        e.to_string(),
+        r#"["<nil>"] is not allowed in config: no address pool contains it"#
+    );
     assert_eq!(c.status, Status::Set(ips(&["fd00::"])));
 }
 
@@ -295,7 +304,7 @@ fn requested_address_errors() {
     let c = run(&mut a, &v6_request, &[]);
     assert_eq!(
         c.events[0].message,
-        r#"Failed to allocate IP for "ns/svc": requested loadBalancer IP(s) ["fd00::1"] does not match the ipFamily of the service"#
+        r#"Failed to allocate IP for "ns/svc": requested loadBalancer IP(s) ["fd00::1"] does not match the ipFamily of the service (requested ipv6, service ipv4)"#
     );
     let outside = ServiceSpec {
         load_balancer_ip: "10.9.9.9".to_owned(),
@@ -304,7 +313,7 @@ fn requested_address_errors() {
     let c = run(&mut a, &outside, &[]);
     assert_eq!(
         c.events[0].message,
-        r#"Failed to allocate IP for "ns/svc": ["10.9.9.9"] is not allowed in config"#
+        r#"Failed to allocate IP for "ns/svc": ["10.9.9.9"] is not allowed in config: no address pool contains it"#
     );
     // An invalid request on a service that has an address: warning, address kept.
     run(&mut a, &v4_service(), &[]);
