@@ -127,3 +127,40 @@ pub struct IncompatibleConfig {
     pub service: String,
     pub ips: Vec<IpAddr>,
 }
+
+/// Why no pool holds every address of `ips`, as precisely as the pools tell. One function
+/// for the controller's refusals and the speaker's `ipNotAllowed` reason, so `kubectl
+/// describe`, `controller plan` and `/status` say the same thing. `avoid_buggy`: whether
+/// `avoid-buggy-ips` counts (allocation) or only the CIDRs (the speaker, as upstream's).
+pub fn not_allowed<'p, I>(pools: I, ips: &[IpAddr], avoid_buggy: bool) -> AllocError
+where
+    I: Iterator<Item = &'p crate::config::Pool> + Clone,
+{
+    let texts = || ips.iter().map(|ip| ip_string(*ip)).collect::<Vec<_>>();
+    let allowed = |ip: IpAddr| {
+        pools.clone().any(|p| {
+            if avoid_buggy {
+                p.allows(ip)
+            } else {
+                p.contains(ip)
+            }
+        })
+    };
+    for ip in ips.iter().copied().filter(|ip| !allowed(*ip)) {
+        if let Some(p) = pools.clone().find(|p| p.contains(ip)) {
+            return AllocError::BuggyIp {
+                ips: texts(),
+                pool: p.name.clone(),
+                buggy: ip_string(ip),
+            };
+        }
+    }
+    match ips.iter().find(|ip| !allowed(**ip)) {
+        Some(ip) if ips.len() > 1 => AllocError::Outside {
+            ips: texts(),
+            outside: ip_string(*ip),
+        },
+        Some(_) => AllocError::NotAllowed(texts()),
+        None => AllocError::SplitPools(texts()),
+    }
+}

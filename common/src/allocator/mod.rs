@@ -39,7 +39,7 @@ mod state;
 mod tests;
 
 pub use converge::{AllocateError, allocate_ips, converge};
-pub use error::{AllocError, Exhausted, IncompatibleConfig, SharingRule};
+pub use error::{AllocError, Exhausted, IncompatibleConfig, SharingRule, not_allowed};
 pub use family::{
     Family, FamilyError, family_for_ips, family_for_texts, go_ip_list, go_str_list, parse_ip,
 };

@@ -8,9 +8,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::config::Pool;
-use crate::gotext::ip_string;
 
-use super::error::{AllocError, IncompatibleConfig};
+use super::error::{AllocError, IncompatibleConfig, not_allowed};
 use super::family::Family;
 use super::index::CidrIndex;
 use super::sharing::{Claim, Sharing, Usage};
@@ -207,7 +206,7 @@ impl Allocator {
     ) -> Result<LbIps, AllocError> {
         let ips = canonical(ips);
         let Some((pool, cidrs)) = locate(&self.pools, &ips) else {
-            return Err(not_allowed(&self.pools, &ips));
+            return Err(not_allowed(self.pools.iter().map(|p| &p.pool), &ips, true));
         };
         let lb = LbIps::new(&ips)?;
         for ip in lb.as_slice() {
@@ -322,29 +321,6 @@ fn canonical(ips: &[IpAddr]) -> Cow<'_, [IpAddr]> {
         Cow::Borrowed(ips)
     } else {
         Cow::Owned(ips.iter().map(IpAddr::to_canonical).collect())
-    }
-}
-
-/// Why no pool allows `ips`, as precisely as the pools tell.
-fn not_allowed(pools: &[PoolState], ips: &[IpAddr]) -> AllocError {
-    let texts = || ips.iter().map(|ip| ip_string(*ip)).collect::<Vec<_>>();
-    let allowed = |ip: IpAddr| pools.iter().any(|p| p.pool.allows(ip));
-    for ip in ips.iter().copied().filter(|ip| !allowed(*ip)) {
-        if let Some(p) = pools.iter().find(|p| p.pool.contains(ip)) {
-            return AllocError::BuggyIp {
-                ips: texts(),
-                pool: p.pool.name.clone(),
-                buggy: ip_string(ip),
-            };
-        }
-    }
-    match ips.iter().find(|ip| !allowed(**ip)) {
-        Some(ip) if ips.len() > 1 => AllocError::Outside {
-            ips: texts(),
-            outside: ip_string(*ip),
-        },
-        Some(_) => AllocError::NotAllowed(texts()),
-        None => AllocError::SplitPools(texts()),
     }
 }
 

@@ -47,7 +47,9 @@ pub enum Reason {
     NotLoadBalancer,
     NoIpAllocated,
     InvalidIp,
-    IpNotAllowed,
+    /// The status IPs are in no pool (as a whole): the controller's own refusal text, so
+    /// `/status` and the Service's `AllocationFailed` Event read the same.
+    IpNotAllowed(String),
     /// Layer 2: another node (or none) won the election.
     NotOwner {
         owner: Option<String>,
@@ -69,7 +71,7 @@ impl Reason {
             Reason::NotLoadBalancer => "notLoadBalancer",
             Reason::NoIpAllocated => "noIPAllocated",
             Reason::InvalidIp => "invalidIP",
-            Reason::IpNotAllowed => "ipNotAllowed",
+            Reason::IpNotAllowed(_) => "ipNotAllowed",
             Reason::NotOwner { .. } => "notOwner",
             Reason::NoLocalEndpoints => "noLocalEndpoints",
             Reason::NoEndpoints => "noEndpoints",
@@ -89,7 +91,7 @@ impl fmt::Display for Reason {
             Reason::NotLoadBalancer => f.write_str("not a LoadBalancer service"),
             Reason::NoIpAllocated => f.write_str("no IP allocated yet"),
             Reason::InvalidIp => f.write_str("status holds an entry that is not an IP address"),
-            Reason::IpNotAllowed => f.write_str("the status IPs are in no configured pool"),
+            Reason::IpNotAllowed(why) => f.write_str(why),
             Reason::NotOwner { owner: Some(o) } => {
                 write!(f, "not the owner: the owner is node {o:?}")
             }
@@ -145,7 +147,8 @@ pub fn decide<'c>(svc: &SpeakerService<'_>, cluster: &Cluster<'c>) -> Verdict<'c
         }
     }
     let Some(pool) = config.pool_containing_all(&ips) else {
-        return Verdict::Withdraw(Reason::IpNotAllowed);
+        let why = crate::allocator::not_allowed(config.pools.iter(), &ips, false);
+        return Verdict::Withdraw(Reason::IpNotAllowed(why.to_string()));
     };
     if cluster.excluded.contains(cluster.node) {
         return Verdict::Withdraw(Reason::NodeExcluded);

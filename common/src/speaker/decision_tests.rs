@@ -198,10 +198,56 @@ fn procedure_order_and_reasons() {
         c.decide("n1", Some(&cfg), &live, &none),
         Verdict::Withdraw(Reason::InvalidIp)
     );
+    let Verdict::Withdraw(outside) =
+        Case::ips(&["198.51.100.1"]).decide("n1", Some(&cfg), &live, &none)
+    else {
+        panic!("an IP outside every pool is withdrawn");
+    };
+    assert_eq!(outside.as_str(), "ipNotAllowed");
     assert_eq!(
-        Case::ips(&["198.51.100.1"]).decide("n1", Some(&cfg), &live, &none),
-        Verdict::Withdraw(Reason::IpNotAllowed)
+        outside.to_string(),
+        r#"["198.51.100.1"] is not allowed in config: no address pool contains it"#
     );
+}
+
+/// `/status` and the controller's `AllocationFailed` Event give one text for one cause.
+#[test]
+fn ip_not_allowed_reads_as_the_controllers_refusal() {
+    let cfg = config();
+    let live = set(&["n1"]);
+    let none = BTreeSet::new();
+    for ips in [
+        &["198.51.100.1"][..],
+        &["10.20.30.1", "198.51.100.1"],
+        &["10.20.30.1", "192.0.2.1"],
+    ] {
+        let Verdict::Withdraw(reason) = Case::ips(ips).decide("n1", Some(&cfg), &live, &none)
+        else {
+            panic!("{ips:?} is withdrawn");
+        };
+        let addrs: Vec<IpAddr> = ips.iter().filter_map(|s| s.parse().ok()).collect();
+        let refusal = crate::allocator::Allocator::with_pools(&cfg.pools)
+            .assign("ns/x", &addrs, &crate::allocator::Usage::default())
+            .expect_err("the controller refuses them too");
+        assert_eq!(reason, Reason::IpNotAllowed(refusal.to_string()), "{ips:?}");
+    }
+}
+
+/// The speaker checks only CIDRs (upstream's `poolFor`): an avoid-buggy-ips address a
+/// controller would never hand out is still announced if a status holds it.
+#[test]
+fn the_speaker_ignores_avoid_buggy_ips() {
+    let cfg = parse(
+        "address-pools:\n- name: l2\n  protocol: layer2\n  avoid-buggy-ips: true\n  addresses: [10.20.30.0/24]\n",
+        Mode::NativeSpeaker,
+    )
+    .expect("valid");
+    let live = set(&["n1"]);
+    let none = BTreeSet::new();
+    assert!(matches!(
+        Case::ips(&["10.20.30.255"]).decide("n1", Some(&cfg), &live, &none),
+        Verdict::Announce { .. }
+    ));
 }
 
 #[test]

@@ -235,7 +235,7 @@ fn every_reason_has_a_code_and_a_sentence() {
         Reason::NotLoadBalancer,
         Reason::NoIpAllocated,
         Reason::InvalidIp,
-        Reason::IpNotAllowed,
+        Reason::IpNotAllowed("x is not allowed in config".into()),
         Reason::NotOwner {
             owner: Some("n2".into()),
         },
