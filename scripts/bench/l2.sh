@@ -152,33 +152,10 @@ PIN=
 start_announcer
 
 echo "== 2. announcer CPU at 1 000 ARP requests/s for 1 000 owned IPs, ${LOAD_SECS} s"
-cat >"$WORK/flood.py" <<'EOF'
-# Sends ARP requests for 10.99.0.0 + (i mod 1000) at a fixed rate from a packet socket.
-import socket, struct, sys, time
-rate, secs, mac = int(sys.argv[1]), float(sys.argv[2]), bytes.fromhex(sys.argv[3].replace(":", ""))
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind(("eth0", 0))
-base = struct.unpack("!I", socket.inet_aton("10.99.0.0"))[0]
-sender_ip = socket.inet_aton("192.168.78.2")
-frames = [b"\xff" * 6 + mac + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1)
-          + mac + sender_ip + b"\x00" * 6 + struct.pack("!I", base + i) for i in range(1000)]
-start = time.monotonic()
-n = 0
-while True:
-    due = start + n / rate
-    now = time.monotonic()
-    if now - start >= secs:
-        break
-    if due > now:
-        time.sleep(due - now)
-    s.send(frames[n % 1000])
-    n += 1
-print(n)
-EOF
 ticks() { awk '{ print $14 + $15 }' "/proc/$ANN_PID/stat"; }
 hz=$(getconf CLK_TCK)
 t0=$(ticks)
-sent=$(ip netns exec "$P-client" python3 "$WORK/flood.py" 1000 "$LOAD_SECS" "$CLIENT_MAC")
+sent=$(ip netns exec "$P-client" python3 "$ROOT/scripts/bench/lib/arp_flood.py" 1000 "$LOAD_SECS" "$CLIENT_MAC")
 t1=$(ticks)
 rss_loaded=$(awk '/VmRSS/ { print $2 }' "/proc/$ANN_PID/status")
 stop_announcer
