@@ -4,6 +4,9 @@
 
 use prometheus::{CounterVec, GaugeVec, IntCounter, IntGauge, Opts, Registry};
 
+mod per_ip;
+pub use per_ip::{Announced, Layer2, Layer2Counter};
+
 /// Errors only arise from registering a name twice, which `new` never does.
 pub type Result<T> = std::result::Result<T, prometheus::Error>;
 
@@ -73,28 +76,6 @@ impl Allocator {
         r.register(Box::new(m.addresses_total.clone()))?;
         r.register(Box::new(m.addresses_in_use_total.clone()))?;
         r.register(Box::new(m.services_allocated_total.clone()))?;
-        Ok(m)
-    }
-}
-
-/// The speaker's announcement gauge.
-#[derive(Clone)]
-pub struct Speaker {
-    pub announced: GaugeVec,
-}
-
-impl Speaker {
-    pub fn new(r: &Registry) -> Result<Self> {
-        let m = Self {
-            announced: GaugeVec::new(
-                Opts::new(
-                    "metallb_speaker_announced",
-                    "Services being announced from this node. This is desired state, it does not guarantee that the routing protocols have converged.",
-                ),
-                &["service", "protocol", "node", "ip"],
-            )?,
-        };
-        r.register(Box::new(m.announced.clone()))?;
         Ok(m)
     }
 }
@@ -170,38 +151,6 @@ impl Bgp {
     }
 }
 
-/// Layer 2 counters per IP. Upstream's names carry no `_total` suffix; kept as is.
-#[derive(Clone)]
-pub struct Layer2 {
-    pub requests_received: CounterVec,
-    pub responses_sent: CounterVec,
-    pub gratuitous_sent: CounterVec,
-}
-
-impl Layer2 {
-    pub fn new(r: &Registry) -> Result<Self> {
-        let c = |name: &str, help: &str| CounterVec::new(Opts::new(name, help), &["ip"]);
-        let m = Self {
-            requests_received: c(
-                "metallb_layer2_requests_received",
-                "Number of layer2 requests received for owned IPs",
-            )?,
-            responses_sent: c(
-                "metallb_layer2_responses_sent",
-                "Number of layer2 responses sent for owned IPs",
-            )?,
-            gratuitous_sent: c(
-                "metallb_layer2_gratuitous_sent",
-                "Number of gratuitous layer2 packets sent for owned IPs",
-            )?,
-        };
-        r.register(Box::new(m.requests_received.clone()))?;
-        r.register(Box::new(m.responses_sent.clone()))?;
-        r.register(Box::new(m.gratuitous_sent.clone()))?;
-        Ok(m)
-    }
-}
-
 /// The Prometheus text exposition of a registry.
 pub fn render(r: &Registry) -> String {
     let mut out = String::new();
@@ -245,15 +194,13 @@ mod tests {
         let r = Registry::new();
         let k = K8sClient::new(&r).expect("register");
         let a = Allocator::new(&r).expect("register");
-        let s = Speaker::new(&r).expect("register");
+        let s = Announced::new(&r, "n1").expect("register");
         let b = Bgp::new(&r).expect("register");
         let l = Layer2::new(&r).expect("register");
         k.updates_total.inc();
         a.addresses_total.with_label_values(&["p"]).set(1.0);
         a.addresses_in_use_total.with_label_values(&["p"]).set(1.0);
-        s.announced
-            .with_label_values(&["ns/svc", "layer2", "n1", "10.0.0.1"])
-            .set(1.0);
+        s.set("ns/svc", "layer2", "10.0.0.1".parse().expect("ip"));
         for v in [
             &b.session_up,
             &b.announced_prefixes_total,
@@ -262,8 +209,12 @@ mod tests {
             v.with_label_values(&["10.0.0.1:179"]).set(0.0);
         }
         b.updates_total.with_label_values(&["10.0.0.1:179"]).inc();
-        for c in [&l.requests_received, &l.responses_sent, &l.gratuitous_sent] {
-            c.with_label_values(&["10.0.0.1"]).inc();
+        for c in [
+            Layer2Counter::RequestsReceived,
+            Layer2Counter::ResponsesSent,
+            Layer2Counter::GratuitousSent,
+        ] {
+            l.inc(c, "10.0.0.1".parse().expect("ip"));
         }
         let families = r.gather();
         for (name, kind, labels) in UPSTREAM {

@@ -148,7 +148,7 @@ async fn main() -> anyhow::Result<()> {
     let registry = prometheus::Registry::new();
     let metrics = Metrics {
         k8s: common::metrics::K8sClient::new(&registry)?,
-        speaker: common::metrics::Speaker::new(&registry)?,
+        announced: common::metrics::Announced::new(&registry, NODE)?,
     };
     let layer2_metrics = common::metrics::Layer2::new(&registry)?;
     let bgp = speaker::bgp::BgpSpeaker::new(NODE, common::metrics::Bgp::new(&registry)?);
@@ -197,19 +197,12 @@ async fn main() -> anyhow::Result<()> {
         .with_status(board)
         .run()
         .await?;
-    let sum = |name: &str| -> f64 {
-        registry
-            .gather()
-            .iter()
-            .filter(|f| f.name() == name)
-            .flat_map(|f| f.get_metric().iter().map(|m| m.get_counter().get_value()))
-            .sum()
-    };
+    use common::metrics::Layer2Counter as C;
     println!(
         "requests_received={} responses_sent={} gratuitous_sent={}",
-        sum("metallb_layer2_requests_received"),
-        sum("metallb_layer2_responses_sent"),
-        sum("metallb_layer2_gratuitous_sent"),
+        layer2_metrics.total(C::RequestsReceived),
+        layer2_metrics.total(C::ResponsesSent),
+        layer2_metrics.total(C::GratuitousSent),
     );
     Ok(())
 }

@@ -82,7 +82,7 @@ async fn run(args: Args, node: String) -> anyhow::Result<()> {
     ))?;
     let metrics = Metrics {
         k8s: common::metrics::K8sClient::new(&registry)?,
-        speaker: common::metrics::Speaker::new(&registry)?,
+        announced: common::metrics::Announced::new(&registry, &node)?,
     };
     let layer2_metrics = common::metrics::Layer2::new(&registry)?;
     let bgp = speaker::bgp::BgpSpeaker::new(node.clone(), common::metrics::Bgp::new(&registry)?);

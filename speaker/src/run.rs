@@ -5,7 +5,7 @@
 //! dirty services are decided with `common::speaker::decide` and the resulting changes are
 //! applied to the dataplane, the metrics and the Events.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use common::config::{Labels, Loaded, Mode, Protocol, ReloadOutcome};
 use common::k8s_event::{Dedup, EventType, Regarding, event_object};
+use common::metrics::Layer2Counter;
 use common::speaker::{
-    Announcements, Change, Cluster, Endpoint, SpeakerService, Verdict, decide, desired_routes,
+    Announcements, Change, Cluster, Endpoint, Sources, SpeakerService, Verdict, decide,
+    desired_routes,
 };
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Event as K8sEvent, Node, Pod, Service};
@@ -55,7 +57,7 @@ pub struct Membership {
 /// The metrics the speaker updates.
 pub struct Metrics {
     pub k8s: common::metrics::K8sClient,
-    pub speaker: common::metrics::Speaker,
+    pub announced: common::metrics::Announced,
 }
 
 /// All of the speaker's state.
@@ -67,7 +69,7 @@ pub struct Speaker {
     config: Loaded,
     services: HashMap<String, SvcEntry>,
     /// Endpoints per service key, per source object (one Endpoints, or many slices).
-    endpoints: HashMap<String, BTreeMap<String, Vec<Endpoint>>>,
+    endpoints: HashMap<String, Sources>,
     node_labels: Labels,
     excluded: BTreeSet<String>,
     live: BTreeSet<String>,
@@ -263,10 +265,7 @@ impl Speaker {
         match ev {
             Ok(Event::Apply(obj) | Event::InitApply(obj)) => match view(&obj) {
                 Some((key, id, list)) => {
-                    self.endpoints
-                        .entry(key.clone())
-                        .or_default()
-                        .insert(id, list);
+                    self.endpoints.entry(key.clone()).or_default().set(id, list);
                     Dirty::One(key)
                 }
                 None => Dirty::None,
@@ -420,10 +419,7 @@ impl Speaker {
             };
             for key in &keys {
                 let entry = self.services.get(key);
-                let merged: Option<Vec<Endpoint>> = self
-                    .endpoints
-                    .get(key)
-                    .map(|m| m.values().flatten().cloned().collect());
+                let merged: Option<Vec<Endpoint>> = self.endpoints.get(key).map(Sources::merged);
                 let verdict = match entry {
                     // A deleted service, or one without endpoints objects, is withdrawn.
                     None => {
@@ -471,16 +467,7 @@ impl Speaker {
                     tracing::error!(op = "setBalancer", service = %key, error = %e, "failed to announce");
                 }
                 for ip in &ips {
-                    self.metrics
-                        .speaker
-                        .announced
-                        .with_label_values(&[
-                            &key,
-                            protocol.as_str(),
-                            &self.settings.node,
-                            &common::gotext::ip_string(*ip),
-                        ])
-                        .set(1.0);
+                    self.metrics.announced.set(&key, protocol.as_str(), *ip);
                 }
                 tracing::info!(event = "serviceAnnounced", service = %key, protocol = protocol.as_str(), ips = ?ips.iter().map(|i| common::gotext::ip_string(*i)).collect::<Vec<_>>(), "service has IP, announcing");
                 let message = common::speaker::status::announcing_message(&self.settings.node);
@@ -500,12 +487,7 @@ impl Speaker {
                     tracing::error!(op = "deleteBalancer", service = %key, error = %e, "failed to withdraw");
                 }
                 for ip in &ips {
-                    let _ = self.metrics.speaker.announced.remove_label_values(&[
-                        &key,
-                        protocol.as_str(),
-                        &self.settings.node,
-                        &common::gotext::ip_string(*ip),
-                    ]);
+                    self.metrics.announced.remove(&key, *ip);
                 }
                 tracing::info!(event = "serviceWithdrawn", service = %key, reason = reason.as_str(), "withdrawing service announcement");
                 if let Some((why, message)) =
@@ -607,22 +589,13 @@ pub struct Layer2Metrics(pub common::metrics::Layer2);
 
 impl crate::l2::Layer2Stats for Layer2Metrics {
     fn request_received(&self, ip: IpAddr) {
-        self.0
-            .requests_received
-            .with_label_values(&[&common::gotext::ip_string(ip)])
-            .inc();
+        self.0.inc(Layer2Counter::RequestsReceived, ip);
     }
     fn response_sent(&self, ip: IpAddr) {
-        self.0
-            .responses_sent
-            .with_label_values(&[&common::gotext::ip_string(ip)])
-            .inc();
+        self.0.inc(Layer2Counter::ResponsesSent, ip);
     }
     fn gratuitous_sent(&self, ip: IpAddr) {
-        self.0
-            .gratuitous_sent
-            .with_label_values(&[&common::gotext::ip_string(ip)])
-            .inc();
+        self.0.inc(Layer2Counter::GratuitousSent, ip);
     }
 }
 

@@ -49,9 +49,57 @@ impl Readiness {
     }
 }
 
+/// One service's endpoints, per source object: its Endpoints, or each of its EndpointSlices.
+///
+/// A sorted `Vec` rather than a `BTreeMap`: nearly every service has one or two slices, and a
+/// B-tree's first leaf alone costs ~500 bytes per service.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sources(Vec<(String, Vec<Endpoint>)>);
+
+impl Sources {
+    /// Records (or replaces) the endpoints one source object lists.
+    pub fn set(&mut self, id: String, list: Vec<Endpoint>) {
+        match self.0.binary_search_by(|(k, _)| k.as_str().cmp(&id)) {
+            Ok(i) => self.0[i].1 = list,
+            Err(i) => self.0.insert(i, (id, list)),
+        }
+    }
+
+    /// Forgets a deleted source object.
+    pub fn remove(&mut self, id: &str) {
+        if let Ok(i) = self.0.binary_search_by(|(k, _)| k.as_str().cmp(id)) {
+            self.0.remove(i);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every endpoint of every source, in source-name order.
+    pub fn merged(&self) -> Vec<Endpoint> {
+        self.0.iter().flat_map(|(_, l)| l.iter().cloned()).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sources_replace_remove_and_merge_in_name_order() {
+        let mut s = Sources::default();
+        s.set("ns/web-b".into(), vec![ep("10.1.0.2", Some("n2"), true)]);
+        s.set("ns/web-a".into(), vec![ep("10.1.0.1", Some("n1"), true)]);
+        s.set("ns/web-b".into(), vec![ep("10.1.0.3", Some("n3"), false)]);
+        let addrs = |s: &Sources| s.merged().into_iter().map(|e| e.addr).collect::<Vec<_>>();
+        assert_eq!(addrs(&s), ["10.1.0.1", "10.1.0.3"]);
+        s.remove("ns/web-a");
+        s.remove("ns/unknown");
+        assert_eq!(addrs(&s), ["10.1.0.3"]);
+        s.remove("ns/web-b");
+        assert!(s.is_empty());
+    }
 
     fn ep(addr: &str, node: Option<&str>, ready: bool) -> Endpoint {
         Endpoint {

@@ -11,5 +11,5 @@ pub mod status;
 
 pub use advertise::{AdvertiseError, desired_routes};
 pub use decision::{Cluster, Reason, SpeakerService, Verdict, decide, layer2_owner};
-pub use endpoints::{Endpoint, Readiness};
+pub use endpoints::{Endpoint, Readiness, Sources};
 pub use state::{Announcements, Change, WithdrawReason};

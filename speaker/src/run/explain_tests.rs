@@ -100,7 +100,7 @@ fn speaker(
     let registry = prometheus::Registry::new();
     let metrics = Metrics {
         k8s: common::metrics::K8sClient::new(&registry).expect("register"),
-        speaker: common::metrics::Speaker::new(&registry).expect("register"),
+        announced: common::metrics::Announced::new(&registry, node).expect("register"),
     };
     let bgp = crate::bgp::BgpSpeaker::new(
         node,
