@@ -79,7 +79,7 @@ fn bench(c: &mut Criterion) {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let app = speaker::http::router(prometheus::Registry::new(), board);
+        let app = speaker::http::router(common::metrics::Exposition::default(), board);
         tokio::spawn(async move { axum::serve(listener, app).await });
         addr
     });

@@ -36,6 +36,11 @@ struct Args {
     /// Where `/metrics` and `/status` listen.
     #[arg(long, default_value = "127.0.0.1:7472")]
     metrics_addr: SocketAddr,
+    /// Serve the same API mock over plain HTTP on ADDR instead of running the speaker, so the
+    /// release `speaker` binary itself can be measured against it (`--kubeconfig` naming
+    /// `http://ADDR`).
+    #[arg(long)]
+    serve_api: Option<SocketAddr>,
 }
 
 fn ip(i: u32) -> Ipv4Addr {
@@ -138,22 +143,67 @@ async fn serve(mut handle: Handle<Request<Body>, Response<Body>>, services: u32)
     }
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+/// [`serve`]'s answers over HTTP, for a speaker in another process.
+async fn serve_http(addr: SocketAddr, services: u32) -> anyhow::Result<()> {
+    use axum::body::Body as AxumBody;
+    let app =
+        axum::Router::new().fallback(move |req: Request<AxumBody>| async move {
+            let path = req.uri().path().to_owned();
+            let query = req.uri().query().unwrap_or_default().to_owned();
+            let resource = path.rsplit('/').next().unwrap_or_default().to_owned();
+            let reply = |status: StatusCode, body: AxumBody| {
+                let mut response = Response::new(body);
+                *response.status_mut() = status;
+                response
+            };
+            match *req.method() {
+                // A watch that stays open and quiet, as on a cluster where nothing changes.
+                Method::GET if query.contains("watch=true") => reply(
+                    StatusCode::OK,
+                    AxumBody::from_stream(futures::stream::pending::<
+                        Result<Vec<u8>, std::io::Error>,
+                    >()),
+                ),
+                Method::GET => match page(&resource, &query, services) {
+                    Some(body) => reply(StatusCode::OK, AxumBody::from(body)),
+                    None => reply(StatusCode::FORBIDDEN, AxumBody::from("{}")),
+                },
+                Method::POST if resource == "events" => reply(StatusCode::CREATED, req.into_body()),
+                _ => reply(StatusCode::FORBIDDEN, AxumBody::from("{}")),
+            }
+        });
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!("serving api on {addr}");
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    speaker::tune_allocator();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(Args::parse()))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(addr) = args.serve_api {
+        return serve_http(addr, args.services).await;
+    }
     let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
     tokio::spawn(serve(handle, args.services));
     let client = kube::Client::new(service, "default");
 
-    let registry = prometheus::Registry::new();
+    let exposition = common::metrics::Exposition::default();
+    let registry = &exposition.registry;
     let metrics = Metrics {
-        k8s: common::metrics::K8sClient::new(&registry)?,
-        announced: common::metrics::Announced::new(&registry, NODE)?,
+        k8s: common::metrics::K8sClient::new(registry)?,
+        announced: common::metrics::Announced::new(&exposition, NODE),
     };
-    let layer2_metrics = common::metrics::Layer2::new(&registry)?;
-    let bgp = speaker::bgp::BgpSpeaker::new(NODE, common::metrics::Bgp::new(&registry)?);
+    let layer2_metrics = common::metrics::Layer2::new(&exposition);
+    let bgp = speaker::bgp::BgpSpeaker::new(NODE, common::metrics::Bgp::new(registry)?);
     let board = Board::new(NODE);
-    let http = (registry.clone(), board.clone());
+    let http = (exposition.clone(), board.clone());
     let addr = args.metrics_addr;
     tokio::spawn(async move {
         if let Err(e) = speaker::http::serve(addr, http.0, http.1).await {

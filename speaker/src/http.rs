@@ -10,18 +10,18 @@ use axum::Router;
 use axum::http::Uri;
 use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
-use prometheus::Registry;
+use common::metrics::Exposition;
 
 use crate::status::{Board, Format};
 
 /// `/metrics` in Prometheus text format (also the liveness/readiness probe target) and
 /// `/status`.
-pub fn router(registry: Registry, board: Board) -> Router {
+pub fn router(metrics: Exposition, board: Board) -> Router {
     Router::new()
         .route(
             "/metrics",
             get(move || {
-                let text = common::metrics::render(&registry);
+                let text = metrics.render();
                 async move { ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
             }),
         )
@@ -55,9 +55,9 @@ fn status_format(query: Option<&str>) -> Format {
     if text { Format::Text } else { Format::Json }
 }
 
-pub async fn serve(addr: SocketAddr, registry: Registry, board: Board) -> std::io::Result<()> {
+pub async fn serve(addr: SocketAddr, metrics: Exposition, board: Board) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(listener, router(registry, board)).await
+    axum::serve(listener, router(metrics, board)).await
 }
 
 #[cfg(test)]
@@ -103,7 +103,7 @@ mod tests {
                 owner: Some("node2".into()),
             }),
         );
-        let router = router(Registry::new(), board);
+        let router = router(Exposition::default(), board);
         for uri in ["/status", "/status?format=json"] {
             let (ct, body) = get(router.clone(), uri).await;
             assert_eq!(ct, "application/json");

@@ -12,3 +12,5 @@ pub mod selfcheck;
 pub mod status;
 pub mod stop;
 mod sys;
+
+pub use sys::tune_allocator;

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         eprintln!("must specify --node-name or METALLB_NODE_NAME");
         return ExitCode::from(1);
     };
+    speaker::tune_allocator(); // before the runtime starts its threads
     common::logfmt::install(level);
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -76,16 +77,17 @@ async fn run(args: Args, node: String) -> anyhow::Result<()> {
     };
     let client = kube::Client::try_from(config)?;
 
-    let registry = prometheus::Registry::new();
+    let exposition = common::metrics::Exposition::default();
+    let registry = &exposition.registry;
     registry.register(Box::new(
         prometheus::process_collector::ProcessCollector::for_self(),
     ))?;
     let metrics = Metrics {
-        k8s: common::metrics::K8sClient::new(&registry)?,
-        announced: common::metrics::Announced::new(&registry, &node)?,
+        k8s: common::metrics::K8sClient::new(registry)?,
+        announced: common::metrics::Announced::new(&exposition, &node),
     };
-    let layer2_metrics = common::metrics::Layer2::new(&registry)?;
-    let bgp = speaker::bgp::BgpSpeaker::new(node.clone(), common::metrics::Bgp::new(&registry)?);
+    let layer2_metrics = common::metrics::Layer2::new(&exposition);
+    let bgp = speaker::bgp::BgpSpeaker::new(node.clone(), common::metrics::Bgp::new(registry)?);
     let host: IpAddr = if args.host.is_empty() {
         IpAddr::V4(Ipv4Addr::UNSPECIFIED)
     } else {
@@ -94,11 +96,11 @@ async fn run(args: Args, node: String) -> anyhow::Result<()> {
             .with_context(|| format!("invalid --host {:?}", args.host))?
     };
     let addr = SocketAddr::new(host, args.common.port);
-    let http_registry = registry.clone();
+    let http_metrics = exposition.clone();
     let board = speaker::status::Board::new(&node);
     let http_board = board.clone();
     tokio::spawn(async move {
-        if let Err(e) = speaker::http::serve(addr, http_registry, http_board).await {
+        if let Err(e) = speaker::http::serve(addr, http_metrics, http_board).await {
             tracing::error!(op = "serveMetrics", error = %e, "metrics endpoint failed");
         }
     });
@@ -126,7 +128,7 @@ async fn run(args: Args, node: String) -> anyhow::Result<()> {
     let mut check = speaker::selfcheck::SelfCheck::new(
         node.clone(),
         client.clone(),
-        common::metrics::NodeChecks::new(&registry)?,
+        common::metrics::NodeChecks::new(registry)?,
         board.clone(),
         memberlist_bind,
     );

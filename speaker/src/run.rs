@@ -34,6 +34,11 @@ mod explain;
 const COMPONENT: &str = "metallb-speaker";
 /// How often the speaker pods are listed (the RBAC grants `list`, not `watch`).
 const POD_POLL: Duration = Duration::from_secs(30);
+/// Objects per page of the initial lists (kube's default is 500). A page is held deserialised
+/// until its objects are consumed, and the three big watches list at once: with 100, a
+/// 1 000-service speaker's heap peaks ~2 MB lower, for 5× the list requests (10 for
+/// 1 000 services, each a fraction of a millisecond of the API server's time).
+const LIST_PAGE: u32 = 100;
 
 /// What a run needs from the command line.
 pub struct Settings {
@@ -118,22 +123,20 @@ impl Speaker {
         let mut configs = watcher(Api::<ConfigMap>::namespaced(c.clone(), &ns), cm_cfg)
             .default_backoff()
             .boxed();
-        let mut services = watcher(Api::<Service>::all(c.clone()), watcher::Config::default())
+        let paged = || watcher::Config::default().page_size(LIST_PAGE);
+        let mut services = watcher(Api::<Service>::all(c.clone()), paged())
             .default_backoff()
             .boxed();
-        let mut nodes = watcher(Api::<Node>::all(c.clone()), watcher::Config::default())
+        let mut nodes = watcher(Api::<Node>::all(c.clone()), paged())
             .default_backoff()
             .boxed();
         let mut slices = (!self.settings.disable_epslices).then(|| {
-            watcher(
-                Api::<EndpointSlice>::all(c.clone()),
-                watcher::Config::default(),
-            )
-            .default_backoff()
-            .boxed()
+            watcher(Api::<EndpointSlice>::all(c.clone()), paged())
+                .default_backoff()
+                .boxed()
         });
         let mut eps = self.settings.disable_epslices.then(|| {
-            watcher(Api::<Endpoints>::all(c.clone()), watcher::Config::default())
+            watcher(Api::<Endpoints>::all(c.clone()), paged())
                 .default_backoff()
                 .boxed()
         });

@@ -1,52 +1,47 @@
-//! The speaker's per-IP series, kept as plain values and turned into Prometheus families only
-//! when scraped.
+//! The speaker's per-IP series, kept as plain values and written straight into the text
+//! exposition when scraped.
 //!
 //! The prometheus crate's `GaugeVec`/`CounterVec` give every child its own copy of the label
-//! pairs, a `Desc` reference and an atomic, ~600 bytes each; with one `metallb_speaker_announced`
-//! gauge and three `metallb_layer2_*` counters per IP that was ~1 MB of a 1 000-service speaker's
-//! heap. Here an IP costs one map entry (~60 bytes for the counters, ~100 for the gauge), and
-//! counting a packet is a mutex and a hash of 16 bytes instead of formatting the IP and hashing
-//! the label string. Names, help texts, types and label sets are upstream's (the tests in the
-//! parent module pin them).
+//! pairs, a `Desc` reference and an atomic, ~600 bytes each, and every scrape builds a
+//! protobuf-shaped `Metric` with owned label strings per child; with one
+//! `metallb_speaker_announced` gauge and three `metallb_layer2_*` counters per IP, a
+//! 1 000-service speaker held ~1 MB of children and kept another ~1 MB of its heap after the
+//! first scrape. Here an IP costs one map entry (~60 bytes for the counters, ~100 for the
+//! gauge), a scrape allocates little more than its output, and counting a packet is a mutex
+//! and a hash of 16 bytes instead of formatting the IP and hashing the label string. Names,
+//! help texts, types and label sets are upstream's (the tests in the parent module pin them).
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use prometheus::core::{Collector, Desc};
-use prometheus::proto::{self, LabelPair, MetricFamily, MetricType};
-
-use super::Result;
+use super::{Exposition, OwnText};
 use crate::gotext::ip_string;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic elsewhere cannot leave a counter map half-updated: every update is one store.
+    // A panic elsewhere cannot leave a map half-updated: every update is one insert or store.
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn desc(name: &str, help: &str, labels: &[&str]) -> Result<Desc> {
-    Desc::new(
-        name.to_owned(),
-        help.to_owned(),
-        labels.iter().map(|l| (*l).to_owned()).collect(),
-        HashMap::new(),
-    )
+/// `# HELP` and `# TYPE` lines, as the prometheus crate's text encoder writes them.
+fn header(out: &mut String, name: &str, help: &str, kind: &str) {
+    let help = help.replace('\\', "\\\\").replace('\n', "\\n");
+    let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
 }
 
-fn pair(name: &str, value: String) -> LabelPair {
-    let mut p = LabelPair::default();
-    p.set_name(name.to_owned());
-    p.set_value(value);
-    p
-}
-
-fn family(d: &Desc, kind: MetricType, metrics: Vec<proto::Metric>) -> MetricFamily {
-    let mut f = MetricFamily::default();
-    f.set_name(d.fq_name.clone());
-    f.set_help(d.help.clone());
-    f.set_field_type(kind);
-    f.set_metric(metrics);
-    f
+/// A label value between quotes, escaped per the text format.
+fn value(out: &mut String, v: &str) {
+    out.push('"');
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// Which Layer 2 counter.
@@ -57,37 +52,34 @@ pub enum Layer2Counter {
     GratuitousSent = 2,
 }
 
+const LAYER2: [(&str, &str); 3] = [
+    (
+        "metallb_layer2_requests_received",
+        "Number of layer2 requests received for owned IPs",
+    ),
+    (
+        "metallb_layer2_responses_sent",
+        "Number of layer2 responses sent for owned IPs",
+    ),
+    (
+        "metallb_layer2_gratuitous_sent",
+        "Number of gratuitous layer2 packets sent for owned IPs",
+    ),
+];
+
 /// `metallb_layer2_requests_received`, `…_responses_sent`, `…_gratuitous_sent`, by `ip`.
 /// Upstream's names carry no `_total` suffix; kept as is. Like upstream's, a counter stays
 /// once created (counters are not withdrawn).
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Layer2 {
     counts: Arc<Mutex<HashMap<IpAddr, [u64; 3]>>>,
-    descs: Arc<[Desc; 3]>,
 }
 
 impl Layer2 {
-    pub fn new(r: &prometheus::Registry) -> Result<Self> {
-        let d = |name: &str, help: &str| desc(name, help, &["ip"]);
-        let m = Self {
-            counts: Arc::default(),
-            descs: Arc::new([
-                d(
-                    "metallb_layer2_requests_received",
-                    "Number of layer2 requests received for owned IPs",
-                )?,
-                d(
-                    "metallb_layer2_responses_sent",
-                    "Number of layer2 responses sent for owned IPs",
-                )?,
-                d(
-                    "metallb_layer2_gratuitous_sent",
-                    "Number of gratuitous layer2 packets sent for owned IPs",
-                )?,
-            ]),
-        };
-        r.register(Box::new(m.clone()))?;
-        Ok(m)
+    pub fn new(e: &Exposition) -> Self {
+        let m = Self::default();
+        e.add(Arc::new(m.clone()));
+        m
     }
 
     pub fn inc(&self, which: Layer2Counter, ip: IpAddr) {
@@ -105,31 +97,25 @@ impl Layer2 {
     }
 }
 
-impl Collector for Layer2 {
-    fn desc(&self) -> Vec<&Desc> {
-        self.descs.iter().collect()
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
-        let counts: Vec<(IpAddr, [u64; 3])> =
+impl OwnText for Layer2 {
+    fn render(&self, out: &mut String) {
+        let mut counts: Vec<(IpAddr, [u64; 3])> =
             lock(&self.counts).iter().map(|(ip, c)| (*ip, *c)).collect();
-        (0..3)
-            .map(|i| {
-                let metrics = counts
-                    .iter()
-                    .map(|(ip, c)| {
-                        let mut m = proto::Metric::from_label(vec![pair("ip", ip_string(*ip))]);
-                        let mut v = proto::Counter::default();
-                        v.set_value(c[i] as f64);
-                        m.set_counter(v);
-                        m
-                    })
-                    .collect();
-                family(&self.descs[i], MetricType::COUNTER, metrics)
-            })
-            .collect()
+        if counts.is_empty() {
+            return;
+        }
+        counts.sort_unstable_by_key(|(ip, _)| *ip);
+        for (i, (name, help)) in LAYER2.iter().enumerate() {
+            header(out, name, help, "counter");
+            for (ip, c) in &counts {
+                let _ = writeln!(out, "{name}{{ip=\"{}\"}} {}", ip_string(*ip), c[i]);
+            }
+        }
     }
 }
+
+const ANNOUNCED: &str = "metallb_speaker_announced";
+const ANNOUNCED_HELP: &str = "Services being announced from this node. This is desired state, it does not guarantee that the routing protocols have converged.";
 
 /// `metallb_speaker_announced{service, protocol, node, ip}`: 1 for each IP this node
 /// announces, and no series at all for one it does not (removed on withdrawal).
@@ -137,23 +123,17 @@ impl Collector for Layer2 {
 pub struct Announced {
     node: Arc<str>,
     ips: Arc<Mutex<BTreeMap<(String, IpAddr), &'static str>>>,
-    desc: Arc<Desc>,
 }
 
 impl Announced {
     /// `node` is this speaker's node: the `node` label of every series.
-    pub fn new(r: &prometheus::Registry, node: &str) -> Result<Self> {
+    pub fn new(e: &Exposition, node: &str) -> Self {
         let m = Self {
             node: node.into(),
             ips: Arc::default(),
-            desc: Arc::new(desc(
-                "metallb_speaker_announced",
-                "Services being announced from this node. This is desired state, it does not guarantee that the routing protocols have converged.",
-                &["service", "protocol", "node", "ip"],
-            )?),
         };
-        r.register(Box::new(m.clone()))?;
-        Ok(m)
+        e.add(Arc::new(m.clone()));
+        m
     }
 
     pub fn set(&self, service: &str, protocol: &'static str, ip: IpAddr) {
@@ -170,36 +150,29 @@ impl Announced {
     }
 }
 
-impl Collector for Announced {
-    fn desc(&self) -> Vec<&Desc> {
-        vec![&self.desc]
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
-        let metrics = lock(&self.ips)
-            .iter()
-            .map(|((service, ip), protocol)| {
-                // Label pairs sorted by name, as the prometheus crate and client_golang emit them.
-                let mut m = proto::Metric::from_label(vec![
-                    pair("ip", ip_string(*ip)),
-                    pair("node", self.node.to_string()),
-                    pair("protocol", (*protocol).to_owned()),
-                    pair("service", service.clone()),
-                ]);
-                let mut g = proto::Gauge::default();
-                g.set_value(1.0);
-                m.set_gauge(g);
-                m
-            })
-            .collect();
-        vec![family(&self.desc, MetricType::GAUGE, metrics)]
+impl OwnText for Announced {
+    fn render(&self, out: &mut String) {
+        let ips = lock(&self.ips);
+        if ips.is_empty() {
+            return;
+        }
+        header(out, ANNOUNCED, ANNOUNCED_HELP, "gauge");
+        // Label pairs sorted by name, as the prometheus crate and client_golang emit them.
+        for ((service, ip), protocol) in ips.iter() {
+            let _ = write!(out, "{ANNOUNCED}{{ip=\"{}\",node=", ip_string(*ip));
+            value(out, &self.node);
+            out.push_str(",protocol=");
+            value(out, protocol);
+            out.push_str(",service=");
+            value(out, service);
+            out.push_str("} 1\n");
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prometheus::Registry;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("test IP")
@@ -207,8 +180,8 @@ mod tests {
 
     #[test]
     fn layer2_counters_render_as_upstreams_series() {
-        let r = Registry::new();
-        let l = Layer2::new(&r).expect("register");
+        let r = Exposition::default();
+        let l = Layer2::new(&r);
         l.inc(Layer2Counter::RequestsReceived, ip("10.0.0.2"));
         l.inc(Layer2Counter::RequestsReceived, ip("10.0.0.2"));
         l.inc(Layer2Counter::ResponsesSent, ip("10.0.0.2"));
@@ -216,7 +189,7 @@ mod tests {
         assert_eq!(l.get(Layer2Counter::RequestsReceived, ip("10.0.0.2")), 2);
         assert_eq!(l.get(Layer2Counter::ResponsesSent, ip("10.0.0.9")), 0);
         assert_eq!(l.total(Layer2Counter::GratuitousSent), 1);
-        let text = super::super::render(&r);
+        let text = r.render();
         for line in [
             "# HELP metallb_layer2_requests_received Number of layer2 requests received for owned IPs\n",
             "# TYPE metallb_layer2_requests_received counter\n",
@@ -231,12 +204,12 @@ mod tests {
 
     #[test]
     fn announced_gauges_exist_only_while_announced() {
-        let r = Registry::new();
-        let a = Announced::new(&r, "node-1").expect("register");
+        let r = Exposition::default();
+        let a = Announced::new(&r, "node-1");
         a.set("ns/web", "layer2", ip("192.0.2.10"));
         a.set("ns/web", "layer2", ip("2001:db8::a"));
         a.set("ns/db", "bgp", ip("192.0.2.11"));
-        let text = super::super::render(&r);
+        let text = r.render();
         assert!(text.contains("# TYPE metallb_speaker_announced gauge\n"));
         assert!(text.contains(
             "metallb_speaker_announced{ip=\"192.0.2.10\",node=\"node-1\",protocol=\"layer2\",service=\"ns/web\"} 1\n"
@@ -248,10 +221,10 @@ mod tests {
         a.remove("ns/web", ip("2001:db8::a"));
         assert_eq!(a.get("ns/web", ip("192.0.2.10")), None);
         assert_eq!(a.get("ns/db", ip("192.0.2.11")), Some("bgp"));
-        let text = super::super::render(&r);
+        let text = r.render();
         assert!(!text.contains("ns/web"), "{text}");
         a.remove("ns/db", ip("192.0.2.11"));
         // No series left: the family is not rendered at all, as with an empty GaugeVec.
-        assert!(!super::super::render(&r).contains("metallb_speaker_announced{"));
+        assert!(!r.render().contains("metallb_speaker_announced{"));
     }
 }

@@ -57,7 +57,7 @@ fn on_slice(s: &mut Speaker, ev: Event<k8s_openapi::api::discovery::v1::Endpoint
 
 /// `GET /status` through the real router.
 async fn status(board: &Board) -> Value {
-    let response = crate::http::router(prometheus::Registry::new(), board.clone())
+    let response = crate::http::router(common::metrics::Exposition::default(), board.clone())
         .oneshot(
             Request::get("/status")
                 .body(axum::body::Body::empty())
@@ -100,7 +100,7 @@ fn speaker(
     let registry = prometheus::Registry::new();
     let metrics = Metrics {
         k8s: common::metrics::K8sClient::new(&registry).expect("register"),
-        announced: common::metrics::Announced::new(&registry, node).expect("register"),
+        announced: common::metrics::Announced::new(&common::metrics::Exposition::default(), node),
     };
     let bgp = crate::bgp::BgpSpeaker::new(
         node,
