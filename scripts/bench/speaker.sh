@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The whole speaker at scale, for BENCHMARKS.md (issue #4): RSS and CPU of the speaker's real
-# loop (`speaker/examples/speaker_scale.rs`: kube-rs watchers over an in-process API mock with
-# real list JSON, the decision pass, the Layer 2 announcer, /status and /metrics) owning N
-# Layer 2 services, idle and while a client sends 1 000 ARP requests/s round-robin over the
-# N IPs. Two network namespaces joined by a veth pair (client ↔ node); no traffic leaves them.
+# The whole speaker at scale, for BENCHMARKS.md (issue #4): RSS and CPU of the release `speaker`
+# binary owning N Layer 2 services, idle, after /metrics and /status scrapes, and while a client
+# sends 1 000 ARP requests/s round-robin over the N IPs. The API server is
+# `speaker/examples/scale_api.rs` in its own process: real list JSON paged by
+# `limit`/`continue`, quiet watches, Event POSTs accepted. Each service has one ready endpoint
+# on node1, the only Ready speaker pod (memberlist off), so node1 owns every IP. Two network
+# namespaces joined by a veth pair (client ↔ node); no traffic leaves them.
 # Needs root; otherwise prints SKIP and exits 0.
 # Usage: scripts/bench/speaker.sh [SERVICES (default 1000)] [LOAD_SECONDS (default 20)] [RUNS (default 3)]
 set -euo pipefail
@@ -22,22 +24,37 @@ WORK=$(mktemp -d /tmp/spkbench.XXXXXX)
 NODE_MAC=02:00:00:00:03:01
 CLIENT_MAC=02:00:00:00:03:0c
 PID=
+API=
 
 cleanup() {
     set +e
     [[ -n $PID ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+    [[ -n $API ]] && kill "$API" 2>/dev/null && wait "$API" 2>/dev/null
     ip netns del "$P-client" 2>/dev/null
     ip netns del "$P-node" 2>/dev/null
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-command -v python3 >/dev/null || {
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 >/dev/null
-}
+for tool in python3 curl; do
+    command -v "$tool" >/dev/null || {
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 curl >/dev/null
+    }
+done
 
-(cd "$ROOT" && cargo build -q --release --locked -p speaker --example speaker_scale)
-BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/speaker_scale
+(cd "$ROOT" && cargo build -q --release --locked -p speaker --bin speaker --example scale_api)
+OUT=${CARGO_TARGET_DIR:-$ROOT/target}/release
+cat >"$WORK/kubeconfig" <<'KC'
+apiVersion: v1
+kind: Config
+clusters:
+- {name: bench, cluster: {server: "http://127.0.0.1:6080"}}
+contexts:
+- {name: bench, context: {cluster: bench, user: bench, namespace: metallb-system}}
+current-context: bench
+users:
+- {name: bench, user: {}}
+KC
 
 ip netns add "$P-client"
 ip netns add "$P-node"
@@ -46,44 +63,66 @@ ip -n "$P-client" addr add 192.168.78.2/24 dev eth0
 ip -n "$P-node" addr add 192.168.78.11/24 dev eth0
 for ns in client node; do ip -n "$P-$ns" link set lo up; ip -n "$P-$ns" link set eth0 up; done
 
-kib() { awk '/VmRSS/ { print $2 }' "/proc/$PID/status"; }
+kib() { awk -v k="$1" '$1 == k":" { print $2 }' "/proc/$PID/status"; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+in_node() { ip netns exec "$P-node" "$@"; }
 hz=$(getconf CLK_TCK)
-: >"$WORK/idle"; : >"$WORK/loaded"; : >"$WORK/cpu"; : >"$WORK/ready"
+for f in ready idle idle_anon idle_file scraped scraped_anon loaded cpu; do : >"$WORK/$f"; done
 
 for run in $(seq "$RUNS"); do
+    # Started without a shell function in between, so that $! is the process itself.
+    ip netns exec "$P-node" "$OUT/examples/scale_api" --services "$SERVICES" --addr 127.0.0.1:6080 >"$WORK/api" 2>&1 &
+    API=$!
+    for _ in $(seq 100); do grep -q '^serving' "$WORK/api" && break; sleep 0.05; done
     t_start=$(date +%s.%N)
-    ip netns exec "$P-node" "$BIN" --services "$SERVICES" >"$WORK/out" 2>"$WORK/err" &
+    ip netns exec "$P-node" env METALLB_NODE_NAME=node1 METALLB_NAMESPACE=metallb-system \
+        METALLB_ML_LABELS="app=metallb,component=speaker" \
+        "$OUT/speaker" --kubeconfig "$WORK/kubeconfig" --port 7472 >"$WORK/log" 2>&1 &
     PID=$!
-    for _ in $(seq 600); do grep -q '^ready' "$WORK/out" && break; sleep 0.05; done
-    grep -q '^ready' "$WORK/out" || { echo "run $run: not ready"; cat "$WORK/err"; exit 1; }
+    for _ in $(seq 1200); do
+        (($(grep -c '"serviceAnnounced"' "$WORK/log") >= SERVICES)) && break
+        sleep 0.05
+    done
+    (($(grep -c '"serviceAnnounced"' "$WORK/log") >= SERVICES)) || { echo "run $run: not all announced"; tail -5 "$WORK/log"; exit 1; }
     t_ready=$(date +%s.%N)
     # The gratuitous bursts (5 rounds, 1.1 s apart) end before the idle figure is taken.
     sleep 7
+    idle=$(kib VmRSS); idle_anon=$(kib RssAnon); idle_file=$(kib RssFile)
+    # As Prometheus (every 30 s) and an operator would: the peaks must not stay resident.
+    for _ in 1 2 3; do
+        in_node curl -sf http://127.0.0.1:7472/metrics >"$WORK/metrics"
+        in_node curl -sf http://127.0.0.1:7472/status >/dev/null
+    done
+    series=$(grep -c '^metallb_speaker_announced{' "$WORK/metrics")
+    ((series == SERVICES)) || { echo "run $run: $series announced series, want $SERVICES" >&2; exit 1; }
+    scraped=$(kib VmRSS); scraped_anon=$(kib RssAnon)
     # The flood goes round-robin over all N IPs: every service is answered by the real responder.
-    idle=$(kib)
     t0=$(ticks)
     sent=$(ip netns exec "$P-client" python3 "$ROOT/scripts/bench/lib/arp_flood.py" 1000 "$LOAD_SECS" "$CLIENT_MAC" "$SERVICES")
     sleep 0.2
     t1=$(ticks)
-    loaded=$(kib)
+    loaded=$(kib VmRSS)
+    answered=$(in_node curl -sf http://127.0.0.1:7472/metrics | awk '/^metallb_layer2_responses_sent\{/ { n += $2 } END { print n + 0 }')
     kill -TERM "$PID"
-    wait "$PID" || { echo "run $run: speaker exited with an error"; cat "$WORK/err"; exit 1; }
+    rc=0; wait "$PID" || rc=$?
+    ((rc == 0)) || { echo "run $run: speaker exited with status $rc"; grep -v '"serviceAnnounced"' "$WORK/log" | tail -8; exit 1; }
     PID=
-    counts=$(tail -n1 "$WORK/out")
-    answered=$(sed -n 's/.*responses_sent=\([0-9]*\).*/\1/p' <<<"$counts")
+    kill "$API"; wait "$API" 2>/dev/null || true
+    API=
     if ((answered < sent)); then
         echo "run $run: only $answered of $sent requests answered" >&2
         exit 1
     fi
     cpu=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v s="$LOAD_SECS" 'BEGIN { printf "%.2f", 100 * d / hz / s }')
     ready=$(awk -v a="$t_start" -v b="$t_ready" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
-    echo "run $run: $(head -n1 "$WORK/out") in ${ready} ms; RSS idle ${idle} KiB, after load ${loaded} KiB; CPU ${cpu} % of one core at 1 000 req/s (${sent} sent; ${counts})"
-    echo "$idle" >>"$WORK/idle"; echo "$loaded" >>"$WORK/loaded"; echo "$cpu" >>"$WORK/cpu"; echo "$ready" >>"$WORK/ready"
+    echo "run $run: $SERVICES announced in ${ready} ms; RSS idle ${idle} KiB (anon ${idle_anon}, file ${idle_file}), after 3 scrapes ${scraped} KiB (anon ${scraped_anon}), after load ${loaded} KiB; CPU ${cpu} % of one core at 1 000 req/s (${sent} sent, ${answered} answered)"
+    for f in ready idle idle_anon idle_file scraped scraped_anon loaded cpu; do echo "${!f}" >>"$WORK/$f"; done
 done
 
-echo "== speaker_scale, $SERVICES Layer 2 services owned, $RUNS runs (medians)"
+echo "== release speaker, $SERVICES Layer 2 services owned, $RUNS runs (medians)"
 echo "start → all announced: $(median <"$WORK/ready") ms"
-echo "RSS idle: $(median <"$WORK/idle") KiB; after ${LOAD_SECS} s at 1 000 ARP req/s: $(median <"$WORK/loaded") KiB"
+echo "RSS idle: $(median <"$WORK/idle") KiB (anon $(median <"$WORK/idle_anon"), file-backed $(median <"$WORK/idle_file"))"
+echo "RSS after 3 × (/metrics + /status): $(median <"$WORK/scraped") KiB (anon $(median <"$WORK/scraped_anon"))"
+echo "RSS after ${LOAD_SECS} s at 1 000 ARP req/s: $(median <"$WORK/loaded") KiB"
 echo "CPU at 1 000 ARP req/s: $(median <"$WORK/cpu") % of one core"
