@@ -7,7 +7,7 @@
 # on node1, the only Ready speaker pod (memberlist off), so node1 owns every IP. Two network
 # namespaces joined by a veth pair (client ↔ node); no traffic leaves them.
 # Needs root; otherwise prints SKIP and exits 0.
-# Usage: scripts/bench/speaker.sh [SERVICES (default 1000)] [LOAD_SECONDS (default 20)] [RUNS (default 3)]
+# Usage: [SPEAKER_BIN=path] scripts/bench/speaker.sh [SERVICES (default 1000)] [LOAD_SECONDS (default 20)] [RUNS (default 3)]
 set -euo pipefail
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -44,6 +44,8 @@ done
 
 (cd "$ROOT" && cargo build -q --release --locked -p speaker --bin speaker --example scale_api)
 OUT=${CARGO_TARGET_DIR:-$ROOT/target}/release
+# SPEAKER_BIN=path measures another build (an older commit, another profile) against the same API.
+SPEAKER=${SPEAKER_BIN:-$OUT/speaker}
 cat >"$WORK/kubeconfig" <<'KC'
 apiVersion: v1
 kind: Config
@@ -78,7 +80,7 @@ for run in $(seq "$RUNS"); do
     t_start=$(date +%s.%N)
     ip netns exec "$P-node" env METALLB_NODE_NAME=node1 METALLB_NAMESPACE=metallb-system \
         METALLB_ML_LABELS="app=metallb,component=speaker" \
-        "$OUT/speaker" --kubeconfig "$WORK/kubeconfig" --port 7472 >"$WORK/log" 2>&1 &
+        "$SPEAKER" --kubeconfig "$WORK/kubeconfig" --port 7472 >"$WORK/log" 2>&1 &
     PID=$!
     for _ in $(seq 1200); do
         (($(grep -c '"serviceAnnounced"' "$WORK/log") >= SERVICES)) && break
@@ -120,7 +122,7 @@ for run in $(seq "$RUNS"); do
     for f in ready idle idle_anon idle_file scraped scraped_anon loaded cpu; do echo "${!f}" >>"$WORK/$f"; done
 done
 
-echo "== release speaker, $SERVICES Layer 2 services owned, $RUNS runs (medians)"
+echo "== $SPEAKER, $SERVICES Layer 2 services owned, $RUNS runs (medians)"
 echo "start → all announced: $(median <"$WORK/ready") ms"
 echo "RSS idle: $(median <"$WORK/idle") KiB (anon $(median <"$WORK/idle_anon"), file-backed $(median <"$WORK/idle_file"))"
 echo "RSS after 3 × (/metrics + /status): $(median <"$WORK/scraped") KiB (anon $(median <"$WORK/scraped_anon"))"
