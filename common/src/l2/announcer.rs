@@ -6,7 +6,7 @@
 //! * a gratuitous burst goes out only when an IP becomes owned, not on every re-sync; an
 //!   optional periodic refresh (`--garp-interval`) covers switches that age entries out.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -47,7 +47,9 @@ struct Burst {
 
 #[derive(Debug, Default)]
 pub struct Announcer {
-    services: HashMap<String, BTreeSet<IpAddr>>,
+    /// Sorted, without duplicates. A boxed slice, not a `BTreeSet`: services have one or two
+    /// IPs, and a B-tree's first leaf costs ~200 bytes per service.
+    services: HashMap<String, Box<[IpAddr]>>,
     refcount: HashMap<IpAddr, usize>,
     bursts: BTreeMap<IpAddr, Burst>,
     refresh_interval: Option<Duration>,
@@ -72,21 +74,24 @@ impl Announcer {
         ips: impl IntoIterator<Item = IpAddr>,
         now: Instant,
     ) -> OwnershipChange {
-        let new: BTreeSet<IpAddr> = ips.into_iter().collect();
+        let mut new: Vec<IpAddr> = ips.into_iter().collect();
+        new.sort_unstable();
+        new.dedup();
         if new.is_empty() {
             return self.delete_balancer(service);
         }
+        let new: Box<[IpAddr]> = new.into();
         let old = self
             .services
             .insert(service.to_owned(), new.clone())
             .unwrap_or_default();
         let mut change = OwnershipChange::default();
-        for &ip in old.difference(&new) {
+        for &ip in old.iter().filter(|ip| new.binary_search(ip).is_err()) {
             if self.release(ip) {
                 change.lost.push(ip);
             }
         }
-        for &ip in new.difference(&old) {
+        for &ip in new.iter().filter(|ip| old.binary_search(ip).is_err()) {
             if self.acquire(ip, now) {
                 change.gained.push(ip);
             }
@@ -98,7 +103,7 @@ impl Announcer {
     /// the traffic.
     pub fn delete_balancer(&mut self, service: &str) -> OwnershipChange {
         let mut change = OwnershipChange::default();
-        for ip in self.services.remove(service).unwrap_or_default() {
+        for &ip in self.services.remove(service).unwrap_or_default().iter() {
             if self.release(ip) {
                 change.lost.push(ip);
             }
