@@ -7,7 +7,7 @@
 # on node1, the only Ready speaker pod (memberlist off), so node1 owns every IP. Two network
 # namespaces joined by a veth pair (client ↔ node); no traffic leaves them.
 # Needs root; otherwise prints SKIP and exits 0.
-# Usage: [SPEAKER_BIN=path] scripts/bench/speaker.sh [SERVICES (default 1000)] [LOAD_SECONDS (default 20)] [RUNS (default 3)]
+# Usage: [SPEAKER_BIN=path] [SMAPS_OUT=file] scripts/bench/speaker.sh [SERVICES (default 1000)] [LOAD_SECONDS (default 20)] [RUNS (default 3)]
 set -euo pipefail
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -91,6 +91,8 @@ for run in $(seq "$RUNS"); do
     # The gratuitous bursts (5 rounds, 1.1 s apart) end before the idle figure is taken.
     sleep 7
     idle=$(kib VmRSS); idle_anon=$(kib RssAnon); idle_file=$(kib RssFile)
+    # SMAPS_OUT=file keeps the idle mappings of the last run, to see where the resident pages are.
+    [[ -n ${SMAPS_OUT:-} ]] && cp "/proc/$PID/smaps" "$SMAPS_OUT"
     # As Prometheus (every 30 s) and an operator would: the peaks must not stay resident.
     for _ in 1 2 3; do
         in_node curl -sf http://127.0.0.1:7472/metrics >"$WORK/metrics"
