@@ -63,8 +63,7 @@ pub fn service(svc: &Service) -> (String, SvcEntry) {
 pub fn endpoint_slice(slice: &EndpointSlice) -> Option<(String, Vec<Endpoint>)> {
     let service = slice.metadata.labels.as_ref()?.get(SERVICE_NAME_LABEL)?;
     let key = key(slice.metadata.namespace.as_deref(), Some(service));
-    // Exact capacity: the list lives as long as the slice does, one per service or two.
-    let mut out = Vec::with_capacity(slice.endpoints.iter().map(|e| e.addresses.len()).sum());
+    let mut out = Vec::new();
     for ep in &slice.endpoints {
         let node = ep.node_name.clone().or_else(|| {
             ep.deprecated_topology
@@ -100,7 +99,6 @@ pub fn endpoints(eps: &Endpoints) -> (String, Vec<Endpoint>) {
             }
         }
     }
-    out.shrink_to_fit();
     (
         key(
             eps.metadata.namespace.as_deref(),

@@ -58,7 +58,9 @@ pub struct Sources(Vec<(String, Vec<Endpoint>)>);
 
 impl Sources {
     /// Records (or replaces) the endpoints one source object lists.
-    pub fn set(&mut self, id: String, list: Vec<Endpoint>) {
+    pub fn set(&mut self, id: String, mut list: Vec<Endpoint>) {
+        // Kept as long as the source object exists: no spare capacity, whoever built the list.
+        list.shrink_to_fit();
         match self.0.binary_search_by(|(k, _)| k.as_str().cmp(&id)) {
             Ok(i) => self.0[i].1 = list,
             Err(i) => {
