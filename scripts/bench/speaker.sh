@@ -7,7 +7,9 @@
 # on node1, the only Ready speaker pod (memberlist off), so node1 owns every IP. Two network
 # namespaces joined by a veth pair (client ↔ node); no traffic leaves them.
 # Needs root; otherwise prints SKIP and exits 0.
-# Usage: [SPEAKER_BIN=path] [SMAPS_OUT=file] scripts/bench/speaker.sh [SERVICES (default 1000)] [LOAD_SECONDS (default 20)] [RUNS (default 3)]
+# TLS=1 puts socat in front of the mock, terminating TLS with a throw-away CA as the API server
+# would: the speaker then talks HTTPS, as in a cluster.
+# Usage: [SPEAKER_BIN=path] [SMAPS_OUT=file] [DROP_CACHES=1] [TLS=1] scripts/bench/speaker.sh [SERVICES (default 1000)] [LOAD_SECONDS (default 20)] [RUNS (default 3)]
 set -euo pipefail
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -25,32 +27,58 @@ NODE_MAC=02:00:00:00:03:01
 CLIENT_MAC=02:00:00:00:03:0c
 PID=
 API=
+TLS_PROXY=
 
 cleanup() {
     set +e
     [[ -n $PID ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
     [[ -n $API ]] && kill "$API" 2>/dev/null && wait "$API" 2>/dev/null
+    [[ -n $TLS_PROXY ]] && kill "$TLS_PROXY" 2>/dev/null && wait "$TLS_PROXY" 2>/dev/null
     ip netns del "$P-client" 2>/dev/null
     ip netns del "$P-node" 2>/dev/null
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-for tool in python3 curl; do
+for tool in python3 curl ${TLS:+socat openssl}; do
     command -v "$tool" >/dev/null || {
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 curl >/dev/null
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 curl socat openssl >/dev/null
     }
 done
 
-(cd "$ROOT" && cargo build -q --release --locked -p speaker --bin speaker --example scale_api)
+# The API mock is built on its own: an example pulls in dev-dependency features (tokio's
+# test-util), and building it in the same cargo run would give the speaker those too.
+(cd "$ROOT" && cargo build -q --release --locked -p speaker --example scale_api)
 OUT=${CARGO_TARGET_DIR:-$ROOT/target}/release
+# The speaker measured is the one the image ships: scripts/build-release.sh's cargo run, whose
+# feature set, target directory and symbol names (speaker/link-order.txt) are those of the release.
 # SPEAKER_BIN=path measures another build (an older commit, another profile) against the same API.
-SPEAKER=${SPEAKER_BIN:-$OUT/speaker}
-cat >"$WORK/kubeconfig" <<'KC'
+if [[ -n ${SPEAKER_BIN:-} ]]; then
+    SPEAKER=$SPEAKER_BIN
+else
+    CARGO_TERM_QUIET=true DIST_DIR="$WORK/dist" bash "$ROOT/scripts/build-release.sh" >/dev/null
+    SPEAKER=$WORK/dist/speaker
+fi
+API_URL=http://127.0.0.1:6080
+CLUSTER_CA=
+if [[ -n ${TLS:-} ]]; then
+    # A CA and a serving certificate for 127.0.0.1, as kubeadm would issue for the API server.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=bench-ca \
+        -keyout "$WORK/ca.key" -out "$WORK/ca.crt" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=kube-apiserver \
+        -keyout "$WORK/api.key" -out "$WORK/api.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$WORK/api.ext"
+    openssl x509 -req -in "$WORK/api.csr" -CA "$WORK/ca.crt" -CAkey "$WORK/ca.key" -CAcreateserial \
+        -days 1 -extfile "$WORK/api.ext" -out "$WORK/api.crt" 2>/dev/null
+    cat "$WORK/api.crt" "$WORK/api.key" >"$WORK/api.pem"
+    API_URL=https://127.0.0.1:6443
+    CLUSTER_CA="certificate-authority-data: $(base64 -w0 "$WORK/ca.crt"), "
+fi
+cat >"$WORK/kubeconfig" <<KC
 apiVersion: v1
 kind: Config
 clusters:
-- {name: bench, cluster: {server: "http://127.0.0.1:6080"}}
+- {name: bench, cluster: {${CLUSTER_CA}server: "$API_URL"}}
 contexts:
 - {name: bench, context: {cluster: bench, user: bench, namespace: metallb-system}}
 current-context: bench
@@ -77,6 +105,15 @@ for run in $(seq "$RUNS"); do
     ip netns exec "$P-node" "$OUT/examples/scale_api" --services "$SERVICES" --addr 127.0.0.1:6080 >"$WORK/api" 2>&1 &
     API=$!
     for _ in $(seq 100); do grep -q '^serving' "$WORK/api" && break; sleep 0.05; done
+    if [[ -n ${TLS:-} ]]; then
+        ip netns exec "$P-node" socat OPENSSL-LISTEN:6443,bind=127.0.0.1,reuseaddr,fork,cert="$WORK/api.pem",verify=0 \
+            TCP:127.0.0.1:6080 2>/dev/null &
+        TLS_PROXY=$!
+        for _ in $(seq 100); do in_node bash -c '</dev/tcp/127.0.0.1/6443' 2>/dev/null && break; sleep 0.05; done
+    fi
+    # DROP_CACHES=1 starts from an empty page cache, as after a node reboot: the binary's pages
+    # are then read in by the kernel's readahead instead of being left cached by the build.
+    if [[ -n ${DROP_CACHES:-} ]]; then sync; echo 3 >/proc/sys/vm/drop_caches; fi
     t_start=$(date +%s.%N)
     ip netns exec "$P-node" env METALLB_NODE_NAME=node1 METALLB_NAMESPACE=metallb-system \
         METALLB_ML_LABELS="app=metallb,component=speaker" \
@@ -114,6 +151,7 @@ for run in $(seq "$RUNS"); do
     PID=
     kill "$API"; wait "$API" 2>/dev/null || true
     API=
+    if [[ -n $TLS_PROXY ]]; then kill "$TLS_PROXY"; wait "$TLS_PROXY" 2>/dev/null || true; TLS_PROXY=; fi
     if ((answered < sent)); then
         echo "run $run: only $answered of $sent requests answered" >&2
         exit 1
@@ -124,7 +162,7 @@ for run in $(seq "$RUNS"); do
     for f in ready idle idle_anon idle_file scraped scraped_anon loaded cpu; do echo "${!f}" >>"$WORK/$f"; done
 done
 
-echo "== $SPEAKER, $SERVICES Layer 2 services owned, $RUNS runs (medians)"
+echo "== $SPEAKER, $SERVICES Layer 2 services owned, API over ${API_URL%%:*}, $RUNS runs (medians)"
 echo "start → all announced: $(median <"$WORK/ready") ms"
 echo "RSS idle: $(median <"$WORK/idle") KiB (anon $(median <"$WORK/idle_anon"), file-backed $(median <"$WORK/idle_file"))"
 echo "RSS after 3 × (/metrics + /status): $(median <"$WORK/scraped") KiB (anon $(median <"$WORK/scraped_anon"))"
