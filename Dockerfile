@@ -10,7 +10,9 @@
 # were linked against in the Debian 12 build stage, CA certificates, no shell, no package manager.
 # Entrypoints /controller and /speaker are upstream's paths.
 
-FROM rust:1.95-bookworm AS build
+# The exact toolchain speaker/link-order.txt was generated with: symbol names carry a hash of the
+# rustc version, and names the linker does not find are laid out as if unlisted.
+FROM rust:1.95.0-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
