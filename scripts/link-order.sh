@@ -3,8 +3,8 @@
 # linked (speaker/build.rs says why). The profile is the speaker at scale: the release build,
 # unstripped but otherwise the same cargo run as scripts/build-release.sh (so the symbol names are
 # the shipped binary's), run under callgrind through scripts/bench/speaker.sh (1 000 Layer 2
-# services, /metrics and /status scrapes, ARP load, the API over HTTPS). Every function that ran is
-# listed, hottest first, then the TLS, memberlist and BGP functions the benchmark does not drive.
+# services, /metrics and /status scrapes, ARP load), once with the API over HTTPS and once over
+# plain HTTP. scripts/lib/link_order.py turns the two profiles into the list.
 #
 # Re-run after a toolchain or dependency bump: symbol names carry their hashes.
 #   --check   only check that the current build still has the listed names: exits 1 when fewer

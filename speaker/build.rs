@@ -1,15 +1,15 @@
 //! Links the release `speaker` with the functions it runs first (`link-order.txt`).
 //!
 //! Why: the kernel maps a file's pages into a process 64 KiB (or a whole large folio) at a time
-//! around every page touched, so the ~2 MB of functions the speaker runs, scattered over 6.5 MB
-//! of kube, rustls, tokio and serde code, kept 5.6 MB of it resident. Laid out together they
-//! keep ~3 MB resident (BENCHMARKS.md, "Speaker at scale").
+//! around every page touched, so the ~2.4 MB of functions the speaker runs, scattered over
+//! 6.5 MB of kube, rustls, tokio and serde code, kept 5.6 MB of it resident. Laid out together
+//! they keep ~2.8 MB resident (BENCHMARKS.md, "Speaker at scale").
 //!
-//! `scripts/link-order.sh` regenerates the list from a callgrind run of the speaker at scale and
-//! `scripts/link-order.sh --check` says how much of it still names functions of the current
-//! build. Symbol names carry hashes of the toolchain, the crate versions and the feature set, so
-//! a toolchain or dependency bump makes part of the list stale: the linker skips names that do
-//! not exist, so a stale list only costs memory, never correctness.
+//! `scripts/link-order.sh` regenerates the list from callgrind runs of the speaker at scale, and
+//! `scripts/link-order.sh --check` (part of the test command) fails when the current build no
+//! longer has most of the names. Symbol names carry hashes of the toolchain, the crate versions
+//! and the feature set, so a toolchain or dependency bump makes part of the list stale: the
+//! linker skips names that do not exist, so a stale list only costs memory, never correctness.
 //!
 //! Applied only where the linker is known to be LLD (rustc's default for
 //! x86_64-unknown-linux-gnu since 1.90, unless a linker is configured): GNU ld has no

@@ -1,13 +1,14 @@
 """Writes the speaker's link order (speaker/link-order.txt) from callgrind profiles.
 
 Usage: link_order.py BINARY OUT PROFILE...: the unstripped binary, the output path, and the
-callgrind outputs (written with --demangle=no --compress-strings=no) of runs of that binary, whose
-costs are added. Order: every function of the binary that ran, hottest
-first; then the functions of paths the benchmark does not drive but a cluster does (TLS to the
-API server, memberlist, BGP), matched by the crate or module that opens their demangled names,
-so that they too sit together instead of scattered through the cold code; last, the other CPUs'
-variants of the SIMD functions that ran and every C or assembly function (ring's, picked by
-CPUID). See speaker/build.rs for why.
+callgrind outputs (written with --demangle=no --compress-strings=no) of runs of that binary.
+
+Order: the functions that every run ran, hottest first (costs added over the runs), then those
+that only some ran; then the functions of paths the benchmark does not drive but a cluster does
+(TLS to the API server, memberlist, BGP), matched by the crate or module that opens their
+demangled names, so that they too sit together instead of scattered through the cold code; last,
+the other CPUs' variants of the SIMD functions that ran and every C or assembly function (ring's,
+picked by CPUID). See speaker/build.rs for why.
 """
 
 import collections
@@ -16,17 +17,16 @@ import re
 import subprocess
 import sys
 
-# Paths a real cluster runs that the plain-HTTP, memberlist-off benchmark does not, by the crate or
-# module that opens the demangled name or names the trait it implements (`<rustls::conn::Conn<T>
-# as ...>::f` and `<u64 as aes::...>::f` count as rustls and aes). The
-# last group is the other CPUs' variants of the SIMD code that ran here (httparse, memchr pick
-# theirs at run time), so that a node without AVX2 finds its variant beside the hot code too.
+# Paths a real cluster runs that the memberlist-off benchmark does not, by the crate or module
+# that opens the demangled name or names the trait it implements (`<rustls::conn::Conn<T> as
+# ...>::f` and `<u64 as aes::...>::f` count as rustls and aes).
 GROUPS = [
     ("TLS to the API server",
      r"(\w*rustls\w*|webpki|ring|untrusted)::"),
     ("memberlist", r"(common::memberlist|speaker::memberlist|aes_gcm|aes|ghash|polyval|ctr|cipher|rmp)::"),
     ("BGP", r"(common::bgp|speaker::bgp)::"),
 ]
+# SIMD code picked at run time (httparse, memchr): the variants a node without AVX2 would run.
 SIMD = re.compile(r"::(sse2|sse41|sse42|ssse3|avx|avx2|avx512|generic|fallback)::")
 # `<&mut serde_json::Serializer<W> as serde::Serializer>::f`: the crate is the first path segment
 # after the leading `<`, `&`, `mut ` or `dyn `.
