@@ -15,6 +15,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 MODE=${1:-generate}
+case $MODE in
+generate | --check) ;;
+*) echo "usage: scripts/link-order.sh [--check]" >&2; exit 2 ;;
+esac
 
 if [[ $(id -u) -ne 0 && $MODE != --check ]]; then
     echo "SKIP: scripts/link-order.sh needs root (it runs scripts/bench/speaker.sh); not run"
@@ -24,9 +28,10 @@ fi
 WORK=$(mktemp -d /tmp/link-order.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 export CARGO_TARGET_DIR=${LINK_ORDER_TARGET_DIR:-$ROOT/target/link-order}
-# The rustflags of .cargo/config.toml, which RUSTFLAGS replaces, plus the symbols. Neither changes
-# a crate's metadata hash, so the names are those of the stripped release.
-export RUSTFLAGS="-C link-arg=-Wl,-z,pack-relative-relocs -C strip=none"
+# Symbols kept: cargo appends this to the target's rustflags in .cargo/config.toml (arrays from
+# several config sources are joined), and rustflags do not enter a crate's metadata hash, so the
+# names are those of the stripped release.
+export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C strip=none"
 CARGO_TERM_QUIET=true DIST_DIR="$WORK/dist" bash scripts/build-release.sh >/dev/null
 BIN=$WORK/dist/speaker
 
