@@ -114,6 +114,45 @@ impl Dedup {
     }
 }
 
+/// client-go's per-object spam filter (`EventSourceObjectSpamFilter`): a token bucket per
+/// object an event is about, 25 events at once and one more every five minutes. Keeps an image
+/// swap or a flapping object from posting thousands of Events; what it holds back is only the
+/// Event, never the decision it reports.
+#[derive(Debug, Default)]
+pub struct SpamFilter {
+    buckets: HashMap<u64, (f64, Instant)>,
+    keys: RandomState,
+}
+
+/// Events one object may get at once.
+pub const SPAM_BURST: f64 = 25.0;
+/// How long the bucket takes to earn one more.
+pub const SPAM_REFILL: Duration = Duration::from_secs(300);
+
+impl SpamFilter {
+    /// May an event about `about` be posted at `now`? Takes a token when yes.
+    pub fn admit(&mut self, about: &Regarding, now: Instant) -> bool {
+        if self.buckets.len() > 10_000 {
+            // A full bucket is the same as no bucket.
+            self.buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() / SPAM_REFILL.as_secs_f64()
+                    < SPAM_BURST
+            });
+        }
+        let key = self.keys.hash_one(about);
+        let (tokens, at) = self.buckets.entry(key).or_insert((SPAM_BURST, now));
+        let earned = now.duration_since(*at).as_secs_f64() / SPAM_REFILL.as_secs_f64();
+        *tokens = (*tokens + earned).min(SPAM_BURST);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +215,21 @@ mod tests {
             "m",
             t0 + DEDUP_WINDOW
         ));
+    }
+
+    #[test]
+    fn spam_filter_allows_a_burst_of_25_per_object_then_one_per_five_minutes() {
+        let mut f = SpamFilter::default();
+        let t0 = Instant::now();
+        let admitted = (0..40).filter(|_| f.admit(&about(), t0)).count();
+        assert_eq!(admitted, 25);
+        let other = Regarding {
+            name: "other".into(),
+            ..about()
+        };
+        assert!(f.admit(&other, t0), "buckets are per object");
+        assert!(!f.admit(&about(), t0 + Duration::from_secs(299)));
+        assert!(f.admit(&about(), t0 + Duration::from_secs(301)));
+        assert!(!f.admit(&about(), t0 + Duration::from_secs(302)));
     }
 }

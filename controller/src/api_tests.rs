@@ -8,7 +8,7 @@ use tower_test::mock::{self, Handle};
 
 use crate::k8s::secret;
 use crate::k8s::service::SvcView;
-use crate::run::{post_event, put_status};
+use crate::run::{Written, put_status};
 
 type Mock = Handle<Request<Body>, Response<Body>>;
 
@@ -52,7 +52,8 @@ fn view() -> SvcView {
     SvcView::from_service(
         &serde_json::from_value(json!({
             "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "web", "namespace": "shop", "uid": "u1", "resourceVersion": "42"},
+            "metadata": {"name": "web", "namespace": "shop", "uid": "u1", "resourceVersion": "42",
+                         "labels": {"app": "web"}, "finalizers": ["example.com/keep"]},
             "spec": {"type": "LoadBalancer", "clusterIPs": ["10.96.0.10"]},
             "status": {"conditions": [{"type": "Custom", "status": "True", "reason": "R", "message": "", "lastTransitionTime": "2024-01-01T00:00:00Z"}]}
         }))
@@ -61,13 +62,15 @@ fn view() -> SvcView {
 }
 
 #[tokio::test]
-async fn status_is_a_put_to_the_status_subresource_with_the_resource_version() {
+async fn status_is_a_put_of_the_stored_object_to_the_status_subresource() {
     let (client, mut handle) = client();
     let server = tokio::spawn(async move {
         let (method, uri, body, send) = next(&mut handle).await;
         assert_eq!(method, Method::PUT);
         assert_eq!(uri, "/api/v1/namespaces/shop/services/web/status?");
         assert_eq!(body["metadata"]["resourceVersion"], "42");
+        assert_eq!(body["metadata"]["labels"], json!({"app": "web"}));
+        assert_eq!(body["metadata"]["finalizers"], json!(["example.com/keep"]));
         assert_eq!(
             body["status"]["loadBalancer"]["ingress"],
             json!([{"ip": "192.0.2.10"}])
@@ -80,13 +83,16 @@ async fn status_is_a_put_to_the_status_subresource_with_the_resource_version() {
         echo["metadata"]["resourceVersion"] = json!("43");
         respond(send, StatusCode::OK, echo);
     });
-    let rv = put_status(&client, &view(), &["192.0.2.10".to_owned()]).await;
+    let written = put_status(&client, &view(), &["192.0.2.10".to_owned()]).await;
     server.await.expect("server");
-    assert_eq!(rv, Ok(Some("43".to_owned())));
+    let Written::Stored(svc) = written else {
+        panic!("not stored")
+    };
+    assert_eq!(svc.metadata.resource_version.as_deref(), Some("43"));
 }
 
 #[tokio::test]
-async fn a_conflict_is_an_error_for_the_retry_queue() {
+async fn a_conflict_reads_the_service_again_for_a_new_decision() {
     let (client, mut handle) = client();
     let server = tokio::spawn(async move {
         let (_, _, _, send) = next(&mut handle).await;
@@ -96,12 +102,26 @@ async fn a_conflict_is_an_error_for_the_retry_queue() {
             json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409,
                    "message": "Operation cannot be fulfilled on services \"web\": the object has been modified"}),
         );
+        let (method, uri, _, send) = next(&mut handle).await;
+        assert_eq!(
+            (method, uri.as_str()),
+            (Method::GET, "/api/v1/namespaces/shop/services/web")
+        );
+        respond(
+            send,
+            StatusCode::OK,
+            json!({"apiVersion": "v1", "kind": "Service",
+                   "metadata": {"name": "web", "namespace": "shop", "uid": "u1", "resourceVersion": "50",
+                                "labels": {"app": "web", "new": "label"}},
+                   "spec": {"type": "LoadBalancer"}}),
+        );
     });
-    let err = put_status(&client, &view(), &[])
-        .await
-        .expect_err("409 must fail");
+    let written = put_status(&client, &view(), &[]).await;
     server.await.expect("server");
-    assert!(err.contains("the object has been modified"), "{err}");
+    let Written::Conflict(Some(fresh)) = written else {
+        panic!("a conflict with the current object expected")
+    };
+    assert_eq!(fresh.metadata.resource_version.as_deref(), Some("50"));
 }
 
 #[tokio::test]
@@ -113,24 +133,20 @@ async fn events_are_core_v1() {
         name: "web".into(),
         uid: Some("u1".into()),
     };
-    let ev = common::k8s_event::event_object(
-        "metallb-controller",
-        &about,
+    let sink = kube_shell::EventSink::spawn(client, "metallb-controller");
+    sink.post(
+        about,
         common::k8s_event::EventType::Normal,
         "IPAllocated",
         "Assigned IP [\"192.0.2.10\"]",
-        k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
     );
-    let server = tokio::spawn(async move {
-        let (method, uri, body, send) = next(&mut handle).await;
-        assert_eq!(method, Method::POST);
-        assert_eq!(uri, "/api/v1/namespaces/shop/events?");
-        assert_eq!(body["reason"], "IPAllocated");
-        assert_eq!(body["involvedObject"]["uid"], "u1");
-        respond(send, StatusCode::CREATED, body);
-    });
-    post_event(&client, &ev).await.expect("posted");
-    server.await.expect("server");
+    let (method, uri, body, send) = next(&mut handle).await;
+    assert_eq!(method, Method::POST);
+    assert_eq!(uri, "/api/v1/namespaces/shop/events?");
+    assert_eq!(body["reason"], "IPAllocated");
+    assert_eq!(body["involvedObject"]["uid"], "u1");
+    assert_eq!(body["source"]["component"], "metallb-controller");
+    respond(send, StatusCode::CREATED, body);
 }
 
 #[tokio::test]

@@ -1,8 +1,6 @@
 //! The metrics port: `/metrics` in Prometheus text format (also upstream's liveness and
 //! readiness probe target).
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
@@ -26,9 +24,8 @@ pub fn router(registry: Registry) -> Router {
     )
 }
 
-/// Serves the router on `addr` until the process exits.
-pub async fn serve(addr: SocketAddr, registry: Registry) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+/// Serves the router on `listener` until the process exits.
+pub async fn serve(listener: tokio::net::TcpListener, registry: Registry) -> std::io::Result<()> {
     axum::serve(listener, router(registry)).await
 }
 

@@ -182,6 +182,27 @@ impl ApiServer {
                     }
                 }
             }
+            // A GET by name (after a 409): the object as last listed.
+            (&Method::GET, None) if path.starts_with("/api/v1/namespaces/shop/services/") => {
+                let name = path.rsplit('/').next().unwrap_or_default();
+                let found = self.lists.get(SERVICES).and_then(|l| {
+                    l["items"]
+                        .as_array()?
+                        .iter()
+                        .find(|o| o["metadata"]["name"] == name)
+                        .cloned()
+                });
+                match found {
+                    Some(obj) => respond(send, StatusCode::OK, json_bytes(&obj)),
+                    None => respond(
+                        send,
+                        StatusCode::NOT_FOUND,
+                        json_bytes(
+                            &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}),
+                        ),
+                    ),
+                }
+            }
             (&Method::PUT, _) if path.ends_with("/status") => {
                 self.writes.push(Write {
                     method,

@@ -183,10 +183,11 @@ impl<A: Allocation> Reconciler<A> {
         out
     }
 
-    /// A status PUT succeeded: later writes must carry the new resourceVersion.
-    pub fn status_written(&mut self, key: &str, resource_version: Option<String>) {
+    /// A status PUT succeeded: later writes start from the object as now stored (its new
+    /// resourceVersion included).
+    pub fn status_written(&mut self, key: &str, stored: crate::k8s::service::Stored) {
         if let Some(s) = self.services.get_mut(key) {
-            s.resource_version = resource_version;
+            s.stored = stored;
         }
     }
 

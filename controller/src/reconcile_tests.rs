@@ -136,6 +136,27 @@ fn a_failed_status_write_is_retried_and_rewritten() {
         [("ns/a".to_owned(), vec!["192.168.10.0".to_owned()])]
     );
     // Once written (and before the watch echoes it), a retry writes nothing more.
-    r.status_written("ns/a", Some("2".into()));
+    let echoed = SvcView::from_service(
+        &serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "a", "namespace": "ns", "uid": "uid-a", "resourceVersion": "2",
+                         "labels": {"added": "meanwhile"}},
+            "spec": {"type": "LoadBalancer", "clusterIPs": ["10.96.0.1"], "ports": [{"port": 80}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "192.168.10.0"}]}}
+        }))
+        .expect("valid Service JSON"),
+    );
+    r.status_written("ns/a", echoed.stored.clone());
     assert!(writes(&r.retry("ns/a")).is_empty());
+    // The next write starts from the object as the server stored it.
+    let _ = r.status_write_failed("ns/a");
+    let again = r.retry("ns/a");
+    let base = again
+        .iter()
+        .find_map(|a| match a {
+            Action::WriteStatus { svc, .. } => Some(svc.stored.clone()),
+            _ => None,
+        })
+        .expect("a write");
+    assert_eq!(base, echoed.stored);
 }

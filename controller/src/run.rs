@@ -1,12 +1,11 @@
 //! The in-cluster controller: watches, the reconcile loop, and the writers.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use anyhow::Context as _;
 use futures::StreamExt as _;
-use k8s_openapi::api::core::v1::{ConfigMap, Event as K8sEvent, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::api::PostParams;
 use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher::{self, Event, watcher};
@@ -19,7 +18,8 @@ use crate::k8s::secret;
 use crate::k8s::service::SvcView;
 use crate::queue::RetryQueue;
 use crate::reconcile::{Action, Allocation, Reconciler};
-use common::k8s_event::{Dedup, EventType, Regarding, event_object};
+use common::k8s_event::{EventType, Regarding};
+use kube_shell::{EventSink, WatchHealth};
 
 /// Status writes in flight at once: enough that the API server, not we, sets the pace.
 const MAX_INFLIGHT_WRITES: usize = 32;
@@ -56,9 +56,10 @@ pub async fn run<A: Allocation>(args: &Args, alloc: A) -> anyhow::Result<()> {
 
     let registry = Registry::new();
     let metrics = Metrics::new(&registry)?;
-    let addr = SocketAddr::from(([0, 0, 0, 0], args.common.port));
+    let listener = kube_shell::bind_dual_stack(args.common.port)
+        .with_context(|| format!("binding the metrics port {}", args.common.port))?;
     tokio::spawn(async move {
-        if let Err(e) = crate::http::serve(addr, registry).await {
+        if let Err(e) = crate::http::serve(listener, registry).await {
             tracing::error!(op = "serveMetrics", error = %e, "metrics endpoint failed");
         }
     });
@@ -135,7 +136,18 @@ impl Metrics {
     }
 }
 
-type WriteResult = (String, Result<Option<String>, String>);
+/// How a status write ended, as the writer task reports it to the loop.
+pub enum Written {
+    /// The server stored it; this is the object as stored now.
+    Stored(Box<Service>),
+    /// 409: someone changed the Service since we read it. The object as it is now, read
+    /// again (`None`: it is gone), to decide on afresh.
+    Conflict(Option<Box<Service>>),
+    /// Anything else (network, 5xx, 403): retried with back-off.
+    Failed(String),
+}
+
+type WriteResult = (String, Written);
 
 struct Shell {
     client: Client,
@@ -143,7 +155,7 @@ struct Shell {
     config_name: String,
     metrics: Metrics,
     queue: RetryQueue,
-    dedup: Dedup,
+    events: EventSink,
     config_uid: Option<String>,
     writes: JoinSet<WriteResult>,
     /// Keys with a write in flight, and the next write to do once it lands.
@@ -158,12 +170,12 @@ type PendingWrite = (Box<SvcView>, Vec<String>);
 impl Shell {
     fn new(client: Client, namespace: String, config_name: String, metrics: Metrics) -> Self {
         Self {
+            events: EventSink::spawn(client.clone(), COMPONENT),
             client,
             namespace,
             config_name,
             metrics,
             queue: RetryQueue::default(),
-            dedup: Dedup::default(),
             config_uid: None,
             writes: JoinSet::new(),
             inflight: HashMap::new(),
@@ -186,18 +198,20 @@ impl Shell {
         let mut listing: BTreeSet<String> = BTreeSet::new();
         let mut listed_config: Option<Option<String>> = None;
         let mut last_config: Option<String> = None;
+        let mut config_health = WatchHealth::new("watchConfigMap");
+        let mut service_health = WatchHealth::new("watchServices");
 
         loop {
             let deadline = self.queue.next_deadline();
             let actions = tokio::select! {
                 ev = config_events.next() => match ev {
-                    Some(Ok(ev)) => self.config_event(&mut rec, ev, &mut listed_config, &mut last_config),
-                    Some(Err(e)) => { tracing::warn!(op = "watchConfigMap", error = %e, "config watch error, retrying"); Vec::new() }
+                    Some(Ok(ev)) => { config_health.ok(now()); self.config_event(&mut rec, ev, &mut listed_config, &mut last_config) }
+                    Some(Err(e)) => { config_health.error(&e, now()); Vec::new() }
                     None => anyhow::bail!("configmap watch ended"),
                 },
                 ev = service_events.next() => match ev {
-                    Some(Ok(ev)) => service_event(&mut rec, ev, &mut listing),
-                    Some(Err(e)) => { tracing::warn!(op = "watchServices", error = %e, "service watch error, retrying"); Vec::new() }
+                    Some(Ok(ev)) => { service_health.ok(now()); service_event(&mut rec, ev, &mut listing) }
+                    Some(Err(e)) => { service_health.error(&e, now()); Vec::new() }
                     None => anyhow::bail!("service watch ended"),
                 },
                 Some(done) = self.writes.join_next(), if !self.writes.is_empty() => {
@@ -212,7 +226,7 @@ impl Shell {
                 },
             };
             self.metrics.k8s.updates_total.inc();
-            self.apply(&mut rec, actions).await;
+            self.apply(actions);
             self.metrics.refresh(&rec);
         }
     }
@@ -276,21 +290,35 @@ impl Shell {
         rec: &mut Reconciler<A>,
         (key, result): WriteResult,
     ) -> Vec<Action> {
+        let next = self.inflight.remove(&key).flatten();
         let mut out = match result {
-            Ok(rv) => {
-                rec.status_written(&key, rv);
+            Written::Stored(svc) => {
+                rec.status_written(&key, SvcView::from_service(&svc).stored);
                 self.queue.forget(&key);
                 tracing::info!(event = "serviceUpdated", service = %key, "updated service object");
-                Vec::new()
+                next.into_iter()
+                    .map(|(svc, ips)| Action::WriteStatus { svc, ips })
+                    .collect()
             }
-            Err(e) => {
+            Written::Conflict(fresh) => {
+                self.metrics.k8s.update_errors_total.inc();
+                tracing::info!(op = "updateServiceStatus", service = %key, "service changed since it was read, deciding again on the current object");
+                // A queued write was decided on an older object too: the fresh one replaces it.
+                match fresh {
+                    Some(svc) => rec.service_changed(SvcView::from_service(&svc)),
+                    None => Vec::new(),
+                }
+            }
+            Written::Failed(e) => {
                 tracing::error!(op = "updateServiceStatus", service = %key, error = %e, "failed to update service status");
-                rec.status_write_failed(&key)
+                let mut out = rec.status_write_failed(&key);
+                out.extend(
+                    next.into_iter()
+                        .map(|(svc, ips)| Action::WriteStatus { svc, ips }),
+                );
+                out
             }
         };
-        if let Some(Some((svc, ips))) = self.inflight.remove(&key) {
-            out.push(Action::WriteStatus { svc, ips });
-        }
         // A slot is free: start the oldest waiting write.
         while let Some(next) = self.backlog.pop_front() {
             if let Some((svc, ips)) = self.backlog_items.remove(&next) {
@@ -301,7 +329,7 @@ impl Shell {
         out
     }
 
-    async fn apply<A: Allocation>(&mut self, _rec: &mut Reconciler<A>, actions: Vec<Action>) {
+    fn apply(&mut self, actions: Vec<Action>) {
         for action in actions {
             match action {
                 Action::WriteStatus { svc, ips } => self.write_status(svc, ips),
@@ -317,7 +345,7 @@ impl Shell {
                         name: svc.name.clone(),
                         uid: svc.uid.clone(),
                     };
-                    self.post_event(about, kind, &reason, &message).await;
+                    self.events.post(about, kind, &reason, &message);
                 }
                 Action::ConfigEvent { reason, message } => {
                     let about = Regarding {
@@ -326,8 +354,8 @@ impl Shell {
                         name: self.config_name.clone(),
                         uid: self.config_uid.clone(),
                     };
-                    self.post_event(about, EventType::Warning, &reason, &message)
-                        .await;
+                    self.events
+                        .post(about, EventType::Warning, &reason, &message);
                 }
                 Action::Log {
                     level,
@@ -361,41 +389,33 @@ impl Shell {
         self.writes
             .spawn(async move { (key, put_status(&client, &svc, &ips).await) });
     }
-
-    async fn post_event(&mut self, about: Regarding, kind: EventType, reason: &str, message: &str) {
-        if !self.dedup.admit(&about, kind, reason, message, now()) {
-            return;
-        }
-        let now = k8s_openapi::jiff::Timestamp::now();
-        let ev = event_object(COMPONENT, &about, kind, reason, message, now);
-        if let Err(e) = post_event(&self.client, &ev).await {
-            tracing::warn!(op = "postEvent", error = %e, reason, "failed to post event");
-        }
-    }
 }
 
-/// PUT `services/status` (the only Service write upstream's RBAC grants): the new ingress
-/// list with the resourceVersion we decided on, so a concurrent change is a 409 and a retry,
-/// never a lost update. Returns the new resourceVersion.
-pub async fn put_status(
-    client: &Client,
-    svc: &SvcView,
-    ips: &[String],
-) -> Result<Option<String>, String> {
+/// PUT `services/status` (the only Service write upstream's RBAC grants) with the object as
+/// the server stored it and only the ingress list changed, at the resourceVersion it was read
+/// at: a concurrent change is a 409, never a lost update, and labels, annotations, finalizers
+/// and ownerReferences are written back as they are (docs/kubernetes.md#status-writes). On a
+/// 409 the Service is read again (`get` is granted) for the loop to decide on.
+pub async fn put_status(client: &Client, svc: &SvcView, ips: &[String]) -> Written {
     let api: Api<Service> = Api::namespaced(client.clone(), &svc.namespace);
-    api.replace_status(&svc.name, &PostParams::default(), &svc.status_object(ips))
+    let body = match svc.status_object(ips) {
+        Ok(body) => body,
+        Err(e) => return Written::Failed(format!("stored object unreadable: {e}")),
+    };
+    match api
+        .replace_status(&svc.name, &PostParams::default(), &body)
         .await
-        .map(|s| s.metadata.resource_version)
-        .map_err(|e| e.to_string())
-}
-
-/// POST a core/v1 Event (upstream's RBAC grants `events` in the core group only).
-pub async fn post_event(client: &Client, event: &K8sEvent) -> Result<(), kube::Error> {
-    let ns = event.metadata.namespace.clone().unwrap_or_default();
-    Api::<K8sEvent>::namespaced(client.clone(), &ns)
-        .create(&PostParams::default(), event)
-        .await
-        .map(|_| ())
+    {
+        Ok(stored) => Written::Stored(Box::new(stored)),
+        Err(kube::Error::Api(s)) if s.code == 409 => match api.get_opt(&svc.name).await {
+            // Another Service of the same name is not ours to decide on from this write.
+            Ok(fresh) => {
+                Written::Conflict(fresh.filter(|f| f.metadata.uid == svc.uid).map(Box::new))
+            }
+            Err(e) => Written::Failed(format!("conflict, then reading it again: {e}")),
+        },
+        Err(e) => Written::Failed(e.to_string()),
+    }
 }
 
 fn service_event<A: Allocation>(

@@ -1,7 +1,12 @@
-//! The few fields of a Service the allocator needs, copied out of the watched object so the
-//! controller's memory grows with services, not with their (much larger) manifests.
+//! The few fields of a Service the allocator needs, copied out of the watched object, plus the
+//! object itself as the API server stores it, compactly, for status writes.
+//!
+//! Why the whole object: a `services/status` PUT takes `metadata` (labels, annotations,
+//! finalizers, ownerReferences) from the request body and only `spec` from storage, so a body
+//! with a stripped metadata wipes them (docs/kubernetes.md#status-writes).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Service;
 
@@ -24,7 +29,6 @@ pub struct SvcView {
     pub namespace: String,
     pub name: String,
     pub uid: Option<String>,
-    pub resource_version: Option<String>,
     pub is_load_balancer: bool,
     pub cluster_ips: Vec<String>,
     pub load_balancer_ip: Option<String>,
@@ -37,8 +41,34 @@ pub struct SvcView {
     /// (protocol, port), protocol defaulting to TCP as the API server does.
     pub ports: Vec<(String, i32)>,
     pub ingress: Vec<Ingress>,
-    /// `status.conditions`, carried so a status PUT does not erase them.
-    pub conditions: Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>,
+    /// The object as the server has it, the base of every status PUT.
+    pub stored: Stored,
+}
+
+/// A Service as the API server stores it, kept as compact JSON (about half the size of the
+/// typed object) and shared between the cache and the writes in flight. `managedFields` are
+/// left out: the server keeps its own on a subresource update, whatever the body says.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Stored(Arc<[u8]>);
+
+impl std::fmt::Debug for Stored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Stored({} bytes)", self.0.len())
+    }
+}
+
+impl Stored {
+    pub fn of(svc: &Service) -> Self {
+        let mut copy = svc.clone();
+        copy.metadata.managed_fields = None;
+        // A typed Service always serialises; an empty object would only make the PUT fail.
+        Self(serde_json::to_vec(&copy).unwrap_or_default().into())
+    }
+
+    /// The stored object back.
+    pub fn object(&self) -> Result<Service, serde_json::Error> {
+        serde_json::from_slice(&self.0)
+    }
 }
 
 impl SvcView {
@@ -115,7 +145,6 @@ impl SvcView {
             namespace: meta.namespace.clone().unwrap_or_default(),
             name: meta.name.clone().unwrap_or_default(),
             uid: meta.uid.clone(),
-            resource_version: meta.resource_version.clone(),
             is_load_balancer: spec.and_then(|s| s.type_.as_deref()) == Some("LoadBalancer"),
             cluster_ips,
             load_balancer_ip: spec
@@ -141,16 +170,16 @@ impl SvcView {
                 })
                 .unwrap_or_default(),
             ingress,
-            conditions: svc.status.as_ref().and_then(|s| s.conditions.clone()),
+            stored: Stored::of(svc),
         }
     }
 
-    /// The object a status PUT sends: identity, resourceVersion and the new status. The
-    /// `services/status` subresource ignores everything else.
-    pub fn status_object(&self, ips: &[String]) -> k8s_openapi::api::core::v1::Service {
-        use k8s_openapi::api::core::v1::{
-            LoadBalancerIngress, LoadBalancerStatus, Service, ServiceStatus,
-        };
+    /// The body of a status PUT: the object exactly as the server stored it, at the
+    /// resourceVersion it was read at, with only `status.loadBalancer.ingress` replaced. Every
+    /// other status field (conditions, fields of newer API versions) is kept.
+    pub fn status_object(&self, ips: &[String]) -> Result<Service, serde_json::Error> {
+        use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus};
+        let mut svc = self.stored.object()?;
         let ingress: Vec<LoadBalancerIngress> = ips
             .iter()
             .map(|ip| LoadBalancerIngress {
@@ -158,21 +187,11 @@ impl SvcView {
                 ..Default::default()
             })
             .collect();
-        Service {
-            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-                name: Some(self.name.clone()),
-                namespace: Some(self.namespace.clone()),
-                resource_version: self.resource_version.clone(),
-                ..Default::default()
-            },
-            spec: None,
-            status: Some(ServiceStatus {
-                load_balancer: Some(LoadBalancerStatus {
-                    ingress: (!ingress.is_empty()).then_some(ingress),
-                }),
-                conditions: self.conditions.clone(),
-            }),
-        }
+        let status = svc.status.get_or_insert_with(Default::default);
+        status.load_balancer = Some(LoadBalancerStatus {
+            ingress: (!ingress.is_empty()).then_some(ingress),
+        });
+        Ok(svc)
     }
 }
 
@@ -220,5 +239,40 @@ mod tests {
         assert_eq!(v.cluster_ips, ["10.0.0.1"]);
         assert!(!v.status_differs(&["192.0.2.1".to_owned()]));
         assert!(v.status_differs(&[]));
+    }
+
+    #[test]
+    fn a_status_body_is_the_stored_object_with_only_the_ingress_replaced() {
+        let stored = serde_json::json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "namespace": "shop", "uid": "u1", "resourceVersion": "42",
+                "labels": {"app": "web"},
+                "annotations": {"metallb.universe.tf/allow-shared-ip": "k", "other.tool/x": "y",
+                    "kubectl.kubernetes.io/last-applied-configuration": "{}"},
+                "finalizers": ["example.com/keep"],
+                "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": "o1"}],
+                "managedFields": [{"manager": "kubectl", "operation": "Update", "apiVersion": "v1"}]},
+            "spec": {"type": "LoadBalancer", "clusterIP": "10.0.0.1", "selector": {"app": "web"}},
+            "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.9", "ipMode": "VIP"}]},
+                "conditions": [{"type": "Custom", "status": "True", "reason": "R", "message": "",
+                    "lastTransitionTime": "2024-01-01T00:00:00Z"}]}
+        });
+        let body = svc(stored.clone())
+            .status_object(&["192.0.2.1".to_owned()])
+            .expect("stored object");
+        let body = serde_json::to_value(body).expect("json");
+        let mut expected = stored;
+        expected["metadata"]
+            .as_object_mut()
+            .expect("metadata")
+            .remove("managedFields");
+        expected["status"]["loadBalancer"] = serde_json::json!({"ingress": [{"ip": "192.0.2.1"}]});
+        assert_eq!(body, expected);
+
+        let cleared = svc(expected.clone()).status_object(&[]).expect("stored");
+        assert_eq!(
+            serde_json::to_value(cleared).expect("json")["status"]["loadBalancer"],
+            serde_json::json!({})
+        );
     }
 }
