@@ -4,8 +4,6 @@
 //! JSON unless the query says `format=text` (`/status?format=text`, aligned tables for a
 //! terminal); the `Accept` header is ignored, so `curl` and a browser get the same document.
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::http::Uri;
 use axum::http::header::CONTENT_TYPE;
@@ -55,8 +53,11 @@ fn status_format(query: Option<&str>) -> Format {
     if text { Format::Text } else { Format::Json }
 }
 
-pub async fn serve(addr: SocketAddr, metrics: Exposition, board: Board) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    metrics: Exposition,
+    board: Board,
+) -> std::io::Result<()> {
     axum::serve(listener, router(metrics, board)).await
 }
 

@@ -2,7 +2,7 @@
 
 mod args;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -88,19 +88,26 @@ async fn run(args: Args, node: String) -> anyhow::Result<()> {
     };
     let layer2_metrics = common::metrics::Layer2::new(&exposition);
     let bgp = speaker::bgp::BgpSpeaker::new(node.clone(), common::metrics::Bgp::new(registry)?);
-    let host: IpAddr = if args.host.is_empty() {
-        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    // Upstream serves on `host:port`: with METALLB_HOST (the node's IP, in the manifests) that
+    // address alone, otherwise every address of both families as Go's `:port` does.
+    let listener = if args.host.is_empty() {
+        kube_shell::bind_dual_stack(args.common.port)
     } else {
-        args.host
+        let host: IpAddr = args
+            .host
             .parse()
-            .with_context(|| format!("invalid --host {:?}", args.host))?
-    };
-    let addr = SocketAddr::new(host, args.common.port);
+            .with_context(|| format!("invalid --host {:?}", args.host))?;
+        std::net::TcpListener::bind(SocketAddr::new(host, args.common.port)).and_then(|l| {
+            l.set_nonblocking(true)?;
+            tokio::net::TcpListener::from_std(l)
+        })
+    }
+    .with_context(|| format!("binding the metrics port {}", args.common.port))?;
     let http_metrics = exposition.clone();
     let board = speaker::status::Board::new(&node);
     let http_board = board.clone();
     tokio::spawn(async move {
-        if let Err(e) = speaker::http::serve(addr, http_metrics, http_board).await {
+        if let Err(e) = speaker::http::serve(listener, http_metrics, http_board).await {
             tracing::error!(op = "serveMetrics", error = %e, "metrics endpoint failed");
         }
     });
