@@ -185,7 +185,7 @@ impl<A: Allocation> Reconciler<A> {
 
     /// A status PUT succeeded: later writes start from the object as now stored (its new
     /// resourceVersion included).
-    pub fn status_written(&mut self, key: &str, stored: crate::k8s::service::Stored) {
+    pub fn status_written(&mut self, key: &str, stored: Option<crate::k8s::service::Stored>) {
         if let Some(s) = self.services.get_mut(key) {
             s.stored = stored;
         }

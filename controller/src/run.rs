@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 
 use crate::args::Args;
 use crate::k8s::secret;
-use crate::k8s::service::SvcView;
+use crate::k8s::service::{SvcView, status_body};
 use crate::queue::RetryQueue;
 use crate::reconcile::{Action, Allocation, Reconciler};
 use common::k8s_event::{EventType, Regarding};
@@ -398,10 +398,17 @@ impl Shell {
 /// 409 the Service is read again (`get` is granted) for the loop to decide on.
 pub async fn put_status(client: &Client, svc: &SvcView, ips: &[String]) -> Written {
     let api: Api<Service> = Api::namespaced(client.clone(), &svc.namespace);
-    let body = match svc.status_object(ips) {
-        Ok(body) => body,
-        Err(e) => return Written::Failed(format!("stored object unreadable: {e}")),
+    let base = match svc.stored_object() {
+        Some(Ok(base)) => base,
+        Some(Err(e)) => return Written::Failed(format!("stored object unreadable: {e}")),
+        // Not kept (it was not ours to write when last seen): read it now.
+        None => match api.get_opt(&svc.name).await {
+            Ok(Some(base)) if base.metadata.uid == svc.uid => base,
+            Ok(_) => return Written::Conflict(None),
+            Err(e) => return Written::Failed(format!("reading it before the write: {e}")),
+        },
     };
+    let body = status_body(base, ips);
     match api
         .replace_status(&svc.name, &PostParams::default(), &body)
         .await

@@ -41,8 +41,10 @@ pub struct SvcView {
     /// (protocol, port), protocol defaulting to TCP as the API server does.
     pub ports: Vec<(String, i32)>,
     pub ingress: Vec<Ingress>,
-    /// The object as the server has it, the base of every status PUT.
-    pub stored: Stored,
+    /// The object as the server has it, the base of a status PUT. Kept only for services we
+    /// may write a status for (LoadBalancer, or holding an ingress to clear): most Services
+    /// of a cluster are ClusterIP and cost nothing here.
+    pub stored: Option<Stored>,
 }
 
 /// A Service as the API server stores it, kept as compact JSON (about half the size of the
@@ -170,29 +172,46 @@ impl SvcView {
                 })
                 .unwrap_or_default(),
             ingress,
-            stored: Stored::of(svc),
+            stored: may_write(svc).then(|| Stored::of(svc)),
         }
     }
 
-    /// The body of a status PUT: the object exactly as the server stored it, at the
-    /// resourceVersion it was read at, with only `status.loadBalancer.ingress` replaced. Every
-    /// other status field (conditions, fields of newer API versions) is kept.
-    pub fn status_object(&self, ips: &[String]) -> Result<Service, serde_json::Error> {
-        use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus};
-        let mut svc = self.stored.object()?;
-        let ingress: Vec<LoadBalancerIngress> = ips
-            .iter()
-            .map(|ip| LoadBalancerIngress {
-                ip: Some(ip.clone()),
-                ..Default::default()
-            })
-            .collect();
-        let status = svc.status.get_or_insert_with(Default::default);
-        status.load_balancer = Some(LoadBalancerStatus {
-            ingress: (!ingress.is_empty()).then_some(ingress),
-        });
-        Ok(svc)
+    /// The object a status PUT starts from, if kept (see `stored`).
+    pub fn stored_object(&self) -> Option<Result<Service, serde_json::Error>> {
+        self.stored.as_ref().map(Stored::object)
     }
+}
+
+/// Could the controller ever write this Service's status? A LoadBalancer gets IPs; any other
+/// type only has a leftover ingress cleared.
+fn may_write(svc: &Service) -> bool {
+    let lb = svc.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer");
+    let ingress = svc
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .is_some_and(|i| !i.is_empty());
+    lb || ingress
+}
+
+/// The body of a status PUT: `base` (the object exactly as the server stored it, at the
+/// resourceVersion it was read at) with only `status.loadBalancer.ingress` replaced. Every
+/// other status field (conditions, fields of newer API versions) is kept.
+pub fn status_body(mut base: Service, ips: &[String]) -> Service {
+    use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus};
+    let ingress: Vec<LoadBalancerIngress> = ips
+        .iter()
+        .map(|ip| LoadBalancerIngress {
+            ip: Some(ip.clone()),
+            ..Default::default()
+        })
+        .collect();
+    let status = base.status.get_or_insert_with(Default::default);
+    status.load_balancer = Some(LoadBalancerStatus {
+        ingress: (!ingress.is_empty()).then_some(ingress),
+    });
+    base
 }
 
 #[cfg(test)]
@@ -257,9 +276,11 @@ mod tests {
                 "conditions": [{"type": "Custom", "status": "True", "reason": "R", "message": "",
                     "lastTransitionTime": "2024-01-01T00:00:00Z"}]}
         });
-        let body = svc(stored.clone())
-            .status_object(&["192.0.2.1".to_owned()])
-            .expect("stored object");
+        let base = svc(stored.clone())
+            .stored_object()
+            .expect("kept for a LoadBalancer")
+            .expect("readable");
+        let body = status_body(base.clone(), &["192.0.2.1".to_owned()]);
         let body = serde_json::to_value(body).expect("json");
         let mut expected = stored;
         expected["metadata"]
@@ -269,10 +290,25 @@ mod tests {
         expected["status"]["loadBalancer"] = serde_json::json!({"ingress": [{"ip": "192.0.2.1"}]});
         assert_eq!(body, expected);
 
-        let cleared = svc(expected.clone()).status_object(&[]).expect("stored");
+        let cleared = status_body(base, &[]);
         assert_eq!(
             serde_json::to_value(cleared).expect("json")["status"]["loadBalancer"],
             serde_json::json!({})
         );
+    }
+
+    #[test]
+    fn only_services_whose_status_we_may_write_are_kept() {
+        let cluster_ip = svc(serde_json::json!({
+            "metadata": {"name": "a", "namespace": "b", "annotations": {"big": "x"}},
+            "spec": {"type": "ClusterIP", "clusterIP": "10.0.0.1"}
+        }));
+        assert!(cluster_ip.stored.is_none());
+        let leftover = svc(serde_json::json!({
+            "metadata": {"name": "a", "namespace": "b"},
+            "spec": {"type": "ClusterIP", "clusterIP": "10.0.0.1"},
+            "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}
+        }));
+        assert!(leftover.stored.is_some(), "its ingress is ours to clear");
     }
 }
