@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use tower::ServiceExt as _;
 use tower_test::mock;
 
-use super::super::{Dirty, Metrics, Settings, Speaker};
+use common::speaker::Changed;
+
+use super::super::{Metrics, Settings, Speaker};
 use crate::k8s;
 use crate::l2::Layer2;
 use crate::status::Board;
@@ -41,18 +43,8 @@ fn slice(ready: bool) -> k8s_openapi::api::discovery::v1::EndpointSlice {
     .expect("EndpointSlice")
 }
 
-fn on_slice(s: &mut Speaker, ev: Event<k8s_openapi::api::discovery::v1::EndpointSlice>) -> Dirty {
-    s.on_endpoints(
-        Ok(ev),
-        |sl: &k8s_openapi::api::discovery::v1::EndpointSlice| {
-            let id = format!(
-                "{}/{}",
-                sl.metadata.namespace.as_deref().unwrap_or_default(),
-                sl.metadata.name.as_deref().unwrap_or_default()
-            );
-            k8s::endpoint_slice(sl).map(|(key, list)| (key, id, list))
-        },
-    )
+fn on_slice(s: &mut Speaker, ev: Event<k8s_openapi::api::discovery::v1::EndpointSlice>) -> Changed {
+    s.on_endpoints(Ok(ev), k8s::endpoint_slice)
 }
 
 /// `GET /status` through the real router.
@@ -247,7 +239,7 @@ async fn endpoints_going_not_ready_change_the_reason_and_post_an_event() {
         "announcing"
     );
     s.live = ["node2", "node3"].map(String::from).into();
-    s.reconcile(Dirty::All).await;
+    s.reconcile(Changed::everything()).await;
     let new_owner = common::l2::election::owner(["node2", "node3"], &ip).expect("owner");
     let doc = status(&board).await;
     assert_eq!(doc["services"][0]["reason"], "notOwner");
