@@ -32,6 +32,8 @@ use crate::l2::Layer2;
 
 mod explain;
 mod feed;
+#[cfg(test)]
+mod harness;
 
 const COMPONENT: &str = "metallb-speaker";
 /// How often the speaker pods are listed (the RBAC grants `list`, not `watch`).

@@ -148,3 +148,7 @@ impl Speaker {
         changed
     }
 }
+
+#[cfg(test)]
+#[path = "feed_tests.rs"]
+mod tests;
