@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use common::speaker::Endpoint;
-use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Service};
+use common::speaker::index::{EndpointsObject, NodeObject, ServiceEntry, ServiceObject};
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 /// The label that keeps a node out of external load balancing (honoured: such nodes neither
@@ -11,15 +12,6 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 pub const EXCLUDE_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
 const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
 const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
-
-/// The fields of a Service the speaker decides on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SvcEntry {
-    pub uid: Option<String>,
-    pub is_load_balancer: bool,
-    pub ingress: Vec<Option<String>>,
-    pub local: bool,
-}
 
 pub fn key(namespace: Option<&str>, name: Option<&str>) -> String {
     format!(
@@ -29,7 +21,7 @@ pub fn key(namespace: Option<&str>, name: Option<&str>) -> String {
     )
 }
 
-pub fn service(svc: &Service) -> (String, SvcEntry) {
+pub fn service(svc: &Service) -> ServiceObject {
     let spec = svc.spec.as_ref();
     let ingress = svc
         .status
@@ -42,27 +34,30 @@ pub fn service(svc: &Service) -> (String, SvcEntry) {
                 .collect()
         })
         .unwrap_or_default();
-    let entry = SvcEntry {
+    let entry = ServiceEntry {
         uid: svc.metadata.uid.clone(),
         is_load_balancer: spec.and_then(|s| s.type_.as_deref()) == Some("LoadBalancer"),
         ingress,
         local: spec.and_then(|s| s.external_traffic_policy.as_deref()) == Some("Local"),
     };
-    (
-        key(
+    ServiceObject {
+        key: key(
             svc.metadata.namespace.as_deref(),
             svc.metadata.name.as_deref(),
         ),
         entry,
-    )
+    }
 }
 
-/// The service an EndpointSlice belongs to, and its endpoints. The node is `nodeName`,
-/// falling back to the hostname topology label (upstream read only the latter, so nodes whose
-/// hostname label differs from their name never matched).
-pub fn endpoint_slice(slice: &EndpointSlice) -> Option<(String, Vec<Endpoint>)> {
+/// The service an EndpointSlice belongs to, and its endpoints (`None` for a slice without
+/// the service-name label). The node is `nodeName`, falling back to the hostname topology
+/// label (upstream read only the latter, so nodes whose hostname label differs from their
+/// name never matched).
+pub fn endpoint_slice(slice: &EndpointSlice) -> Option<EndpointsObject> {
     let service = slice.metadata.labels.as_ref()?.get(SERVICE_NAME_LABEL)?;
-    let key = key(slice.metadata.namespace.as_deref(), Some(service));
+    let namespace = slice.metadata.namespace.as_deref();
+    let service = key(namespace, Some(service));
+    let id = key(namespace, slice.metadata.name.as_deref());
     let mut out = Vec::new();
     for ep in &slice.endpoints {
         let node = ep.node_name.clone().or_else(|| {
@@ -79,11 +74,16 @@ pub fn endpoint_slice(slice: &EndpointSlice) -> Option<(String, Vec<Endpoint>)> 
             });
         }
     }
-    Some((key, out))
+    Some(EndpointsObject {
+        service,
+        id,
+        endpoints: out,
+    })
 }
 
 /// Core Endpoints (`--disable-epslices`): `addresses` are ready, `notReadyAddresses` not.
-pub fn endpoints(eps: &Endpoints) -> (String, Vec<Endpoint>) {
+/// The object is the service's only source, named like it.
+pub fn endpoints(eps: &Endpoints) -> EndpointsObject {
     let mut out = Vec::new();
     for subset in eps.subsets.iter().flatten() {
         for (list, ready) in [
@@ -99,24 +99,35 @@ pub fn endpoints(eps: &Endpoints) -> (String, Vec<Endpoint>) {
             }
         }
     }
-    (
-        key(
-            eps.metadata.namespace.as_deref(),
-            eps.metadata.name.as_deref(),
-        ),
-        out,
-    )
+    let key = key(
+        eps.metadata.namespace.as_deref(),
+        eps.metadata.name.as_deref(),
+    );
+    EndpointsObject {
+        service: key.clone(),
+        id: key,
+        endpoints: out,
+    }
 }
 
 /// A node's name, labels, and whether it is excluded from external load balancing.
-pub fn node(node: &Node) -> (String, BTreeMap<String, String>, bool) {
-    let labels = node.metadata.labels.clone().unwrap_or_default();
-    let excluded = labels.contains_key(EXCLUDE_LABEL);
-    (
-        node.metadata.name.clone().unwrap_or_default(),
+pub fn node(node: &Node) -> NodeObject {
+    let labels: BTreeMap<String, String> = node.metadata.labels.clone().unwrap_or_default();
+    NodeObject {
+        name: node.metadata.name.clone().unwrap_or_default(),
+        excluded: labels.contains_key(EXCLUDE_LABEL),
         labels,
-        excluded,
-    )
+    }
+}
+
+/// The ConfigMap's `config` text; a ConfigMap without that key reads as empty text (which
+/// does not parse as a configuration, as upstream).
+pub fn config_text(cm: &ConfigMap) -> String {
+    cm.data
+        .as_ref()
+        .and_then(|d| d.get("config"))
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The node of a speaker pod that is Ready, if it is.
@@ -166,8 +177,12 @@ mod tests {
                 {"addresses": ["10.1.0.7"]}
             ]
         }));
-        let (key, eps) = endpoint_slice(&slice).expect("labelled slice");
-        assert_eq!(key, "prod/web");
+        let obj = endpoint_slice(&slice).expect("labelled slice");
+        assert_eq!(
+            (obj.service.as_str(), obj.id.as_str()),
+            ("prod/web", "prod/web-abc")
+        );
+        let eps = obj.endpoints;
         assert_eq!(
             eps[0],
             Endpoint {
@@ -204,10 +219,14 @@ mod tests {
             "metadata": {"name": "web", "namespace": "prod"},
             "subsets": [{"addresses": [{"ip": "10.1.0.5", "nodeName": "n1"}], "notReadyAddresses": [{"ip": "10.1.0.6", "nodeName": "n2"}]}]
         }));
-        let (key, list) = endpoints(&eps);
-        assert_eq!(key, "prod/web");
+        let obj = endpoints(&eps);
         assert_eq!(
-            list.iter()
+            (obj.service.as_str(), obj.id.as_str()),
+            ("prod/web", "prod/web")
+        );
+        assert_eq!(
+            obj.endpoints
+                .iter()
                 .map(|e| (e.addr.as_str(), e.ready))
                 .collect::<Vec<_>>(),
             [("10.1.0.5", true), ("10.1.0.6", false)]
@@ -218,17 +237,19 @@ mod tests {
             "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local"},
             "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}, {"hostname": "x"}]}}
         }));
-        let (key, s) = service(&svc);
-        assert_eq!(key, "prod/web");
-        assert!(s.is_load_balancer && s.local);
-        assert_eq!(s.ingress, [Some("192.0.2.1".to_owned()), None]);
+        let obj = service(&svc);
+        assert_eq!(obj.key, "prod/web");
+        assert!(obj.entry.is_load_balancer && obj.entry.local);
+        assert_eq!(obj.entry.ingress, [Some("192.0.2.1".to_owned()), None]);
     }
 
     #[test]
     fn nodes_and_pods() {
         let n: Node =
             from(serde_json::json!({"metadata": {"name": "cp1", "labels": {EXCLUDE_LABEL: ""}}}));
-        assert!(node(&n).2);
+        assert!(node(&n).excluded);
+        let cm: ConfigMap = from(serde_json::json!({"metadata": {"name": "config"}}));
+        assert_eq!(config_text(&cm), "");
         let ready: Pod = from(serde_json::json!({
             "metadata": {"name": "speaker-x"}, "spec": {"nodeName": "n1", "containers": []},
             "status": {"conditions": [{"type": "Ready", "status": "True"}]}

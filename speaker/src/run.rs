@@ -1,21 +1,22 @@
 //! The in-cluster speaker: watches, the per-service decisions, and the Layer 2 dataplane.
 //!
-//! One task owns all state. Watch events mark services dirty (or all of them, for changes
-//! every decision depends on: config, live speakers, excluded nodes); after each event the
-//! dirty services are decided with `common::speaker::decide` and the resulting changes are
-//! applied to the dataplane, the metrics and the Events.
+//! One task owns all state. Watch events feed the index of the cluster
+//! (`common::speaker::Index`, see `feed`), which reports the services to re-decide (or all
+//! of them, for changes every decision depends on: config, live speakers, excluded nodes);
+//! after each event those services are decided with `common::speaker::decide` and the
+//! resulting changes are applied to the dataplane, the metrics and the Events.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use common::config::{Labels, Loaded, Mode, Protocol, ReloadOutcome};
+use common::config::{Loaded, Mode, Protocol};
 use common::k8s_event::{Dedup, EventType, Regarding, event_object};
 use common::metrics::Layer2Counter;
 use common::speaker::{
-    Announcements, Change, Cluster, Endpoint, Sources, SpeakerService, Verdict, decide,
+    Announcements, Change, Changed, Cluster, Endpoint, Index, Sources, Verdict, decide,
     desired_routes,
 };
 use futures::StreamExt as _;
@@ -23,13 +24,16 @@ use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Event as K8sEvent, Node, 
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{ListParams, PostParams};
 use kube::runtime::WatchStreamExt as _;
-use kube::runtime::watcher::{self, Event, watcher};
+use kube::runtime::watcher::{self, watcher};
 use kube::{Api, Client};
 
-use crate::k8s::{self, SvcEntry};
+use crate::k8s;
 use crate::l2::Layer2;
 
 mod explain;
+mod feed;
+#[cfg(test)]
+mod harness;
 
 const COMPONENT: &str = "metallb-speaker";
 /// How often the speaker pods are listed (the RBAC grants `list`, not `watch`).
@@ -72,11 +76,8 @@ pub struct Speaker {
     metrics: Metrics,
     layer2: Layer2,
     config: Loaded,
-    services: HashMap<String, SvcEntry>,
-    /// Endpoints per service key, per source object (one Endpoints, or many slices).
-    endpoints: HashMap<String, Sources>,
-    node_labels: Labels,
-    excluded: BTreeSet<String>,
+    /// The cluster as the watches deliver it: services, endpoints, nodes, ConfigMap text.
+    index: Index,
     live: BTreeSet<String>,
     announcements: Announcements,
     dedup: Dedup,
@@ -96,15 +97,12 @@ impl Speaker {
         bgp: crate::bgp::BgpSpeaker,
     ) -> Self {
         Self {
+            index: Index::new(settings.node.clone()),
             settings,
             client,
             metrics,
             layer2,
             config: Loaded::new(Mode::NativeSpeaker),
-            services: HashMap::new(),
-            endpoints: HashMap::new(),
-            node_labels: Labels::new(),
-            excluded: BTreeSet::new(),
             live: BTreeSet::new(),
             announcements: Announcements::default(),
             dedup: Dedup::default(),
@@ -156,14 +154,8 @@ impl Speaker {
                     }
                     dirty
                 }
-                Some(ev) = next_opt(&mut slices) => self.on_endpoints(ev, |s: &EndpointSlice| {
-                    let id = format!("{}/{}", s.metadata.namespace.as_deref().unwrap_or_default(), s.metadata.name.as_deref().unwrap_or_default());
-                    k8s::endpoint_slice(s).map(|(key, list)| (key, id, list))
-                }),
-                Some(ev) = next_opt(&mut eps) => self.on_endpoints(ev, |e: &Endpoints| {
-                    let (key, list) = k8s::endpoints(e);
-                    Some((key.clone(), key, list))
-                }),
+                Some(ev) = next_opt(&mut slices) => self.on_endpoints(ev, k8s::endpoint_slice),
+                Some(ev) = next_opt(&mut eps) => self.on_endpoints(ev, |e: &Endpoints| Some(k8s::endpoints(e))),
                 _ = pod_poll.tick() => self.poll_pods().await,
                 Some(n) = next_membership(&mut self.membership) => self.on_membership(n),
                 _ = term.recv() => {
@@ -180,160 +172,17 @@ impl Speaker {
         }
     }
 
-    fn on_config(&mut self, ev: Result<Event<ConfigMap>, watcher::Error>) -> Dirty {
-        let text = match ev {
-            Ok(Event::Apply(cm) | Event::InitApply(cm)) => Some(
-                cm.data
-                    .and_then(|mut d| d.remove("config"))
-                    .unwrap_or_default(),
-            ),
-            Ok(Event::Delete(_)) => None,
-            Ok(Event::Init | Event::InitDone) => return Dirty::None,
-            Err(e) => {
-                tracing::warn!(op = "watchConfigMap", error = %e, "config watch error, retrying");
-                return Dirty::None;
-            }
-        };
-        let announced: Vec<(String, Vec<IpAddr>)> = self.announced_ips();
-        let outcome = self.config.apply(text.as_deref(), |cfg| {
-            // A config that would strand an announced service is refused (spec §1.13).
-            match announced
-                .iter()
-                .find(|(_, ips)| cfg.pool_containing_all(ips).is_none())
-            {
-                Some((key, _)) => Err(format!(
-                    "service {key} has no configuration under new config"
-                )),
-                None => Ok(()),
-            }
-        });
-        let dirty = match outcome {
-            ReloadOutcome::Loaded(_) => {
-                tracing::info!(event = "configLoaded", "config (re)loaded");
-                self.sync_peers();
-                Dirty::All
-            }
-            ReloadOutcome::Invalid(e) => {
-                tracing::error!(event = "configStale", error = %e, "config (re)load failed, config marked stale");
-                Dirty::None
-            }
-            ReloadOutcome::Rejected(e) => {
-                tracing::error!(event = "configStale", error = %e, "new configuration rejected");
-                Dirty::None
-            }
-            ReloadOutcome::Missing => {
-                tracing::error!(
-                    event = "configMissing",
-                    "configuration is missing, MetalLB will not function"
-                );
-                Dirty::None
-            }
-        };
-        self.metrics
-            .k8s
-            .config_loaded_bool
-            .set(i64::from(self.config.is_loaded()));
-        self.metrics
-            .k8s
-            .config_stale_bool
-            .set(i64::from(self.config.is_stale()));
-        dirty
-    }
-
-    fn on_service(&mut self, ev: Result<Event<Service>, watcher::Error>) -> Dirty {
-        match ev {
-            Ok(Event::Apply(svc) | Event::InitApply(svc)) => {
-                let (key, entry) = k8s::service(&svc);
-                self.services.insert(key.clone(), entry);
-                Dirty::One(key)
-            }
-            Ok(Event::Delete(svc)) => {
-                let (key, _) = k8s::service(&svc);
-                self.services.remove(&key);
-                Dirty::One(key)
-            }
-            Ok(Event::Init | Event::InitDone) => Dirty::None,
-            Err(e) => {
-                tracing::warn!(op = "watchServices", error = %e, "service watch error, retrying");
-                Dirty::None
-            }
-        }
-    }
-
-    fn on_endpoints<K>(
-        &mut self,
-        ev: Result<Event<K>, watcher::Error>,
-        view: impl Fn(&K) -> Option<(String, String, Vec<Endpoint>)>,
-    ) -> Dirty {
-        match ev {
-            Ok(Event::Apply(obj) | Event::InitApply(obj)) => match view(&obj) {
-                Some((key, id, list)) => {
-                    self.endpoints.entry(key.clone()).or_default().set(id, list);
-                    Dirty::One(key)
-                }
-                None => Dirty::None,
-            },
-            Ok(Event::Delete(obj)) => match view(&obj) {
-                Some((key, id, _)) => {
-                    if let Some(sources) = self.endpoints.get_mut(&key) {
-                        sources.remove(&id);
-                        if sources.is_empty() {
-                            self.endpoints.remove(&key);
-                        }
-                    }
-                    Dirty::One(key)
-                }
-                None => Dirty::None,
-            },
-            Ok(Event::Init | Event::InitDone) => Dirty::None,
-            Err(e) => {
-                tracing::warn!(op = "watchEndpoints", error = %e, "endpoints watch error, retrying");
-                Dirty::None
-            }
-        }
-    }
-
-    fn on_node(&mut self, ev: Result<Event<Node>, watcher::Error>) -> Dirty {
-        let (name, labels, excluded, deleted) = match ev {
-            Ok(Event::Apply(n) | Event::InitApply(n)) => {
-                let (name, labels, excluded) = k8s::node(&n);
-                (name, labels, excluded, false)
-            }
-            Ok(Event::Delete(n)) => {
-                let (name, labels, _) = k8s::node(&n);
-                (name, labels, false, true)
-            }
-            Ok(Event::Init | Event::InitDone) => return Dirty::None,
-            Err(e) => {
-                tracing::warn!(op = "watchNodes", error = %e, "node watch error, retrying");
-                return Dirty::None;
-            }
-        };
-        let mut changed = if excluded {
-            self.excluded.insert(name.clone())
-        } else {
-            self.excluded.remove(&name)
-        };
-        if name == self.settings.node && !deleted && labels != self.node_labels {
-            self.node_labels = labels;
-            // Peers are chosen by the node's labels (their node-selectors).
-            self.sync_peers();
-            changed = true;
-        }
-        if changed { Dirty::All } else { Dirty::None }
-    }
-
     /// memberlist changed: its members are the live speakers.
-    fn on_membership(&mut self, n: crate::memberlist::Notification) -> Dirty {
+    fn on_membership(&mut self, n: crate::memberlist::Notification) -> Changed {
         match n {
             crate::memberlist::Notification::Event(_) => {
                 let Some(m) = &self.membership else {
-                    return Dirty::None;
+                    return Changed::default();
                 };
                 let live: BTreeSet<String> =
                     m.handle.members().into_iter().map(|m| m.name).collect();
                 if live == self.live {
-                    return Dirty::None;
+                    return Changed::default();
                 }
                 tracing::info!(
                     component = "Memberlist",
@@ -342,13 +191,13 @@ impl Speaker {
                     "node event - forcing sync"
                 );
                 self.live = live;
-                Dirty::All
+                Changed::everything()
             }
             crate::memberlist::Notification::JoinFinished(addr, Err(e)) => {
                 tracing::warn!(component = "Memberlist", peer = %addr, error = %e, "join failed");
-                Dirty::None
+                Changed::default()
             }
-            crate::memberlist::Notification::JoinFinished(_, Ok(())) => Dirty::None,
+            crate::memberlist::Notification::JoinFinished(_, Ok(())) => Changed::default(),
         }
     }
 
@@ -356,7 +205,7 @@ impl Speaker {
     /// addresses become memberlist's peers, re-joined while not members (what heals
     /// partitions). Without it, their Ready nodes are the live speakers (upstream announced
     /// nothing for Cluster-policy services then, issue #2005).
-    async fn poll_pods(&mut self) -> Dirty {
+    async fn poll_pods(&mut self) -> Changed {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.settings.namespace);
         let list = match pods
             .list(&ListParams::default().labels(&self.settings.speaker_labels))
@@ -365,7 +214,7 @@ impl Speaker {
             Ok(list) => list,
             Err(e) => {
                 tracing::warn!(op = "listSpeakers", error = %e, "failed to list speaker pods");
-                return Dirty::None;
+                return Changed::default();
             }
         };
         if let Some(m) = &self.membership {
@@ -378,11 +227,11 @@ impl Speaker {
                 .collect();
             // Joins those not yet members now, and again every few seconds while they are not.
             m.handle.set_peers(peers).await;
-            return Dirty::None;
+            return Changed::default();
         }
         let live: BTreeSet<String> = list.items.iter().filter_map(k8s::ready_pod_node).collect();
         if live == self.live {
-            return Dirty::None;
+            return Changed::default();
         }
         tracing::info!(
             event = "speakersChanged",
@@ -390,7 +239,7 @@ impl Speaker {
             "live speakers changed - forcing sync"
         );
         self.live = live;
-        Dirty::All
+        Changed::everything()
     }
 
     fn announced_ips(&self) -> Vec<(String, Vec<IpAddr>)> {
@@ -400,16 +249,18 @@ impl Speaker {
             .collect()
     }
 
-    async fn reconcile(&mut self, dirty: Dirty) {
-        let keys: Vec<String> = match dirty {
-            Dirty::None => return,
-            Dirty::One(k) => vec![k],
-            Dirty::All => {
-                let mut all: BTreeSet<String> = self.services.keys().cloned().collect();
-                // Announced services that vanished from the cache must be re-decided too.
-                all.extend(self.announcements.iter().map(|(k, _, _)| k.to_owned()));
-                all.into_iter().collect()
-            }
+    /// Decides the services `changed` names (all of them for `changed.all`) and carries out
+    /// what changed.
+    async fn reconcile(&mut self, changed: Changed) {
+        let keys: BTreeSet<String> = if changed.all {
+            let mut all: BTreeSet<String> = self.index.services.keys().map(str::to_owned).collect();
+            // Announced services that vanished from the cache must be re-decided too.
+            all.extend(self.announcements.iter().map(|(k, _, _)| k.to_owned()));
+            all
+        } else if changed.services.is_empty() {
+            return;
+        } else {
+            changed.services
         };
         let mut changes = Vec::new();
         let sessions = self.bgp.active_peers().len();
@@ -418,11 +269,12 @@ impl Speaker {
                 node: &self.settings.node,
                 config: self.config.current().map(|c| &**c),
                 live: &self.live,
-                excluded: &self.excluded,
+                excluded: self.index.nodes.excluded(),
             };
             for key in &keys {
-                let entry = self.services.get(key);
-                let merged: Option<Vec<Endpoint>> = self.endpoints.get(key).map(Sources::merged);
+                let entry = self.index.services.get(key);
+                let merged: Option<Vec<Endpoint>> =
+                    self.index.endpoints.get(key).map(Sources::merged);
                 let verdict = match entry {
                     // A deleted service, or one without endpoints objects, is withdrawn.
                     None => {
@@ -430,13 +282,7 @@ impl Speaker {
                         Verdict::Withdraw(common::speaker::Reason::ServiceDeleted)
                     }
                     Some(e) => {
-                        let svc = SpeakerService {
-                            key,
-                            is_load_balancer: e.is_load_balancer,
-                            ingress: &e.ingress,
-                            local: e.local,
-                            endpoints: merged.as_deref(),
-                        };
+                        let svc = e.view(key, merged.as_deref());
                         let verdict = decide(&svc, &cluster);
                         self.status.record(
                             key,
@@ -524,7 +370,8 @@ impl Speaker {
     /// Sessions for the peers that select this node (config or own labels changed).
     fn sync_peers(&mut self) {
         if let Some(cfg) = self.config.current() {
-            self.bgp.set_peers(cfg.peers.clone(), &self.node_labels);
+            self.bgp
+                .set_peers(cfg.peers.clone(), self.index.nodes.own_labels());
         }
     }
 
@@ -538,7 +385,7 @@ impl Speaker {
         let Some((ns, name)) = key.split_once('/') else {
             return;
         };
-        let uid = self.services.get(key).and_then(|s| s.uid.clone());
+        let uid = self.index.services.get(key).and_then(|s| s.uid.clone());
         let about = Regarding {
             kind: "Service",
             namespace: ns.to_owned(),
@@ -564,13 +411,6 @@ impl Speaker {
             tracing::warn!(op = "postEvent", error = %e, reason, "failed to post event");
         }
     }
-}
-
-/// Which services to re-decide after an event.
-enum Dirty {
-    None,
-    One(String),
-    All,
 }
 
 async fn next_membership(m: &mut Option<Membership>) -> Option<crate::memberlist::Notification> {

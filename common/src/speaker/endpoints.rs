@@ -57,25 +57,38 @@ impl Readiness {
 pub struct Sources(Vec<(String, Vec<Endpoint>)>);
 
 impl Sources {
-    /// Records (or replaces) the endpoints one source object lists.
-    pub fn set(&mut self, id: String, mut list: Vec<Endpoint>) {
-        // Kept as long as the source object exists: no spare capacity, whoever built the list.
-        list.shrink_to_fit();
+    /// Records (or replaces) the endpoints one source object lists. Returns whether that
+    /// changed anything: a new source counts even with an empty list (the service then has
+    /// an endpoints object, which the decision tells apart from none).
+    pub fn set(&mut self, id: String, mut list: Vec<Endpoint>) -> bool {
         match self.0.binary_search_by(|(k, _)| k.as_str().cmp(&id)) {
-            Ok(i) => self.0[i].1 = list,
+            Ok(i) if self.0[i].1 == list => false,
+            Ok(i) => {
+                // Kept as long as the source object exists: no spare capacity, whoever built
+                // the list.
+                list.shrink_to_fit();
+                self.0[i].1 = list;
+                true
+            }
             Err(i) => {
+                list.shrink_to_fit();
                 // One more slot, not the doubling `insert` would do: a service has one or two
                 // sources, and 1 000 services spent 192 KB on spare capacity.
                 self.0.reserve_exact(1);
-                self.0.insert(i, (id, list))
+                self.0.insert(i, (id, list));
+                true
             }
         }
     }
 
-    /// Forgets a deleted source object.
-    pub fn remove(&mut self, id: &str) {
-        if let Ok(i) = self.0.binary_search_by(|(k, _)| k.as_str().cmp(id)) {
-            self.0.remove(i);
+    /// Forgets a deleted source object; returns whether it was known.
+    pub fn remove(&mut self, id: &str) -> bool {
+        match self.0.binary_search_by(|(k, _)| k.as_str().cmp(id)) {
+            Ok(i) => {
+                self.0.remove(i);
+                true
+            }
+            Err(_) => false,
         }
     }
 
@@ -96,15 +109,21 @@ mod tests {
     #[test]
     fn sources_replace_remove_and_merge_in_name_order() {
         let mut s = Sources::default();
-        s.set("ns/web-b".into(), vec![ep("10.1.0.2", Some("n2"), true)]);
-        s.set("ns/web-a".into(), vec![ep("10.1.0.1", Some("n1"), true)]);
-        s.set("ns/web-b".into(), vec![ep("10.1.0.3", Some("n3"), false)]);
+        assert!(s.set("ns/web-b".into(), vec![ep("10.1.0.2", Some("n2"), true)]));
+        assert!(s.set("ns/web-a".into(), vec![ep("10.1.0.1", Some("n1"), true)]));
+        assert!(s.set("ns/web-b".into(), vec![ep("10.1.0.3", Some("n3"), false)]));
+        assert!(!s.set("ns/web-b".into(), vec![ep("10.1.0.3", Some("n3"), false)]));
+        assert!(
+            s.set("ns/web-c".into(), Vec::new()),
+            "a new source, even empty"
+        );
         let addrs = |s: &Sources| s.merged().into_iter().map(|e| e.addr).collect::<Vec<_>>();
         assert_eq!(addrs(&s), ["10.1.0.1", "10.1.0.3"]);
-        s.remove("ns/web-a");
-        s.remove("ns/unknown");
+        assert!(s.remove("ns/web-a"));
+        assert!(!s.remove("ns/unknown"));
+        assert!(s.remove("ns/web-c"));
         assert_eq!(addrs(&s), ["10.1.0.3"]);
-        s.remove("ns/web-b");
+        assert!(s.remove("ns/web-b"));
         assert!(s.is_empty());
     }
 

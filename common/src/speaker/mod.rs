@@ -5,6 +5,7 @@
 mod advertise;
 mod decision;
 mod endpoints;
+pub mod index;
 pub mod selfcheck;
 mod state;
 pub mod status;
@@ -12,4 +13,5 @@ pub mod status;
 pub use advertise::{AdvertiseError, desired_routes};
 pub use decision::{Cluster, Reason, SpeakerService, Verdict, decide, layer2_owner};
 pub use endpoints::{Endpoint, Readiness, Sources};
+pub use index::{Changed, Index, Relist};
 pub use state::{Announcements, Change, WithdrawReason};

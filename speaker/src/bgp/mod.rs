@@ -167,6 +167,12 @@ impl BgpSpeaker {
         });
     }
 
+    /// The routes the sessions are told to advertise now.
+    #[cfg(test)]
+    pub(crate) fn routes(&self) -> Arc<DesiredRoutes> {
+        Arc::clone(&self.routes.borrow())
+    }
+
     /// The peers with a session on this node, in configuration order.
     pub fn active_peers(&self) -> impl ExactSizeIterator<Item = &Peer> {
         self.sessions.iter().map(|r| &r.peer)

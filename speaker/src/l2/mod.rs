@@ -178,25 +178,84 @@ impl Layer2 {
 #[cfg(test)]
 impl Layer2 {
     /// A handle that accepts every command and touches no interface, for tests of the
-    /// speaker loop that must not send frames.
-    pub(crate) fn inert() -> Layer2 {
+    /// speaker loop that must not send frames; the other half records the commands it took
+    /// and the balancers they leave in place.
+    pub(crate) fn observed() -> (Layer2, Observed) {
+        let observed = Observed::default();
+        let log = observed.clone();
         let (commands, mut rx) = mpsc::channel(64);
         let driver = tokio::spawn(async move {
             while let Some(cmd) = rx.recv().await {
-                match cmd {
-                    Command::Set { done, .. }
-                    | Command::Delete { done, .. }
-                    | Command::Drain { done, .. } => {
-                        let _ = done.send(());
+                let done = match cmd {
+                    Command::Set { service, ips, done } => {
+                        log.record(Call::Set(service, ips));
+                        done
                     }
-                }
+                    Command::Delete { service, done } => {
+                        log.record(Call::Delete(service));
+                        done
+                    }
+                    Command::Drain { done, .. } => done,
+                };
+                let _ = done.send(());
             }
         });
-        Layer2 {
+        let layer2 = Layer2 {
             commands,
             driver,
             answering: OwnedSet::default(),
+        };
+        (layer2, observed)
+    }
+}
+
+/// One command an observed inert [`Layer2`] took.
+#[cfg(test)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Call {
+    Set(String, Vec<IpAddr>),
+    Delete(String),
+}
+
+/// What an observed inert [`Layer2`] was told; clones share it.
+#[cfg(test)]
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Observed(Arc<std::sync::Mutex<Record>>);
+
+#[cfg(test)]
+#[derive(Debug, Default)]
+struct Record {
+    calls: Vec<Call>,
+    balancers: BTreeMap<String, Vec<IpAddr>>,
+}
+
+#[cfg(test)]
+impl Observed {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Record> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn record(&self, call: Call) {
+        let mut record = self.lock();
+        match &call {
+            Call::Set(service, ips) => {
+                record.balancers.insert(service.clone(), ips.clone());
+            }
+            Call::Delete(service) => {
+                record.balancers.remove(service);
+            }
         }
+        record.calls.push(call);
+    }
+
+    /// The commands taken since the last call, in order.
+    pub(crate) fn take_calls(&self) -> Vec<Call> {
+        std::mem::take(&mut self.lock().calls)
+    }
+
+    /// The services announced now, with their IPs.
+    pub(crate) fn balancers(&self) -> BTreeMap<String, Vec<IpAddr>> {
+        self.lock().balancers.clone()
     }
 }
 

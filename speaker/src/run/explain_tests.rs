@@ -6,19 +6,14 @@
 
 use std::collections::BTreeSet;
 
-use http::{Method, Request, Response};
-use kube::client::Body;
+use common::speaker::Changed;
+use http::Method;
 use kube::runtime::watcher::Event;
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
-use tower_test::mock;
 
-use super::super::{Dirty, Metrics, Settings, Speaker};
+use super::super::Speaker;
+use super::super::harness::{NODES, speaker, status};
 use crate::k8s;
-use crate::l2::Layer2;
-use crate::status::Board;
-
-const NODES: [&str; 3] = ["node1", "node2", "node3"];
 
 /// An IP of the pool that `node` wins among all three nodes.
 fn ip_won_by(node: &str) -> String {
@@ -41,87 +36,8 @@ fn slice(ready: bool) -> k8s_openapi::api::discovery::v1::EndpointSlice {
     .expect("EndpointSlice")
 }
 
-fn on_slice(s: &mut Speaker, ev: Event<k8s_openapi::api::discovery::v1::EndpointSlice>) -> Dirty {
-    s.on_endpoints(
-        Ok(ev),
-        |sl: &k8s_openapi::api::discovery::v1::EndpointSlice| {
-            let id = format!(
-                "{}/{}",
-                sl.metadata.namespace.as_deref().unwrap_or_default(),
-                sl.metadata.name.as_deref().unwrap_or_default()
-            );
-            k8s::endpoint_slice(sl).map(|(key, list)| (key, id, list))
-        },
-    )
-}
-
-/// `GET /status` through the real router.
-async fn status(board: &Board) -> Value {
-    let response = crate::http::router(common::metrics::Exposition::default(), board.clone())
-        .oneshot(
-            Request::get("/status")
-                .body(axum::body::Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("response");
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .expect("body");
-    serde_json::from_slice(&bytes).expect("JSON")
-}
-
-/// A speaker for `node` whose API server answers every request with 201 and the request
-/// body; each request is reported on the returned channel.
-fn speaker(
-    node: &str,
-) -> (
-    Speaker,
-    Board,
-    tokio::sync::mpsc::UnboundedReceiver<(Method, String, Value)>,
-) {
-    let (service, mut handle) = mock::pair::<Request<kube::client::Body>, Response<Body>>();
-    let client = kube::Client::new(service, "default");
-    let (seen, events) = tokio::sync::mpsc::unbounded_channel::<(Method, String, Value)>();
-    tokio::spawn(async move {
-        while let Some((req, send)) = handle.next_request().await {
-            let (method, uri) = (req.method().clone(), req.uri().to_string());
-            let bytes = req.into_body().collect_bytes().await.expect("body");
-            send.send_response(
-                Response::builder()
-                    .status(201)
-                    .body(Body::from(bytes.to_vec()))
-                    .expect("response"),
-            );
-            let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            let _ = seen.send((method, uri, body));
-        }
-    });
-    let registry = prometheus::Registry::new();
-    let metrics = Metrics {
-        k8s: common::metrics::K8sClient::new(&registry).expect("register"),
-        announced: common::metrics::Announced::new(&common::metrics::Exposition::default(), node),
-    };
-    let bgp = crate::bgp::BgpSpeaker::new(
-        node,
-        common::metrics::Bgp::new(&registry).expect("register"),
-    );
-    let settings = Settings {
-        node: node.into(),
-        namespace: "metallb-system".into(),
-        config_name: "config".into(),
-        disable_epslices: false,
-        speaker_labels: "app=metallb,component=speaker".into(),
-        memberlist_port: 7946,
-    };
-    let board = Board::new(node);
-    let mut s = Speaker::new(settings, client, metrics, Layer2::inert(), None, bgp)
-        .with_status(board.clone());
-    s.live = NODES
-        .iter()
-        .map(|n| (*n).to_owned())
-        .collect::<BTreeSet<_>>();
-    (s, board, events)
+fn on_slice(s: &mut Speaker, ev: Event<k8s_openapi::api::discovery::v1::EndpointSlice>) -> Changed {
+    s.on_endpoints(Ok(ev), k8s::endpoint_slice)
 }
 
 fn config_map() -> k8s_openapi::api::core::v1::ConfigMap {
@@ -247,7 +163,7 @@ async fn endpoints_going_not_ready_change_the_reason_and_post_an_event() {
         "announcing"
     );
     s.live = ["node2", "node3"].map(String::from).into();
-    s.reconcile(Dirty::All).await;
+    s.reconcile(Changed::everything()).await;
     let new_owner = common::l2::election::owner(["node2", "node3"], &ip).expect("owner");
     let doc = status(&board).await;
     assert_eq!(doc["services"][0]["reason"], "notOwner");

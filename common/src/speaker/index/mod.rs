@@ -1,0 +1,186 @@
+//! The speaker's view of the cluster, as plain values: services, their endpoints, nodes and
+//! the ConfigMap text, each kept the way a watch delivers it.
+//!
+//! A watch delivers objects two ways. Live changes come one at a time (`apply`, `delete`).
+//! After a watch error such as `410 Expired` the watch lists again instead: it announces the
+//! re-list (`begin`), delivers every object that exists now (`listed`), then says the list
+//! is complete (`commit`). Objects missing from that list were deleted while the watch was
+//! down, and no delete is ever delivered for them: only `commit` can tell. So every kind
+//! keeps the re-listed objects aside until `commit`, then swaps them in whole, and what the
+//! re-list did not mention is gone. Until then the old view keeps serving, as a reflector
+//! store does (a half-received list would otherwise look like mass deletion).
+//!
+//! Every operation that can change the view returns a [`Changed`]: the services whose
+//! decision may differ, or "everything" when the change is one every decision depends on
+//! (excluded nodes, this node's labels). The loop re-decides exactly those. An operation
+//! that leaves the view as it was reports nothing, so a re-list identical to the cache
+//! causes no work at all.
+//!
+//! The shell turns Kubernetes objects into the plain values taken here; nothing in this
+//! module knows about the API types.
+
+mod config;
+mod endpoints;
+mod nodes;
+mod services;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeSet, HashMap};
+
+pub use config::ConfigText;
+pub use endpoints::{EndpointsObject, ServiceEndpoints};
+pub use nodes::{NodeObject, Nodes};
+pub use services::{ServiceEntry, ServiceObject, Services};
+
+/// What an index operation changed, i.e. what the loop must act on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changed {
+    /// Services whose decision may differ (created, changed or deleted).
+    pub services: BTreeSet<String>,
+    /// Something every decision depends on changed: every service is re-decided.
+    pub all: bool,
+    /// This node's labels changed: BGP peers are chosen by them (their node selectors).
+    pub own_labels: bool,
+    /// The ConfigMap's `config` text changed, or the ConfigMap appeared or went away. The
+    /// loop reloads it; only a reload that succeeds makes every decision change.
+    pub config: bool,
+}
+
+impl Changed {
+    /// Every service must be re-decided.
+    pub fn everything() -> Self {
+        Changed {
+            all: true,
+            ..Changed::default()
+        }
+    }
+
+    /// One service must be re-decided.
+    pub fn service(key: impl Into<String>) -> Self {
+        Changed {
+            services: BTreeSet::from([key.into()]),
+            ..Changed::default()
+        }
+    }
+
+    /// Nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self == &Changed::default()
+    }
+
+    /// Adds what `other` changed.
+    pub fn merge(&mut self, other: Changed) {
+        self.services.extend(other.services);
+        self.all |= other.all;
+        self.own_labels |= other.own_labels;
+        self.config |= other.config;
+    }
+}
+
+/// One kind of object, fed by one watch. `Object` is the plain value the shell builds from
+/// a Kubernetes object; a delete carries the last known object, as watches deliver it.
+pub trait Relist {
+    type Object;
+
+    /// A live create or update.
+    fn apply(&mut self, obj: Self::Object) -> Changed;
+
+    /// A live delete.
+    fn delete(&mut self, obj: Self::Object) -> Changed;
+
+    /// A re-list starts: the objects listed from now on replace the view at [`Relist::commit`].
+    /// A re-list already under way (the list failed half-way and started over) is discarded.
+    fn begin(&mut self);
+
+    /// One object of the re-list under way. The view does not change until the commit.
+    fn listed(&mut self, obj: Self::Object);
+
+    /// The re-list is complete: it becomes the view, and every object it did not list is
+    /// deleted. Without a re-list under way, nothing changes.
+    fn commit(&mut self) -> Changed;
+
+    /// A whole re-list at once: `begin`, `listed` for each object, `commit`.
+    fn reset(&mut self, objs: impl IntoIterator<Item = Self::Object>) -> Changed
+    where
+        Self: Sized,
+    {
+        self.begin();
+        for obj in objs {
+            self.listed(obj);
+        }
+        self.commit()
+    }
+}
+
+/// The whole view, one field per watched kind.
+#[derive(Debug)]
+pub struct Index {
+    pub services: Services,
+    /// From EndpointSlices, or from core Endpoints with `--disable-epslices`.
+    pub endpoints: ServiceEndpoints,
+    pub nodes: Nodes,
+    pub config: ConfigText,
+}
+
+impl Index {
+    /// An empty view for the speaker running on node `own`.
+    pub fn new(own: impl Into<String>) -> Self {
+        Index {
+            services: Services::default(),
+            endpoints: ServiceEndpoints::default(),
+            nodes: Nodes::new(own),
+            config: ConfigText::default(),
+        }
+    }
+}
+
+/// Values by key, with the re-list under way kept aside until its commit. The building
+/// block of the keyed kinds.
+#[derive(Debug)]
+struct Keyed<V> {
+    current: HashMap<String, V>,
+    pending: Option<HashMap<String, V>>,
+}
+
+impl<V> Default for Keyed<V> {
+    fn default() -> Self {
+        Keyed {
+            current: HashMap::new(),
+            pending: None,
+        }
+    }
+}
+
+impl<V: PartialEq> Keyed<V> {
+    fn begin(&mut self) {
+        self.pending = Some(HashMap::new());
+    }
+
+    /// The map the re-list under way fills (one is started if `begin` was missed, so that
+    /// listed objects are never applied to the live view).
+    fn pending_mut(&mut self) -> &mut HashMap<String, V> {
+        self.pending.get_or_insert_with(HashMap::new)
+    }
+
+    /// Swaps the re-list in; returns the keys whose value differs (added, changed, removed).
+    fn commit(&mut self) -> BTreeSet<String> {
+        let Some(listed) = self.pending.take() else {
+            return BTreeSet::new();
+        };
+        let old = std::mem::replace(&mut self.current, listed);
+        let mut changed: BTreeSet<String> = old
+            .iter()
+            .filter(|(k, v)| self.current.get(*k) != Some(*v))
+            .map(|(k, _)| k.clone())
+            .collect();
+        changed.extend(
+            self.current
+                .keys()
+                .filter(|k| !old.contains_key(*k))
+                .cloned(),
+        );
+        changed
+    }
+}

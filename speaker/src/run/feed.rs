@@ -1,0 +1,154 @@
+//! The watches' side of the loop: each watch event becomes an index operation, and the
+//! handlers return what the index says changed.
+//!
+//! kube-runtime's watcher delivers live changes as `Apply`/`Delete`, and after a watch error
+//! (`410 Expired` and the like) lists again: `Init`, one `InitApply` per object that exists
+//! now, `InitDone`. Nothing is sent for objects deleted meanwhile; the index learns it at
+//! `InitDone` (its commit), and the loop withdraws what they announced. Until then the old
+//! view keeps serving, as kube-runtime's own reflector store does.
+
+use common::config::ReloadOutcome;
+use common::speaker::index::EndpointsObject;
+use common::speaker::{Changed, Relist};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Service};
+use kube::runtime::watcher::{self, Event};
+
+use super::Speaker;
+use crate::k8s;
+
+/// Feeds one event to one kind of the index. `view` turns an object into the index's plain
+/// value (`None`: the object does not concern the speaker, e.g. an unlabelled slice).
+/// `what` names the watch in the log line of an error; the watch retries on its own.
+fn feed<K, I: Relist>(
+    index: &mut I,
+    ev: Result<Event<K>, watcher::Error>,
+    view: impl Fn(&K) -> Option<I::Object>,
+    op: &'static str,
+) -> Changed {
+    let ev = match ev {
+        Ok(ev) => ev,
+        Err(e) => {
+            tracing::warn!(op, error = %e, "watch error, retrying");
+            return Changed::default();
+        }
+    };
+    match ev {
+        Event::Apply(obj) => view(&obj).map(|o| index.apply(o)).unwrap_or_default(),
+        Event::Delete(obj) => view(&obj).map(|o| index.delete(o)).unwrap_or_default(),
+        Event::Init => {
+            index.begin();
+            Changed::default()
+        }
+        Event::InitApply(obj) => {
+            if let Some(o) = view(&obj) {
+                index.listed(o);
+            }
+            Changed::default()
+        }
+        Event::InitDone => index.commit(),
+    }
+}
+
+impl Speaker {
+    /// The ConfigMap: reloaded when its text changed (or it appeared or went away), and
+    /// again on any update while the config in force is stale, so that touching the
+    /// ConfigMap retries a refused one. Every service is re-decided only when the new
+    /// config loads.
+    pub(super) fn on_config(&mut self, ev: Result<Event<ConfigMap>, watcher::Error>) -> Changed {
+        let retry = matches!(ev, Ok(Event::Apply(_))) && self.config.is_stale();
+        let changed = feed(
+            &mut self.index.config,
+            ev,
+            |cm| Some(k8s::config_text(cm)),
+            "watchConfigMap",
+        );
+        if !changed.config && !retry {
+            return Changed::default();
+        }
+        self.reload_config()
+    }
+
+    fn reload_config(&mut self) -> Changed {
+        let announced = self.announced_ips();
+        let outcome = self.config.apply(self.index.config.text(), |cfg| {
+            // A config that would strand an announced service is refused.
+            match announced
+                .iter()
+                .find(|(_, ips)| cfg.pool_containing_all(ips).is_none())
+            {
+                Some((key, _)) => Err(format!(
+                    "service {key} has no configuration under new config"
+                )),
+                None => Ok(()),
+            }
+        });
+        let changed = match outcome {
+            ReloadOutcome::Loaded(_) => {
+                tracing::info!(event = "configLoaded", "config (re)loaded");
+                self.sync_peers();
+                Changed::everything()
+            }
+            ReloadOutcome::Invalid(e) => {
+                tracing::error!(event = "configStale", error = %e, "config (re)load failed, config marked stale");
+                Changed::default()
+            }
+            ReloadOutcome::Rejected(e) => {
+                tracing::error!(event = "configStale", error = %e, "new configuration rejected");
+                Changed::default()
+            }
+            ReloadOutcome::Missing => {
+                tracing::error!(
+                    event = "configMissing",
+                    "configuration is missing, MetalLB will not function"
+                );
+                Changed::default()
+            }
+        };
+        self.metrics
+            .k8s
+            .config_loaded_bool
+            .set(i64::from(self.config.is_loaded()));
+        self.metrics
+            .k8s
+            .config_stale_bool
+            .set(i64::from(self.config.is_stale()));
+        changed
+    }
+
+    pub(super) fn on_service(&mut self, ev: Result<Event<Service>, watcher::Error>) -> Changed {
+        feed(
+            &mut self.index.services,
+            ev,
+            |s| Some(k8s::service(s)),
+            "watchServices",
+        )
+    }
+
+    /// EndpointSlices, or core Endpoints with `--disable-epslices`.
+    pub(super) fn on_endpoints<K>(
+        &mut self,
+        ev: Result<Event<K>, watcher::Error>,
+        view: impl Fn(&K) -> Option<EndpointsObject>,
+    ) -> Changed {
+        feed(&mut self.index.endpoints, ev, view, "watchEndpoints")
+    }
+
+    /// Nodes: a change of this node's labels re-chooses the BGP peers (their node
+    /// selectors).
+    pub(super) fn on_node(&mut self, ev: Result<Event<Node>, watcher::Error>) -> Changed {
+        let changed = feed(
+            &mut self.index.nodes,
+            ev,
+            |n| Some(k8s::node(n)),
+            "watchNodes",
+        );
+        if changed.own_labels {
+            self.sync_peers();
+        }
+        changed
+    }
+}
+
+#[cfg(test)]
+#[path = "feed_tests.rs"]
+mod tests;
