@@ -9,23 +9,24 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use common::config::{Loaded, Mode, Protocol};
-use common::k8s_event::{Dedup, EventType, Regarding, event_object};
+use common::k8s_event::{EventType, Regarding};
 use common::metrics::Layer2Counter;
 use common::speaker::{
     Announcements, Change, Changed, Cluster, Endpoint, Index, Sources, Verdict, decide,
     desired_routes,
 };
 use futures::StreamExt as _;
-use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Event as K8sEvent, Node, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::{ListParams, PostParams};
+use kube::api::ListParams;
 use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher::{self, watcher};
 use kube::{Api, Client};
+use kube_shell::EventSink;
 
 use crate::k8s;
 use crate::l2::Layer2;
@@ -80,7 +81,9 @@ pub struct Speaker {
     index: Index,
     live: BTreeSet<String>,
     announcements: Announcements,
-    dedup: Dedup,
+    /// Events go out through a sink that never waits: a decision is never held up by the API.
+    events: EventSink,
+    watch_health: feed::Healths,
     membership: Option<Membership>,
     bgp: crate::bgp::BgpSpeaker,
     /// What `/status` shows (see `explain`).
@@ -98,6 +101,7 @@ impl Speaker {
     ) -> Self {
         Self {
             index: Index::new(settings.node.clone()),
+            events: EventSink::spawn(client.clone(), COMPONENT),
             settings,
             client,
             metrics,
@@ -105,7 +109,7 @@ impl Speaker {
             config: Loaded::new(Mode::NativeSpeaker),
             live: BTreeSet::new(),
             announcements: Announcements::default(),
-            dedup: Dedup::default(),
+            watch_health: feed::Healths::default(),
             membership,
             bgp,
             status: crate::status::Board::default(),
@@ -320,8 +324,7 @@ impl Speaker {
                 }
                 tracing::info!(event = "serviceAnnounced", service = %key, protocol = protocol.as_str(), ips = ?ips.iter().map(|i| common::gotext::ip_string(*i)).collect::<Vec<_>>(), "service has IP, announcing");
                 let message = common::speaker::status::announcing_message(&self.settings.node);
-                self.post_service_event(&key, EventType::Normal, "nodeAssigned", &message)
-                    .await;
+                self.post_service_event(&key, EventType::Normal, "nodeAssigned", &message);
                 protocol == Protocol::Bgp
             }
             Change::Withdraw {
@@ -342,8 +345,7 @@ impl Speaker {
                 if let Some((why, message)) =
                     common::speaker::status::withdraw_event(&self.settings.node, &reason)
                 {
-                    self.post_service_event(&key, EventType::Normal, why, &message)
-                        .await;
+                    self.post_service_event(&key, EventType::Normal, why, &message);
                 }
                 protocol == Protocol::Bgp
             }
@@ -375,13 +377,7 @@ impl Speaker {
         }
     }
 
-    async fn post_service_event(
-        &mut self,
-        key: &str,
-        kind: EventType,
-        reason: &str,
-        message: &str,
-    ) {
+    fn post_service_event(&self, key: &str, kind: EventType, reason: &str, message: &str) {
         let Some((ns, name)) = key.split_once('/') else {
             return;
         };
@@ -392,24 +388,7 @@ impl Speaker {
             name: name.to_owned(),
             uid,
         };
-        if !self
-            .dedup
-            .admit(&about, kind, reason, message, Instant::now())
-        {
-            return;
-        }
-        let ev = event_object(
-            COMPONENT,
-            &about,
-            kind,
-            reason,
-            message,
-            k8s_openapi::jiff::Timestamp::now(),
-        );
-        let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), ns);
-        if let Err(e) = api.create(&PostParams::default(), &ev).await {
-            tracing::warn!(op = "postEvent", error = %e, reason, "failed to post event");
-        }
+        self.events.post(about, kind, reason, message);
     }
 }
 

@@ -12,23 +12,29 @@ use common::speaker::index::EndpointsObject;
 use common::speaker::{Changed, Relist};
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Service};
 use kube::runtime::watcher::{self, Event};
+use kube_shell::WatchHealth;
 
 use super::Speaker;
 use crate::k8s;
 
 /// Feeds one event to one kind of the index. `view` turns an object into the index's plain
 /// value (`None`: the object does not concern the speaker, e.g. an unlabelled slice).
-/// `what` names the watch in the log line of an error; the watch retries on its own.
+/// `health` logs the watch's outages, once each; the watch retries on its own.
 fn feed<K, I: Relist>(
     index: &mut I,
     ev: Result<Event<K>, watcher::Error>,
     view: impl Fn(&K) -> Option<I::Object>,
-    op: &'static str,
+    health: &mut WatchHealth,
 ) -> Changed {
+    let now = tokio::time::Instant::now().into_std();
     let ev = match ev {
-        Ok(ev) => ev,
+        Ok(ev) => {
+            health.ok(now);
+            ev
+        }
         Err(e) => {
-            tracing::warn!(op, error = %e, "watch error, retrying");
+            // Logged once per outage; kube-runtime's back-off retries.
+            health.error(&e, now);
             return Changed::default();
         }
     };
@@ -60,7 +66,7 @@ impl Speaker {
             &mut self.index.config,
             ev,
             |cm| Some(k8s::config_text(cm)),
-            "watchConfigMap",
+            &mut self.watch_health.config,
         );
         if !changed.config && !retry {
             return Changed::default();
@@ -120,7 +126,7 @@ impl Speaker {
             &mut self.index.services,
             ev,
             |s| Some(k8s::service(s)),
-            "watchServices",
+            &mut self.watch_health.services,
         )
     }
 
@@ -130,7 +136,12 @@ impl Speaker {
         ev: Result<Event<K>, watcher::Error>,
         view: impl Fn(&K) -> Option<EndpointsObject>,
     ) -> Changed {
-        feed(&mut self.index.endpoints, ev, view, "watchEndpoints")
+        feed(
+            &mut self.index.endpoints,
+            ev,
+            view,
+            &mut self.watch_health.endpoints,
+        )
     }
 
     /// Nodes: a change of this node's labels re-chooses the BGP peers (their node
@@ -140,7 +151,7 @@ impl Speaker {
             &mut self.index.nodes,
             ev,
             |n| Some(k8s::node(n)),
-            "watchNodes",
+            &mut self.watch_health.nodes,
         );
         if changed.own_labels {
             self.sync_peers();
@@ -152,3 +163,22 @@ impl Speaker {
 #[cfg(test)]
 #[path = "feed_tests.rs"]
 mod tests;
+
+/// Each watch's health, for one log line per outage (not one per retry).
+pub(super) struct Healths {
+    config: WatchHealth,
+    services: WatchHealth,
+    endpoints: WatchHealth,
+    nodes: WatchHealth,
+}
+
+impl Default for Healths {
+    fn default() -> Self {
+        Self {
+            config: WatchHealth::new("watchConfigMap"),
+            services: WatchHealth::new("watchServices"),
+            endpoints: WatchHealth::new("watchEndpoints"),
+            nodes: WatchHealth::new("watchNodes"),
+        }
+    }
+}
