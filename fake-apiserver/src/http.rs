@@ -243,6 +243,16 @@ async fn serve(api: &FakeApi, mut req: ApiRequest<'_>) -> Result<Reply, ApiError
             let from = req.number("resourceVersion")?.filter(|&rv| rv != 0);
             let timeout = req.number("timeoutSeconds")?.map(Duration::from_secs);
             let bookmarks = matches!(req.q("allowWatchBookmarks"), Some("true" | "1"));
+            let initial_events = matches!(req.q("sendInitialEvents"), Some("true" | "1"));
+            if initial_events
+                && (!bookmarks || req.q("resourceVersionMatch") != Some("NotOlderThan"))
+            {
+                return Err(ApiError::bad_request(
+                    "sendInitialEvents requires allowWatchBookmarks=true and \
+                     resourceVersionMatch=NotOlderThan"
+                        .into(),
+                ));
+            }
             let w = watch::Watch {
                 def,
                 namespace: target.namespace.clone(),
@@ -250,6 +260,7 @@ async fn serve(api: &FakeApi, mut req: ApiRequest<'_>) -> Result<Reply, ApiError
                 from,
                 timeout,
                 bookmarks,
+                initial_events,
             };
             Ok(Reply::Stream(watch::response(api.clone(), w)))
         }

@@ -30,6 +30,9 @@ pub(crate) struct Watch {
     pub from: Option<u64>,
     pub timeout: Option<Duration>,
     pub bookmarks: bool,
+    /// `sendInitialEvents=true` (streaming list): the state as ADDED events, then a bookmark
+    /// annotated `k8s.io/initial-events-end`.
+    pub initial_events: bool,
 }
 
 type Chunk = Result<Bytes, io::Error>;
@@ -64,7 +67,7 @@ async fn run(api: FakeApi, w: Watch, tx: mpsc::Sender<Chunk>) {
     let initial = {
         let st = api.state();
         let rv = st.store.rv();
-        match w.from {
+        match w.from.filter(|_| !w.initial_events) {
             None => {
                 let page = st.store.list(w.def, ns, &w.selector, None, None);
                 let items = page.map(|p| p.items).unwrap_or_default();
@@ -89,6 +92,14 @@ async fn run(api: FakeApi, w: Watch, tx: mpsc::Sender<Chunk>) {
     };
     for (kind, o) in events {
         if tx.send(Ok(line(kind.as_str(), &o))).await.is_err() {
+            return;
+        }
+    }
+    if w.initial_events {
+        let end = json!({"kind": w.def.kind, "apiVersion": w.def.api_version(),
+                         "metadata": {"resourceVersion": from.to_string(),
+                                      "annotations": {"k8s.io/initial-events-end": "true"}}});
+        if tx.send(Ok(line("BOOKMARK", &end))).await.is_err() {
             return;
         }
     }

@@ -154,3 +154,28 @@ async fn compaction_closes_open_watches_and_bookmarks_carry_the_version() {
     fake.compact();
     assert!(s.next().await.is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn streaming_list_watcher_gets_the_state_then_the_initial_events_end_bookmark() {
+    let fake = FakeApi::new();
+    fake.upsert(svc("a"));
+    fake.upsert(svc("b"));
+    let api: Api<Service> = Api::all(fake.client());
+    let config = watcher::Config::default().streaming_lists();
+    let mut w = watcher::watcher(api, config).boxed();
+    for want in ["Init", "InitApply a", "InitApply b", "InitDone"] {
+        assert_eq!(next(&mut w).await, want);
+    }
+    fake.delete("services", Some("default"), "a");
+    assert_eq!(next(&mut w).await, "Delete a");
+    let watch = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.query.contains("watch=true"))
+        .unwrap();
+    assert!(
+        watch.query.contains("sendInitialEvents=true"),
+        "{}",
+        watch.query
+    );
+}
