@@ -111,6 +111,14 @@ impl FakeApi {
         }
     }
 
+    /// A server whose watch history keeps only the last `events` writes (default 10 000), to
+    /// provoke `410 Expired` by trimming instead of [`FakeApi::compact`].
+    pub fn with_history_limit(events: usize) -> Self {
+        let api = Self::new();
+        api.state().store = Store::new(events);
+        api
+    }
+
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock (a test assertion elsewhere) must not cascade.
         self.shared

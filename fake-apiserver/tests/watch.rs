@@ -179,3 +179,22 @@ async fn streaming_list_watcher_gets_the_state_then_the_initial_events_end_bookm
         watch.query
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_watch_from_before_the_bounded_history_is_expired() {
+    let fake = FakeApi::with_history_limit(2);
+    let first = fake.upsert(svc("a"));
+    let rv = first["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fake.upsert(svc("b"));
+    let api: Api<Service> = Api::all(fake.client());
+    let wp = WatchParams::default().timeout(1);
+    let mut s = api.watch(&wp, &rv).await.unwrap().boxed();
+    assert!(matches!(s.next().await, Some(Ok(WatchEvent::Added(o))) if name(&o) == "b"));
+    fake.upsert(svc("c")); // history: b, c — still everything after a's version
+    fake.upsert(svc("d")); // history: c, d — b's event is gone
+    let mut s = api.watch(&wp, &rv).await.unwrap().boxed();
+    assert!(matches!(s.next().await, Some(Ok(WatchEvent::Error(e))) if e.code == 410));
+}
