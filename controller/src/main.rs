@@ -4,6 +4,8 @@ mod alloc;
 #[cfg(test)]
 mod api_tests;
 mod args;
+#[cfg(test)]
+mod fake_api_tests;
 mod http;
 mod k8s;
 #[cfg(test)]
