@@ -30,14 +30,43 @@ pub fn level_filter(level: LogLevel) -> tracing_subscriber::filter::LevelFilter 
     }
 }
 
+/// Libraries whose own log lines stay out of the log below `--log-level=debug`: the HTTP and
+/// Kubernetes client stack logs every failed request (a line per retry while the API server is
+/// away), and our code already reports each failure once, with what it means.
+const QUIET_LIBRARIES: [&str; 7] = [
+    "kube_client",
+    "kube_runtime",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "tower",
+    "rustls",
+];
+
+/// The per-target filter: our crates at `level`, the client libraries silent unless debugging.
+pub fn targets(level: LogLevel) -> tracing_subscriber::filter::Targets {
+    let ours = level_filter(level);
+    let libraries = if matches!(level, LogLevel::All | LogLevel::Debug) {
+        ours
+    } else {
+        tracing_subscriber::filter::LevelFilter::OFF
+    };
+    QUIET_LIBRARIES.iter().fold(
+        tracing_subscriber::filter::Targets::new().with_default(ours),
+        |t, lib| t.with_target(*lib, libraries),
+    )
+}
+
 /// Installs the JSON formatter on stdout as the global subscriber, filtered at `level`.
 /// Returns `false` when a subscriber was already installed.
 pub fn install(level: LogLevel) -> bool {
+    use tracing_subscriber::layer::SubscriberExt as _;
     let subscriber = tracing_subscriber::fmt()
         .event_format(MetalLbJson)
         .with_writer(std::io::stdout)
         .with_max_level(level_filter(level))
-        .finish();
+        .finish()
+        .with(targets(level));
     tracing::subscriber::set_global_default(subscriber).is_ok()
 }
 
@@ -189,5 +218,17 @@ mod tests {
             line,
             r#"{"caller":"config.rs:42","event":"configLoaded","level":"info","msg":"config (re)loaded","ts":"1970-01-01T00:00:00.000000000Z"}"#
         );
+    }
+
+    #[test]
+    fn client_libraries_are_quiet_unless_debugging() {
+        use tracing::Level;
+        let info = targets(LogLevel::Info);
+        assert!(info.would_enable("controller::run", &Level::INFO));
+        assert!(info.would_enable("kube_shell::watch_health", &Level::WARN));
+        assert!(!info.would_enable("kube_client::client::builder", &Level::ERROR));
+        assert!(!info.would_enable("hyper_util::client::legacy", &Level::WARN));
+        let debug = targets(LogLevel::Debug);
+        assert!(debug.would_enable("kube_client::client::builder", &Level::ERROR));
     }
 }
