@@ -32,6 +32,8 @@ use crate::k8s;
 use crate::l2::Layer2;
 
 mod explain;
+#[cfg(test)]
+mod fake_api_tests;
 mod feed;
 #[cfg(test)]
 mod harness;
