@@ -34,6 +34,8 @@ use crate::l2::Layer2;
 mod explain;
 #[cfg(test)]
 mod fake_api_tests;
+#[cfg(test)]
+mod fake_cluster;
 mod feed;
 #[cfg(test)]
 mod harness;
