@@ -12,7 +12,7 @@ use fake_apiserver::Verb;
 use serde_json::json;
 
 use super::fake_cluster::{
-    BGP_IP, RELIST, SPEAKERS, decisions, events, ip, ips_won_by_this_node, no_forbidden,
+    BGP_IP, Fixture, RELIST, SPEAKERS, decisions, events, ip, ips_won_by_this_node, no_forbidden,
     relisted_all, row, service, slice, started, until, writes,
 };
 use super::harness::status;
@@ -260,5 +260,58 @@ async fn a_slow_api_server_does_not_delay_decisions() {
         ["POST /api/v1/namespaces/shop/events"; 2],
         "{after:#?}"
     );
+    no_forbidden(&f.api.requests());
+}
+
+/// The loop lists the speaker pods every 30 s. It used to await that list inline, so a slow
+/// (or hung) answer held every decision up for as long as the API server took.
+#[tokio::test(start_paused = true)]
+async fn a_slow_pod_list_does_not_delay_decisions() {
+    let f = started().await;
+    f.l2.take_calls();
+    let [.., ip_c] = <[String; 3]>::try_from(ips_won_by_this_node(3)).expect("3 IPs");
+    // Lists take 20 s from now on: the next poll (30 s after the first) is in flight from
+    // then on until 20 s later. The fake logs a request when it answers it.
+    f.api.set_latency(&[Verb::List], Duration::from_secs(20));
+    let t_slow = tokio::time::Instant::now();
+    let from = f.api.requests().len();
+    let polls = |f: &Fixture| {
+        f.requests_since(from)
+            .iter()
+            .filter(|r| r.path == "/api/v1/namespaces/metallb-system/pods")
+            .count()
+    };
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    assert_eq!(polls(&f), 0, "the poll is still in flight");
+
+    f.api.upsert(service("web-c", &ip_c));
+    f.api
+        .upsert(slice("web-c", "web-c-x1", Some(("10.244.1.4", true))));
+    let t0 = tokio::time::Instant::now();
+    let announced = until(Duration::from_secs(30), || {
+        f.l2.balancers().contains_key("shop/web-c")
+    })
+    .await;
+    assert!(announced, "{:?}", f.balancers());
+    assert!(
+        t0.elapsed() < Duration::from_millis(100),
+        "web-c waited {:?} for the pod list",
+        t0.elapsed()
+    );
+
+    // The poll was in flight meanwhile: it is answered 20 s after it was sent, and the same
+    // speakers stay live (nothing else moves).
+    assert!(until(Duration::from_secs(25), || polls(&f) == 1).await);
+    assert!(
+        t_slow.elapsed() >= Duration::from_secs(50),
+        "{:?}",
+        t_slow.elapsed()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        f.l2.take_calls(),
+        [Call::Set("shop/web-c".into(), vec![ip(&ip_c)])]
+    );
+    assert_eq!(decisions(&f.board).await[1], json!(SPEAKERS));
     no_forbidden(&f.api.requests());
 }
