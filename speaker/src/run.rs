@@ -19,10 +19,10 @@ use common::speaker::{
     Announcements, Change, Changed, Cluster, Endpoint, Index, Sources, Verdict, decide,
     desired_routes,
 };
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::ListParams;
+use kube::api::{ListParams, ObjectList};
 use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher::{self, watcher};
 use kube::{Api, Client};
@@ -32,6 +32,10 @@ use crate::k8s;
 use crate::l2::Layer2;
 
 mod explain;
+#[cfg(test)]
+mod fake_api_tests;
+#[cfg(test)]
+mod fake_cluster;
 mod feed;
 #[cfg(test)]
 mod harness;
@@ -143,6 +147,10 @@ impl Speaker {
                 .boxed()
         });
         let mut pod_poll = tokio::time::interval(POD_POLL);
+        // The speaker-pod list in flight, if any. It runs beside the loop, not inside it:
+        // awaited inline, one slow list held every decision up for as long as the API server
+        // took to answer, and a hung one for good (kube's client sets no read timeout).
+        let mut pod_list: Option<PodList> = None;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
 
         loop {
@@ -153,14 +161,25 @@ impl Speaker {
                     let ev = ev.context("node watch ended")?;
                     let rejoin = ev.as_ref().is_ok_and(|e| k8s::own_node_changed(e, &self.settings.node));
                     let dirty = self.on_node(ev);
-                    if rejoin && self.membership.is_some() {
-                        self.poll_pods().await; // memberlist: joins listed speakers not yet members
+                    if rejoin && self.membership.is_some() && pod_list.is_none() {
+                        // memberlist: joins listed speakers not yet members
+                        pod_list = Some(self.list_pods());
                     }
                     dirty
                 }
                 Some(ev) = next_opt(&mut slices) => self.on_endpoints(ev, k8s::endpoint_slice),
                 Some(ev) = next_opt(&mut eps) => self.on_endpoints(ev, |e: &Endpoints| Some(k8s::endpoints(e))),
-                _ = pod_poll.tick() => self.poll_pods().await,
+                _ = pod_poll.tick() => {
+                    // A list still in flight answers for this tick too.
+                    if pod_list.is_none() {
+                        pod_list = Some(self.list_pods());
+                    }
+                    continue;
+                }
+                Some(listed) = next_opt_future(&mut pod_list) => {
+                    pod_list = None;
+                    self.on_pods(listed).await
+                }
                 Some(n) = next_membership(&mut self.membership) => self.on_membership(n),
                 _ = term.recv() => {
                     tracing::info!(op = "shutdown", "SIGTERM received, stopping");
@@ -205,16 +224,20 @@ impl Speaker {
         }
     }
 
-    /// Lists the speaker pods (the RBAC grants `list`, not `watch`). With memberlist, their
-    /// addresses become memberlist's peers, re-joined while not members (what heals
-    /// partitions). Without it, their Ready nodes are the live speakers (upstream announced
-    /// nothing for Cluster-policy services then, issue #2005).
-    async fn poll_pods(&mut self) -> Changed {
+    /// Lists the speaker pods (the RBAC grants `list`, not `watch`); the loop polls the
+    /// future beside the watches and hands the answer to [`Speaker::on_pods`].
+    fn list_pods(&self) -> PodList {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.settings.namespace);
-        let list = match pods
-            .list(&ListParams::default().labels(&self.settings.speaker_labels))
-            .await
-        {
+        let params = ListParams::default().labels(&self.settings.speaker_labels);
+        async move { pods.list(&params).await }.boxed()
+    }
+
+    /// The listed speaker pods. With memberlist, their addresses become memberlist's peers,
+    /// re-joined while not members (what heals partitions). Without it, their Ready nodes
+    /// are the live speakers (upstream announced nothing for Cluster-policy services then,
+    /// issue #2005).
+    async fn on_pods(&mut self, listed: kube::Result<ObjectList<Pod>>) -> Changed {
+        let list = match listed {
             Ok(list) => list,
             Err(e) => {
                 tracing::warn!(op = "listSpeakers", error = %e, "failed to list speaker pods");
@@ -395,6 +418,17 @@ impl Speaker {
 async fn next_membership(m: &mut Option<Membership>) -> Option<crate::memberlist::Notification> {
     match m {
         Some(m) => m.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A speaker-pod list in flight.
+type PodList = futures::future::BoxFuture<'static, kube::Result<ObjectList<Pod>>>;
+
+/// The answer of the pod list in flight; never, while none is.
+async fn next_opt_future<F: std::future::Future + Unpin>(f: &mut Option<F>) -> Option<F::Output> {
+    match f {
+        Some(f) => Some(f.await),
         None => std::future::pending().await,
     }
 }

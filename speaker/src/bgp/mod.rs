@@ -173,6 +173,13 @@ impl BgpSpeaker {
         Arc::clone(&self.routes.borrow())
     }
 
+    /// A reader of [`BgpSpeaker::routes`] for tests that move the speaker into its loop
+    /// (`Speaker::run` takes it by value) and still check what it would advertise.
+    #[cfg(test)]
+    pub(crate) fn routes_reader(&self) -> watch::Receiver<Arc<DesiredRoutes>> {
+        self.routes.subscribe()
+    }
+
     /// The peers with a session on this node, in configuration order.
     pub fn active_peers(&self) -> impl ExactSizeIterator<Item = &Peer> {
         self.sessions.iter().map(|r| &r.peer)
