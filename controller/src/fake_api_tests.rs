@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use fake_apiserver::{FakeApi, Rbac, Rule, Verb};
+use fake_apiserver::releases::{self, Component, Release};
+use fake_apiserver::{FakeApi, Rbac, Verb};
 use prometheus::Registry;
 use serde_json::{Value, json};
 
@@ -25,27 +26,7 @@ const CONFIG: &str = "address-pools:
 
 /// v0.12.1's grants to the controller's ServiceAccount.
 fn v0_12_1_rbac() -> Rbac {
-    Rbac::new("system:serviceaccount:metallb-system:controller")
-        .allow(Rule::cluster(
-            &[Verb::Get, Verb::List, Verb::Watch],
-            "",
-            &["services"],
-        ))
-        .allow(Rule::cluster(&[Verb::Update], "", &["services/status"]))
-        .allow(Rule::cluster(&[Verb::Create, Verb::Patch], "", &["events"]))
-        .allow(Rule::namespaced(
-            NS,
-            &[Verb::Get, Verb::List, Verb::Watch],
-            "",
-            &["configmaps"],
-        ))
-        .allow(Rule::namespaced(
-            NS,
-            &[Verb::Create, Verb::List],
-            "",
-            &["secrets"],
-        ))
-        .allow(Rule::namespaced(NS, &[Verb::Get], "apps", &["deployments"]))
+    releases::rbac(Release::V0_12_1, Component::Controller)
 }
 
 /// A Service as a real cluster has it: labels, kubectl's last-applied-configuration, another
@@ -81,7 +62,11 @@ fn plain(name: &str) -> Value {
 }
 
 fn start(api: &FakeApi) -> (tokio::task::JoinHandle<()>, Registry) {
-    api.set_rbac(Some(v0_12_1_rbac()));
+    start_under(api, v0_12_1_rbac())
+}
+
+fn start_under(api: &FakeApi, rbac: Rbac) -> (tokio::task::JoinHandle<()>, Registry) {
+    api.set_rbac(Some(rbac));
     api.upsert(json!({"apiVersion": "v1", "kind": "ConfigMap",
                       "metadata": {"name": "config", "namespace": NS},
                       "data": {"config": CONFIG}}));
@@ -337,4 +322,88 @@ async fn the_memberlist_secret_is_created_whole_and_owned() {
         .expect("listed");
     assert!(!again);
     no_forbidden(&api);
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_release_rbac_is_enough_to_assign() {
+    for release in Release::ALL {
+        let api = FakeApi::new();
+        api.upsert(dressed("web", 80));
+        let (task, _) = start_under(&api, releases::rbac(release, Component::Controller));
+        let assigned = until(&api, Duration::from_secs(30), |api| {
+            !ips(&stored(api, "web")).is_empty()
+        })
+        .await;
+        assert!(assigned, "v{}: {:#?}", release.version(), api.requests());
+        no_forbidden(&api);
+        task.abort();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_secret_rights_the_memberlist_secret_is_left_to_the_operator() {
+    // v0.9's controller may not touch Secrets; the operator created the Secret by hand.
+    let api = FakeApi::new();
+    api.set_rbac(Some(releases::rbac(Release::V0_9_3, Component::Controller)));
+    let registry = Registry::new();
+    let forbidden = kube_shell::Forbidden::new(&registry).expect("register");
+    let done = tokio::time::timeout(
+        Duration::from_secs(60),
+        crate::k8s::secret::keep_ensuring(
+            api.client(),
+            NS.into(),
+            "memberlist".into(),
+            "controller".into(),
+            forbidden,
+        ),
+    )
+    .await;
+    assert!(done.is_ok(), "kept retrying a forbidden call");
+    let denied: Vec<_> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 403)
+        .collect();
+    assert_eq!(denied.len(), 1, "one try, no storm: {denied:#?}");
+    let counted = registry
+        .gather()
+        .into_iter()
+        .find(|m| m.name() == "metallb_k8s_client_forbidden_total")
+        .map(|m| {
+            m.get_metric()
+                .iter()
+                .map(|c| c.get_counter().get_value())
+                .sum::<f64>()
+        });
+    assert_eq!(counted, Some(1.0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forbidden_status_write_backs_off_instead_of_storming() {
+    // An install whose ClusterRole lost `update services/status`.
+    let mut rbac = v0_12_1_rbac();
+    rbac.rules
+        .retain(|r| !r.resources.iter().any(|x| x == "services/status"));
+    let api = FakeApi::new();
+    for i in 0..5 {
+        api.upsert(plain(&format!("s{i}")));
+    }
+    let (task, registry) = start_under(&api, rbac);
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert!(!task.is_finished(), "the controller exited over a 403");
+    let denied = api.requests().iter().filter(|r| r.status == 403).count();
+    // Per service, back-off from 5 ms doubling: about 17 tries in ten minutes, not thousands.
+    assert!((5..=5 * 20).contains(&denied), "{denied} denied writes");
+    let counted: f64 = registry
+        .gather()
+        .into_iter()
+        .find(|m| m.name() == "metallb_k8s_client_forbidden_total")
+        .map(|m| {
+            m.get_metric()
+                .iter()
+                .map(|c| c.get_counter().get_value())
+                .sum()
+        })
+        .unwrap_or_default();
+    assert_eq!(counted as usize, denied);
 }

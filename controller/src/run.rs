@@ -43,19 +43,18 @@ pub async fn client(kubeconfig: Option<&str>) -> anyhow::Result<Client> {
 pub async fn run<A: Allocation>(args: &Args, alloc: A) -> anyhow::Result<()> {
     let client = client(args.common.kubeconfig.as_deref()).await?;
     let namespace = args.common.namespace().map_err(anyhow::Error::msg)?;
-    if let Some(name) = args.ml_secret_name.as_deref().filter(|s| !s.is_empty()) {
-        let deployment = args.deployment.as_deref().unwrap_or_default();
-        if secret::ensure(&client, &namespace, name, deployment).await? {
-            tracing::info!(
-                op = "createSecret",
-                secret = name,
-                "created memberlist secret"
-            );
-        }
-    }
-
     let registry = Registry::new();
     let metrics = Metrics::new(&registry)?;
+    if let Some(name) = args.ml_secret_name.as_deref().filter(|s| !s.is_empty()) {
+        let deployment = args.deployment.as_deref().unwrap_or_default();
+        tokio::spawn(secret::keep_ensuring(
+            client.clone(),
+            namespace.clone(),
+            name.to_owned(),
+            deployment.to_owned(),
+            metrics.forbidden.clone(),
+        ));
+    }
     let listener = kube_shell::bind_dual_stack(args.common.port)
         .with_context(|| format!("binding the metrics port {}", args.common.port))?;
     tokio::spawn(async move {
@@ -90,6 +89,7 @@ pub(crate) async fn reconcile_loop<A: Allocation>(
 
 pub(crate) struct Metrics {
     k8s: common::metrics::K8sClient,
+    pub(crate) forbidden: kube_shell::Forbidden,
     alloc: common::metrics::Allocator,
     pools: BTreeSet<String>,
 }
@@ -100,6 +100,7 @@ impl Metrics {
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
         Ok(Self {
+            forbidden: kube_shell::Forbidden::new(registry)?,
             k8s: common::metrics::K8sClient::new(registry)?,
             alloc: common::metrics::Allocator::new(registry)?,
             pools: BTreeSet::new(),
@@ -143,7 +144,9 @@ pub enum Written {
     /// 409: someone changed the Service since we read it. The object as it is now, read
     /// again (`None`: it is gone), to decide on afresh.
     Conflict(Option<Box<Service>>),
-    /// Anything else (network, 5xx, 403): retried with back-off.
+    /// RBAC does not grant the write: retried with back-off, logged once for all services.
+    Forbidden(kube_shell::Denied),
+    /// Anything else (network, 5xx): retried with back-off.
     Failed(String),
 }
 
@@ -170,7 +173,11 @@ type PendingWrite = (Box<SvcView>, Vec<String>);
 impl Shell {
     fn new(client: Client, namespace: String, config_name: String, metrics: Metrics) -> Self {
         Self {
-            events: EventSink::spawn(client.clone(), COMPONENT),
+            events: EventSink::spawn_reporting(
+                client.clone(),
+                COMPONENT,
+                metrics.forbidden.clone(),
+            ),
             client,
             namespace,
             config_name,
@@ -309,6 +316,17 @@ impl Shell {
                     None => Vec::new(),
                 }
             }
+            Written::Forbidden(denied) => {
+                self.metrics
+                    .forbidden
+                    .report(&denied, "no status is written; retrying with back-off");
+                let mut out = rec.status_write_failed(&key);
+                out.extend(
+                    next.into_iter()
+                        .map(|(svc, ips)| Action::WriteStatus { svc, ips }),
+                );
+                out
+            }
             Written::Failed(e) => {
                 tracing::error!(op = "updateServiceStatus", service = %key, error = %e, "failed to update service status");
                 let mut out = rec.status_write_failed(&key);
@@ -421,7 +439,10 @@ pub async fn put_status(client: &Client, svc: &SvcView, ips: &[String]) -> Writt
             }
             Err(e) => Written::Failed(format!("conflict, then reading it again: {e}")),
         },
-        Err(e) => Written::Failed(e.to_string()),
+        Err(e) => match kube_shell::Denied::of(&e, "update", "services/status") {
+            Some(denied) => Written::Forbidden(denied),
+            None => Written::Failed(e.to_string()),
+        },
     }
 }
 

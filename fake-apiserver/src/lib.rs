@@ -27,6 +27,7 @@ mod control;
 mod http;
 pub mod paths;
 pub mod rbac;
+pub mod releases;
 pub mod selector;
 pub mod status;
 pub mod store;

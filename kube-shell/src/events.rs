@@ -47,8 +47,17 @@ pub enum Posted {
 impl EventSink {
     /// Starts the posting task on `client`; `component` is the Event's `source.component`.
     pub fn spawn(client: kube::Client, component: &'static str) -> Self {
+        Self::spawn_reporting(client, component, crate::Forbidden::unregistered())
+    }
+
+    /// [`EventSink::spawn`], reporting a 403 (no `create events` rule) to `forbidden`.
+    pub fn spawn_reporting(
+        client: kube::Client,
+        component: &'static str,
+        forbidden: crate::Forbidden,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(post_all(client, rx));
+        tokio::spawn(post_all(client, rx, forbidden));
         Self {
             component,
             tx,
@@ -104,12 +113,13 @@ impl EventSink {
     }
 }
 
-async fn post_all(client: kube::Client, rx: mpsc::Receiver<Event>) {
+async fn post_all(client: kube::Client, rx: mpsc::Receiver<Event>, forbidden: crate::Forbidden) {
     let failing = Arc::new(Mutex::new(0u64));
     tokio_stream_from(rx)
         .for_each_concurrent(CONCURRENT_POSTS, |ev| {
             let client = client.clone();
             let failing = failing.clone();
+            let forbidden = forbidden.clone();
             async move {
                 let ns = ev.metadata.namespace.clone().unwrap_or_default();
                 let reason = ev.reason.clone().unwrap_or_default();
@@ -126,6 +136,10 @@ async fn post_all(client: kube::Client, rx: mpsc::Receiver<Event>) {
                     }
                     Ok(_) => {}
                     Err(e) => {
+                        if let Some(denied) = crate::Denied::of(&e, "create", "events") {
+                            forbidden.report(&denied, "events are not posted");
+                            return;
+                        }
                         if *failures == 0 {
                             tracing::warn!(op = "postEvent", error = %e, reason, "failed to post event (further failures are not logged until one succeeds)");
                         }

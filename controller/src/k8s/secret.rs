@@ -98,6 +98,60 @@ pub async fn ensure(
     Ok(true)
 }
 
+/// [`ensure`] until it has an answer: created, already there, or forbidden. The controller
+/// never exits over the Secret: v0.9's RBAC has no Secret rights (the operator creates it by
+/// hand), and a transient API error at start-up only delays the creation.
+pub async fn keep_ensuring(
+    client: kube::Client,
+    namespace: String,
+    name: String,
+    deployment: String,
+    forbidden: kube_shell::Forbidden,
+) {
+    let mut delay = std::time::Duration::from_secs(1);
+    let mut logged = false;
+    loop {
+        match ensure(&client, &namespace, &name, &deployment).await {
+            Ok(true) => {
+                tracing::info!(op = "createSecret", secret = %name, "created memberlist secret");
+                return;
+            }
+            Ok(false) => return,
+            Err(e) => {
+                if let Some(denied) = e.denied() {
+                    forbidden.report(
+                        &denied,
+                        "the memberlist Secret is not managed: speakers use the one the operator created",
+                    );
+                    return;
+                }
+                if !logged {
+                    tracing::warn!(op = "createSecret", secret = %name, error = %e, "cannot ensure the memberlist secret yet, retrying with back-off");
+                    logged = true;
+                }
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(std::time::Duration::from_secs(60));
+    }
+}
+
+impl SecretError {
+    /// The RBAC denial behind this error, if it is one.
+    pub fn denied(&self) -> Option<kube_shell::Denied> {
+        match self {
+            SecretError::List { source, .. } => kube_shell::Denied::of(source, "list", "secrets"),
+            SecretError::Deployment { source, .. } => {
+                kube_shell::Denied::of(source, "get", "deployments.apps")
+            }
+            SecretError::Create { source, .. } => {
+                kube_shell::Denied::of(source, "create", "secrets")
+            }
+            SecretError::Random(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
