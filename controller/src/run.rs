@@ -25,23 +25,9 @@ use kube_shell::{EventSink, WatchHealth};
 const MAX_INFLIGHT_WRITES: usize = 32;
 const COMPONENT: &str = "metallb-controller";
 
-/// A client from `--kubeconfig`, or in-cluster / the default kubeconfig.
-pub async fn client(kubeconfig: Option<&str>) -> anyhow::Result<Client> {
-    let config = match kubeconfig.filter(|s| !s.is_empty()) {
-        Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path)
-                .with_context(|| format!("reading kubeconfig {path}"))?;
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-                .await?
-        }
-        None => kube::Config::infer().await?,
-    };
-    Ok(Client::try_from(config)?)
-}
-
 /// Runs the controller until the watches end (they retry forever).
 pub async fn run<A: Allocation>(args: &Args, alloc: A) -> anyhow::Result<()> {
-    let client = client(args.common.kubeconfig.as_deref()).await?;
+    let client = kube_shell::client::connect(args.common.kubeconfig.as_deref()).await?;
     let namespace = args.common.namespace().map_err(anyhow::Error::msg)?;
     let registry = Registry::new();
     let metrics = Metrics::new(&registry)?;

@@ -1,6 +1,7 @@
 //! The thin Kubernetes shell both binaries share: what talks to the API server or binds a
 //! socket on behalf of the pure logic in `common`, written once (docs/kubernetes.md).
 
+pub mod client;
 pub mod events;
 pub mod forbidden;
 pub mod listen;

@@ -67,15 +67,7 @@ fn main() -> ExitCode {
 
 async fn run(args: Args, node: String) -> anyhow::Result<()> {
     let namespace = args.common.namespace().map_err(anyhow::Error::msg)?;
-    let config = match args.common.kubeconfig.as_deref().filter(|s| !s.is_empty()) {
-        Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path)?;
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-                .await?
-        }
-        None => kube::Config::infer().await?,
-    };
-    let client = kube::Client::try_from(config)?;
+    let client = kube_shell::client::connect(args.common.kubeconfig.as_deref()).await?;
 
     let exposition = common::metrics::Exposition::default();
     let registry = &exposition.registry;
