@@ -77,6 +77,7 @@ async fn run(args: Args, node: String) -> anyhow::Result<()> {
     let metrics = Metrics {
         k8s: common::metrics::K8sClient::new(registry)?,
         announced: common::metrics::Announced::new(&exposition, &node),
+        forbidden: kube_shell::Forbidden::new(registry)?,
     };
     let layer2_metrics = common::metrics::Layer2::new(&exposition);
     let bgp = speaker::bgp::BgpSpeaker::new(node.clone(), common::metrics::Bgp::new(registry)?);

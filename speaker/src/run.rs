@@ -39,6 +39,7 @@ mod fake_cluster;
 mod feed;
 #[cfg(test)]
 mod harness;
+mod sources;
 
 const COMPONENT: &str = "metallb-speaker";
 /// How often the speaker pods are listed (the RBAC grants `list`, not `watch`).
@@ -72,6 +73,8 @@ pub struct Membership {
 pub struct Metrics {
     pub k8s: common::metrics::K8sClient,
     pub announced: common::metrics::Announced,
+    /// Calls the installed RBAC refuses (logged once each, counted).
+    pub forbidden: kube_shell::Forbidden,
 }
 
 /// All of the speaker's state.
@@ -105,7 +108,11 @@ impl Speaker {
     ) -> Self {
         Self {
             index: Index::new(settings.node.clone()),
-            events: EventSink::spawn(client.clone(), COMPONENT),
+            events: EventSink::spawn_reporting(
+                client.clone(),
+                COMPONENT,
+                metrics.forbidden.clone(),
+            ),
             settings,
             client,
             metrics,
@@ -136,12 +143,18 @@ impl Speaker {
         let mut nodes = watcher(Api::<Node>::all(c.clone()), paged())
             .default_backoff()
             .boxed();
-        let mut slices = (!self.settings.disable_epslices).then(|| {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let source = tokio::select! {
+            source = sources::choose(&c, self.settings.disable_epslices, &self.metrics.forbidden) => source,
+            _ = term.recv() => return Ok(()),
+        };
+        tracing::info!(op = "endpointsSource", source = ?source, "reading endpoints");
+        let mut slices = (source == sources::EndpointsApi::Slices).then(|| {
             watcher(Api::<EndpointSlice>::all(c.clone()), paged())
                 .default_backoff()
                 .boxed()
         });
-        let mut eps = self.settings.disable_epslices.then(|| {
+        let mut eps = (source == sources::EndpointsApi::Endpoints).then(|| {
             watcher(Api::<Endpoints>::all(c.clone()), paged())
                 .default_backoff()
                 .boxed()
@@ -151,7 +164,6 @@ impl Speaker {
         // awaited inline, one slow list held every decision up for as long as the API server
         // took to answer, and a hung one for good (kube's client sets no read timeout).
         let mut pod_list: Option<PodList> = None;
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
 
         loop {
             let dirty = tokio::select! {

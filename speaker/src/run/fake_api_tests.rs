@@ -13,10 +13,11 @@ use serde_json::json;
 
 use super::fake_cluster::{
     BGP_IP, Fixture, RELIST, SPEAKERS, decisions, events, ip, ips_won_by_this_node, no_forbidden,
-    relisted_all, row, service, slice, started, until, writes,
+    relisted_all, row, service, slice, started, started_under, until, writes,
 };
 use super::harness::status;
 use crate::l2::Call;
+use fake_apiserver::releases::{self, Component, Release};
 #[tokio::test(start_paused = true)]
 async fn start_up_announces_what_this_node_owns_within_the_rbac() {
     let f = started().await;
@@ -314,4 +315,63 @@ async fn a_slow_pod_list_does_not_delay_decisions() {
     );
     assert_eq!(decisions(&f.board).await[1], json!(SPEAKERS));
     no_forbidden(&f.api.requests());
+}
+
+/// Every install from v0.9.3 on, under its own RBAC: the speaker reads the endpoints API the
+/// release grants (v0.9: Endpoints; v0.10+: EndpointSlices), announces everything, and a
+/// refused EndpointSlices list is asked once, never retried.
+#[tokio::test(start_paused = true)]
+async fn each_release_rbac_is_enough_to_announce() {
+    for release in [
+        Release::V0_9_3,
+        Release::V0_9_6,
+        Release::V0_10_3,
+        Release::V0_11_0,
+        Release::V0_12_1,
+    ] {
+        let f = started_under(releases::rbac(release, Component::Speaker), true).await;
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        let requests = f.api.requests();
+        let denied: Vec<String> = requests
+            .iter()
+            .filter(|r| r.status == 403)
+            .map(|r| r.path.clone())
+            .collect();
+        let slices = release >= Release::V0_10_3;
+        if slices {
+            assert!(denied.is_empty(), "v{}: {denied:?}", release.version());
+        } else {
+            assert_eq!(
+                denied,
+                ["/apis/discovery.k8s.io/v1/endpointslices"],
+                "v{}: one refused probe, no storm",
+                release.version()
+            );
+        }
+        let watched = |path: &str| {
+            requests
+                .iter()
+                .any(|r| r.path == path && r.query.contains("watch"))
+        };
+        assert_eq!(watched("/apis/discovery.k8s.io/v1/endpointslices"), slices);
+        assert_eq!(watched("/api/v1/endpoints"), !slices, "never both at once");
+        assert!(f.has_bgp_route() && f.balancers().len() == 2);
+    }
+}
+
+/// An API server older than 1.21 (no discovery.k8s.io/v1): Endpoints, without a retry.
+#[tokio::test(start_paused = true)]
+async fn an_api_server_without_endpointslices_gets_endpoints_read() {
+    let f = started_under(releases::rbac(Release::V0_12_1, Component::Speaker), false).await;
+    let requests = f.api.requests();
+    let probes = requests
+        .iter()
+        .filter(|r| r.path == "/apis/discovery.k8s.io/v1/endpointslices")
+        .count();
+    assert_eq!(probes, 1);
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.path == "/api/v1/endpoints" && r.query.contains("watch"))
+    );
 }

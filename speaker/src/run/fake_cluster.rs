@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::bgp::{DesiredRoutes, Prefix};
-use fake_apiserver::{FakeApi, Rbac, RequestRecord, Rule, Verb};
+use fake_apiserver::releases::{self, Component, Release};
+use fake_apiserver::{FakeApi, Rbac, RequestRecord};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -51,25 +52,7 @@ pub(super) const RELIST: Duration = Duration::from_secs(121);
 /// v0.12.1's grants to the speaker's ServiceAccount (ClusterRole `metallb-system:speaker`,
 /// Role `pod-lister` and the config-watcher Role in its namespace).
 fn v0_12_1_rbac() -> Rbac {
-    Rbac::new("system:serviceaccount:metallb-system:speaker")
-        .allow(Rule::cluster(
-            &[Verb::Get, Verb::List, Verb::Watch],
-            "",
-            &["services", "endpoints", "nodes"],
-        ))
-        .allow(Rule::cluster(
-            &[Verb::Get, Verb::List, Verb::Watch],
-            "discovery.k8s.io",
-            &["endpointslices"],
-        ))
-        .allow(Rule::cluster(&[Verb::Create, Verb::Patch], "", &["events"]))
-        .allow(Rule::namespaced(
-            NS,
-            &[Verb::Get, Verb::List, Verb::Watch],
-            "",
-            &["configmaps"],
-        ))
-        .allow(Rule::namespaced(NS, &[Verb::List], "", &["pods"]))
+    releases::rbac(Release::V0_12_1, Component::Speaker)
 }
 
 pub(super) fn ip(s: &str) -> IpAddr {
@@ -141,6 +124,17 @@ pub(super) fn slice(service: &str, name: &str, addr: Option<(&str, bool)>) -> Va
     })
 }
 
+/// The core v1 Endpoints of `service`: `addr` ready on this node (what v0.8/v0.9 speakers,
+/// whose RBAC has no EndpointSlices, read).
+fn endpoints(service: &str, addr: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": service, "namespace": "shop"},
+        "subsets": [{"addresses": [{"ip": addr, "nodeName": NODE}],
+                     "ports": [{"port": 8080, "protocol": "TCP"}]}]
+    })
+}
+
 /// The cluster: three nodes with a speaker each and an excluded control-plane node `cp1`;
 /// Layer 2 services `web-a` and `web-b` (IPs this node wins) and the BGP service `api` (a
 /// ready slice and an empty one), every endpoint ready on this node.
@@ -162,6 +156,9 @@ fn populate(api: &FakeApi, peer_port: u16, ip_a: &str, ip_b: &str) {
     api.upsert(slice("web-b", "web-b-x1", Some(("10.244.1.2", true))));
     api.upsert(slice("api", "api-x1", Some(("10.244.1.3", true))));
     api.upsert(slice("api", "api-x2", None));
+    api.upsert(endpoints("web-a", "10.244.1.1"));
+    api.upsert(endpoints("web-b", "10.244.1.2"));
+    api.upsert(endpoints("api", "10.244.1.3"));
 }
 
 /// A running speaker loop and the places its decisions land.
@@ -207,8 +204,16 @@ impl Fixture {
 /// Starts `Speaker::run` for [`NODE`] on the fake, under v0.12.1's RBAC, and waits until it
 /// announces all three services (Layer 2 and BGP) and has posted their three Events.
 pub(super) async fn started() -> Fixture {
+    started_under(v0_12_1_rbac(), true).await
+}
+
+/// [`started`] under `rbac`, on an API server that serves EndpointSlices or not.
+pub(super) async fn started_under(rbac: Rbac, serves_slices: bool) -> Fixture {
     let api = FakeApi::new();
-    api.set_rbac(Some(v0_12_1_rbac()));
+    api.set_rbac(Some(rbac));
+    if !serves_slices {
+        api.unserve("endpointslices");
+    }
     let [ip_a, ip_b] = <[String; 2]>::try_from(ips_won_by_this_node(2)).expect("two IPs");
     let peer = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -221,6 +226,7 @@ pub(super) async fn started() -> Fixture {
     let metrics = Metrics {
         k8s: common::metrics::K8sClient::new(&registry).expect("register"),
         announced: announced.clone(),
+        forbidden: kube_shell::Forbidden::new(&registry).expect("register"),
     };
     let bgp = crate::bgp::BgpSpeaker::new(
         NODE,

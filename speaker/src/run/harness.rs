@@ -65,6 +65,7 @@ pub(super) fn observed_speaker(node: &str) -> (Speaker, Board, Requests, Observe
     let metrics = Metrics {
         k8s: common::metrics::K8sClient::new(&registry).expect("register"),
         announced: common::metrics::Announced::new(&common::metrics::Exposition::default(), node),
+        forbidden: kube_shell::Forbidden::new(&registry).expect("register"),
     };
     let bgp = crate::bgp::BgpSpeaker::new(
         node,
