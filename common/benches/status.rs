@@ -56,6 +56,7 @@ fn bench(c: &mut Criterion) {
         config: Some(&cfg),
         live: &live,
         excluded: &excluded,
+        election: common::l2::election::ElectionKey::FirstIp,
     };
     let svcs = services();
     let build = || {
@@ -72,6 +73,7 @@ fn bench(c: &mut Criterion) {
                 ingress: &s.ingress,
                 local: false,
                 endpoints: Some(&s.endpoints),
+                shared_with: &[],
             };
             let verdict = decide(&view, &cluster);
             snap.set_row(&s.key, service_row(&view, &cluster, &verdict, 2));

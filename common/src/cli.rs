@@ -108,6 +108,20 @@ mod tests {
 /// Parses the process arguments into `T`, accepting Go's flag syntax for every long flag `T`
 /// declares (bool flags are those that may take no value: `num_args = 0..=1`).
 pub fn parse_go_args<T: clap::Parser>() -> T {
+    parse_go_args_with_matches().0
+}
+
+/// [`parse_go_args`], also returning clap's matches: they tell a flag given on the command
+/// line from one left at its default (`ArgMatches::value_source`).
+pub fn parse_go_args_with_matches<T: clap::Parser>() -> (T, clap::ArgMatches) {
+    go_args_from(std::env::args()).unwrap_or_else(|e| e.exit())
+}
+
+/// Parses `argv` (program name first) as [`parse_go_args_with_matches`] does, returning
+/// clap's error (help, version, bad flags) instead of exiting.
+pub fn go_args_from<T: clap::Parser>(
+    argv: impl IntoIterator<Item = String>,
+) -> Result<(T, clap::ArgMatches), clap::Error> {
     let cmd = T::command();
     let long: Vec<&str> = cmd.get_arguments().filter_map(|a| a.get_long()).collect();
     let bools: Vec<&str> = cmd
@@ -115,7 +129,9 @@ pub fn parse_go_args<T: clap::Parser>() -> T {
         .filter(|a| a.get_num_args().is_some_and(|r| r.min_values() == 0))
         .filter_map(|a| a.get_long())
         .collect();
-    T::parse_from(normalize_go_flags(std::env::args(), &long, &bools))
+    let matches = T::command().try_get_matches_from(normalize_go_flags(argv, &long, &bools))?;
+    let args = T::from_arg_matches(&matches).map_err(|e| e.format(&mut T::command()))?;
+    Ok((args, matches))
 }
 
 /// The flags both binaries take (spec §5.1), flattened into each one's `Args`.

@@ -27,6 +27,7 @@ fn board() -> Board {
         config: Some(&cfg),
         live: &live,
         excluded: &excluded,
+        election: common::l2::election::ElectionKey::FirstIp,
     };
     let board = Board::new("node1");
     board.set_cluster(Some(&cfg), &live);
@@ -49,6 +50,7 @@ fn board() -> Board {
             ingress: &ingress,
             local: false,
             endpoints: Some(&endpoints),
+            shared_with: &[],
         };
         let verdict = decide(&svc, &cluster);
         board.record(&key, service_row(&svc, &cluster, &verdict, 2));

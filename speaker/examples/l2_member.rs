@@ -67,6 +67,7 @@ impl Node {
             config: Some(&self.config),
             live: &live,
             excluded: &excluded,
+            election: common::l2::election::ElectionKey::FirstIp,
         };
         let mut changes = Vec::new();
         for (key, ingress) in &self.services {
@@ -76,6 +77,7 @@ impl Node {
                 ingress,
                 local: false,
                 endpoints: Some(&self.endpoints),
+                shared_with: &[],
             };
             changes.extend(self.announcements.apply(key, &decide(&svc, &cluster)));
         }

@@ -1,8 +1,10 @@
 //! The speaker's command line: upstream v0.12.1's flags and env vars (spec §5.1), plus
 //! offline subcommands.
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Parser, Subcommand};
 use common::cli::{CommonArgs, parse_go_bool};
+use common::l2::election_key::{ElectionKey, KeyChoice};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -52,6 +54,15 @@ pub struct Args {
     /// as upstream.
     #[arg(long = "garp-interval", default_value = "")]
     pub garp_interval: String,
+    /// Layer 2 owner election: `ip` (MetalLB v0.11 and later) or `service-name` (v0.8 to
+    /// v0.10). Unset: `ip` when --log-level is on the command line (the v0.11+ manifests pass
+    /// it), else `service-name`. Set it on every speaker at once.
+    #[arg(
+        long = "l2-election-key",
+        env = "METALLB_L2_ELECTION_KEY",
+        default_value = ""
+    )]
+    pub l2_election_key: String,
     /// `native` (default) or `frr`; only the native speaker is built in.
     #[arg(skip = std::env::var("METALLB_BGP_TYPE").unwrap_or_default())]
     pub bgp_type: String,
@@ -65,9 +76,24 @@ pub enum Command {
     /// keys rejected) and print the normalised config as JSON (exit 0), or the error (exit 1).
     /// PATH may be `-` for stdin.
     CheckConfig { path: String },
+    /// Print the Layer 2 election key this command line and environment select, and why
+    /// (as the speaker logs it at start-up), then exit.
+    ElectionKey,
 }
 
 impl Args {
+    /// The Layer 2 election key: `--l2-election-key`/`METALLB_L2_ELECTION_KEY` when set, else
+    /// detected from whether `--log-level` was given on the command line (`matches` are the
+    /// ones `self` was parsed from).
+    pub fn election(&self, matches: &ArgMatches) -> Result<KeyChoice, String> {
+        let setting = match self.l2_election_key.as_str() {
+            "" => None,
+            s => Some(s.parse::<ElectionKey>()?),
+        };
+        let log_level_given = matches.value_source("log_level") == Some(ValueSource::CommandLine);
+        Ok(KeyChoice::choose(setting, log_level_given))
+    }
+
     /// `--garp-interval` as a duration (`None`: off).
     pub fn garp_interval(&self) -> Result<Option<std::time::Duration>, String> {
         if self.garp_interval.is_empty() {
@@ -83,5 +109,63 @@ impl Args {
                 self.garp_interval
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::l2::election_key::{KeySource, RELEASE_ARGS};
+
+    fn parse(args: &[&str]) -> Result<KeyChoice, String> {
+        let argv = std::iter::once("speaker")
+            .chain(args.iter().copied())
+            .map(str::to_owned);
+        let (parsed, matches) =
+            common::cli::go_args_from::<Args>(argv).map_err(|e| e.to_string())?;
+        parsed.election(&matches)
+    }
+
+    #[test]
+    fn each_release_manifest_selects_its_release_rule() {
+        if std::env::var_os("METALLB_L2_ELECTION_KEY").is_some() {
+            return; // the setting would win; the binary tests cover it
+        }
+        for r in RELEASE_ARGS {
+            let choice = parse(r.args).expect("the manifest's args parse");
+            assert_eq!(choice.key, r.key, "{}", r.release);
+            assert_ne!(choice.source, KeySource::Setting, "{}", r.release);
+        }
+    }
+
+    #[test]
+    fn go_syntax_and_the_setting() {
+        if std::env::var_os("METALLB_L2_ELECTION_KEY").is_some() {
+            return;
+        }
+        assert_eq!(
+            parse(&["-log-level", "debug"]).map(|c| c.key),
+            Ok(ElectionKey::FirstIp)
+        );
+        assert_eq!(
+            parse(&["-log-level=info"]).map(|c| c.key),
+            Ok(ElectionKey::FirstIp)
+        );
+        assert_eq!(
+            parse(&["-port=7472"]).map(|c| c.key),
+            Ok(ElectionKey::ServiceName)
+        );
+        let set = parse(&["--log-level=info", "-l2-election-key=service-name"]).expect("valid");
+        assert_eq!(
+            (set.key, set.source),
+            (ElectionKey::ServiceName, KeySource::Setting)
+        );
+        let set = parse(&["--l2-election-key", "ip"]).expect("valid");
+        assert_eq!(
+            (set.key, set.source),
+            (ElectionKey::FirstIp, KeySource::Setting)
+        );
+        let err = parse(&["--l2-election-key=name"]).expect_err("not a key");
+        assert!(err.contains("service-name"), "{err}");
     }
 }

@@ -16,7 +16,7 @@ use args::{Args, Command};
 const DEFAULT_SPEAKER_LABELS: &str = "app=metallb,component=speaker";
 
 fn main() -> ExitCode {
-    let args: Args = common::cli::parse_go_args();
+    let (args, matches): (Args, _) = common::cli::parse_go_args_with_matches();
     let level = match args.common.level() {
         Ok(l) => l,
         Err(e) => {
@@ -26,6 +26,21 @@ fn main() -> ExitCode {
     };
     if let Some(Command::CheckConfig { path }) = &args.command {
         return ExitCode::from(common::cli::check_config_main(path, Mode::NativeSpeaker));
+    }
+    let election = match args.election(&matches) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(Command::ElectionKey) = &args.command {
+        common::cli::print_stdout(&format!(
+            "{} ({})\n",
+            election.key,
+            election.source.explain()
+        ));
+        return ExitCode::SUCCESS;
     }
     if !matches!(args.bgp_type.as_str(), "" | "native") {
         eprintln!(
@@ -45,6 +60,14 @@ fn main() -> ExitCode {
         "metallb-rs speaker starting version {} (MetalLB v0.12 compatible)",
         env!("CARGO_PKG_VERSION")
     );
+    tracing::info!(
+        op = "startup",
+        electionKey = election.key.as_str(),
+        source = election.source.as_str(),
+        "Layer 2 owners elected by {}: {}",
+        election.key,
+        election.source.explain()
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -56,7 +79,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(args, node)) {
+    match runtime.block_on(run(args, node, election)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "speaker failed");
@@ -65,7 +88,11 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args, node: String) -> anyhow::Result<()> {
+async fn run(
+    args: Args,
+    node: String,
+    election: common::l2::election_key::KeyChoice,
+) -> anyhow::Result<()> {
     let namespace = args.common.namespace().map_err(anyhow::Error::msg)?;
     let client = kube_shell::client::connect(args.common.kubeconfig.as_deref()).await?;
 
@@ -142,6 +169,7 @@ async fn run(args: Args, node: String) -> anyhow::Result<()> {
         disable_epslices: args.common.disable_epslices,
         speaker_labels,
         memberlist_port,
+        election,
     };
     Speaker::new(settings, client, metrics, layer2, membership, bgp)
         .with_status(board)

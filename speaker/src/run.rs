@@ -61,6 +61,8 @@ pub struct Settings {
     pub speaker_labels: String,
     /// memberlist's port, for joining the other speakers' pod IPs.
     pub memberlist_port: u16,
+    /// The Layer 2 election rule (set, or detected from the command line), and why.
+    pub election: common::l2::election_key::KeyChoice,
 }
 
 /// A running memberlist node: membership comes from it instead of pod readiness.
@@ -309,6 +311,7 @@ impl Speaker {
                 config: self.config.current().map(|c| &**c),
                 live: &self.live,
                 excluded: self.index.nodes.excluded(),
+                election: self.settings.election.key,
             };
             for key in &keys {
                 let entry = self.index.services.get(key);
@@ -321,7 +324,9 @@ impl Speaker {
                         Verdict::Withdraw(common::speaker::Reason::ServiceDeleted)
                     }
                     Some(e) => {
-                        let svc = e.view(key, merged.as_deref());
+                        // Empty unless the service-name key is in use and the IP is shared.
+                        let sharers = self.index.sharers(key, cluster.election);
+                        let svc = e.view(key, merged.as_deref()).sharing(&sharers);
                         let verdict = decide(&svc, &cluster);
                         self.status.record(
                             key,

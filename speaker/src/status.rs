@@ -66,6 +66,11 @@ impl Board {
         }
     }
 
+    /// The Layer 2 election rule in use, and why (fixed at start-up).
+    pub fn set_election(&self, election: common::l2::election_key::KeyChoice) {
+        self.update(|s| s.election = election);
+    }
+
     /// What every decision depends on: the config and the live speakers.
     pub fn set_cluster(&self, config: Option<&Config>, live: &BTreeSet<String>) {
         let layer2 = config.is_some_and(|c| c.pools.iter().any(|p| p.protocol == Protocol::Layer2));

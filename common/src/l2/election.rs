@@ -1,8 +1,9 @@
-//! Which node answers for a service IP in Layer 2 mode (spec §4.3, v0.11+ semantics).
+//! Which node answers for a service IP in Layer 2 mode (spec §4.3).
 //!
 //! Every speaker computes the same ordering from the same inputs, so exactly one of them
 //! believes it is the owner without any coordination beyond the shared candidate list. The
-//! key is the first status IP, so services sharing an IP agree on one node.
+//! key hashed with each node name is the first status IP (v0.11+), or the service's
+//! `namespace/name` (v0.8 to v0.10): see [`ElectionKey`].
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -10,6 +11,7 @@ use std::net::IpAddr;
 use sha2::{Digest, Sha256};
 
 use crate::gotext;
+pub use crate::l2::election_key::ElectionKey;
 
 /// The `externalTrafficPolicy` of a service, as far as the election cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +46,16 @@ pub enum NotAnnouncing {
 /// The election key of a service: the Go text form of its first status IP.
 pub fn election_key(first_ip: IpAddr) -> String {
     gotext::ip_string(first_ip)
+}
+
+/// The string hashed after `node#` under `key`: the Go text of `first_ip`
+/// ([`ElectionKey::FirstIp`]), or `service`, a `namespace/name` ([`ElectionKey::ServiceName`];
+/// for an IP several services hold, the smallest of their names, so they agree).
+pub fn key_text(key: ElectionKey, first_ip: IpAddr, service: &str) -> String {
+    match key {
+        ElectionKey::FirstIp => election_key(first_ip),
+        ElectionKey::ServiceName => service.to_owned(),
+    }
 }
 
 /// The candidates, best first: ascending by `SHA-256(node + "#" + key)`. Duplicate names
@@ -145,6 +157,54 @@ mod tests {
             vec!["iris2", "iris1"]
         );
         assert_eq!(owner([], "10.20.30.1"), None);
+    }
+
+    /// SHA-256 prefixes computed independently (Python `hashlib.sha256(b"node1#default/web")`),
+    /// and the node each service goes to among node1..node3 (the smallest digest).
+    #[test]
+    fn service_name_ranking_matches_independent_digests() {
+        let vectors = [
+            (
+                "default/web",
+                ["211ce4074b5be49c", "945b3de57104af0e", "18d64acf5e2b152f"],
+                "node3",
+            ),
+            (
+                "kube-system/dns",
+                ["9d4f38171ae8f5ed", "e03ec8b5c0c0944f", "a7fbb9a8b14d2fa8"],
+                "node1",
+            ),
+            (
+                "shop/frontend",
+                ["ac1c80077b87cfbf", "05ac50d351cae339", "f1c0a180a7e28343"],
+                "node2",
+            ),
+            (
+                "a/x",
+                ["f35a7fb233cf6c29", "e101aaaaafc1151d", "5e3e7fb4dcd07931"],
+                "node3",
+            ),
+        ];
+        let ip = IpAddr::V4(Ipv4Addr::new(10, 20, 30, 1));
+        for (svc, digests, winner) in vectors {
+            let key = key_text(ElectionKey::ServiceName, ip, svc);
+            assert_eq!(key, svc);
+            for (node, digest) in ["node1", "node2", "node3"].iter().zip(digests) {
+                assert_eq!(hex_prefix(node, &key), digest, "{node}#{svc}");
+            }
+            assert_eq!(owner(["node1", "node2", "node3"], &key), Some(winner));
+            assert_eq!(
+                ranked(["node3", "node2", "node1"], &key)[0],
+                winner,
+                "{svc}"
+            );
+        }
+        // The IP key is untouched by the new rule.
+        assert_eq!(key_text(ElectionKey::FirstIp, ip, "a/x"), "10.20.30.1");
+        assert_eq!(
+            hex_prefix("iris1", &key_text(ElectionKey::FirstIp, ip, "a/x")),
+            "e42ad61a4159fa2d"
+        );
     }
 
     #[test]

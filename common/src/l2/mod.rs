@@ -7,6 +7,7 @@ pub mod announcer;
 pub mod arp;
 pub mod drain;
 pub mod election;
+pub mod election_key;
 pub mod iface;
 pub mod ndp;
 mod wire;

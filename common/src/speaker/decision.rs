@@ -4,7 +4,9 @@
 //! the caller, which falls back to ready speaker pods when memberlist is disabled (upstream
 //! announces nothing then, issue #2005); nodes labelled
 //! `node.kubernetes.io/exclude-from-external-load-balancers` never announce and are never
-//! elected.
+//! elected. The Layer 2 election follows the rule of the release the cluster was installed
+//! from ([`ElectionKey`]); under the v0.8 to v0.10 rule the services sharing an IP elect as one
+//! (upstream elected them separately, so a shared IP could have two owners).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -12,7 +14,7 @@ use std::net::IpAddr;
 
 use super::endpoints::{Endpoint, Readiness};
 use crate::config::{Config, Pool, Protocol};
-use crate::l2::election::{election_key, owner};
+use crate::l2::election::{ElectionKey, key_text, owner};
 
 /// A service as the speaker sees it.
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +28,29 @@ pub struct SpeakerService<'a> {
     /// `None` when no Endpoints object / EndpointSlice exists for the service: upstream then
     /// treats the service as deleted.
     pub endpoints: Option<&'a [Endpoint]>,
+    /// The other LoadBalancer services whose first status IP is this one's. Read only under
+    /// [`ElectionKey::ServiceName`] (the caller may leave it empty otherwise); empty for a
+    /// service alone on its IP.
+    pub shared_with: &'a [IpSharer],
+}
+
+impl<'a> SpeakerService<'a> {
+    /// The same service, sharing its first IP with `others`.
+    pub fn sharing(self, others: &'a [IpSharer]) -> Self {
+        SpeakerService {
+            shared_with: others,
+            ..self
+        }
+    }
+}
+
+/// Another service holding the same first status IP, as a service-name election needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpSharer {
+    /// `namespace/name`.
+    pub key: String,
+    /// Nodes hosting a ready endpoint of it.
+    pub ready_nodes: BTreeSet<String>,
 }
 
 /// What this speaker knows about the cluster.
@@ -38,6 +63,8 @@ pub struct Cluster<'a> {
     pub live: &'a BTreeSet<String>,
     /// Nodes labelled `node.kubernetes.io/exclude-from-external-load-balancers`.
     pub excluded: &'a BTreeSet<String>,
+    /// The Layer 2 election rule every speaker of the cluster must share.
+    pub election: ElectionKey,
 }
 
 /// Why this node does not announce a service.
@@ -168,7 +195,7 @@ pub fn decide<'c>(svc: &SpeakerService<'_>, cluster: &Cluster<'c>) -> Verdict<'c
     }
 }
 
-/// §4.3: elect among the candidates by `SHA-256(node + "#" + first IP)`.
+/// Layer 2: elect among the candidates (see [`elect`]).
 fn layer2_refusal(
     svc: &SpeakerService<'_>,
     ips: &[IpAddr],
@@ -186,9 +213,14 @@ fn layer2_refusal(
     }
 }
 
-/// The §4.3 winner among live, non-excluded speakers, whichever node asks.
+/// The winner among live, non-excluded speakers, whichever node asks: the smallest
+/// `SHA-256(node + "#" + key)`. Candidates: for `Local`, the nodes hosting a ready endpoint;
+/// for `Cluster`, every live speaker under [`ElectionKey::FirstIp`], and under
+/// [`ElectionKey::ServiceName`] the nodes hosting a ready endpoint of the service or of one
+/// sharing its IP (upstream v0.8 to v0.10 elected among endpoint nodes whatever the policy;
+/// the union keeps one owner per shared IP).
 fn elect<'a>(
-    svc: &SpeakerService<'_>,
+    svc: &SpeakerService<'a>,
     ips: &[IpAddr],
     ready: &'a Readiness,
     cluster: &Cluster<'a>,
@@ -196,23 +228,32 @@ fn elect<'a>(
     if !ready.any_ready {
         return None;
     }
-    let eligible = |n: &&String| cluster.live.contains(*n) && !cluster.excluded.contains(*n);
-    let candidates: Vec<&str> = if svc.local {
-        ready
-            .ready_nodes
-            .iter()
-            .filter(eligible)
-            .map(String::as_str)
-            .collect()
-    } else {
-        cluster
+    let first_ip = *ips.first()?;
+    let eligible = |n: &&str| cluster.live.contains(*n) && !cluster.excluded.contains(*n);
+    let own_ready = ready.ready_nodes.iter().map(String::as_str);
+    let candidates: BTreeSet<&str> = match (svc.local, cluster.election) {
+        (true, _) => own_ready.filter(eligible).collect(),
+        (false, ElectionKey::FirstIp) => cluster
             .live
             .iter()
-            .filter(|n| !cluster.excluded.contains(*n))
             .map(String::as_str)
-            .collect()
+            .filter(eligible)
+            .collect(),
+        (false, ElectionKey::ServiceName) => own_ready
+            .chain(
+                svc.shared_with
+                    .iter()
+                    .flat_map(|s| s.ready_nodes.iter().map(String::as_str)),
+            )
+            .filter(eligible)
+            .collect(),
     };
-    let key = election_key(*ips.first()?);
+    let name = svc
+        .shared_with
+        .iter()
+        .map(|s| s.key.as_str())
+        .fold(svc.key, |a, b| a.min(b));
+    let key = key_text(cluster.election, first_ip, name);
     owner(candidates, &key)
 }
 
@@ -256,3 +297,7 @@ fn bgp_refusal(
 #[cfg(test)]
 #[path = "decision_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "swap_tests.rs"]
+mod swap_tests;

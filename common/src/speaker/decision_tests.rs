@@ -51,6 +51,7 @@ impl Case {
             ingress: &self.ingress,
             local: self.local,
             endpoints: self.endpoints.as_deref(),
+            shared_with: &[],
         };
         decide(
             &svc,
@@ -59,6 +60,7 @@ impl Case {
                 config: cfg,
                 live,
                 excluded,
+                election: ElectionKey::FirstIp,
             },
         )
     }

@@ -18,6 +18,7 @@ use super::decision::{Cluster, Reason, SpeakerService, Verdict, layer2_owner};
 use super::selfcheck::Finding;
 use super::state::WithdrawReason;
 use crate::config::Protocol;
+use crate::l2::election_key::KeyChoice;
 
 /// What this node does with one service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -184,6 +185,8 @@ pub struct MemberRow {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub node: String,
+    /// The Layer 2 election rule this speaker uses, and why: fixed at start-up.
+    pub election: KeyChoice,
     pub config_loaded: bool,
     /// Live speakers (memberlist members, or Ready speaker pods without memberlist).
     pub members: Vec<String>,
@@ -221,6 +224,10 @@ pub struct StatusView<'a> {
 #[serde(rename_all = "camelCase")]
 struct Document<'a> {
     node: &'a str,
+    /// `ip` or `serviceName`.
+    election_key: &'static str,
+    /// Why: the setting, or what the command line shows of the install.
+    election_key_reason: &'static str,
     config_loaded: bool,
     members: &'a [String],
     memberlist: Option<&'a [MemberRow]>,
@@ -242,6 +249,8 @@ impl StatusView<'_> {
     pub fn to_json(&self) -> String {
         let doc = Document {
             node: &self.snapshot.node,
+            election_key: self.snapshot.election.key.as_str(),
+            election_key_reason: self.snapshot.election.source.explain(),
             config_loaded: self.snapshot.config_loaded,
             members: &self.snapshot.members,
             memberlist: self.memberlist,
@@ -260,8 +269,10 @@ impl StatusView<'_> {
         let mut out = String::with_capacity(128 * (s.services.len() + 8));
         let _ = writeln!(
             out,
-            "node: {}\nconfig: {}\nmembers ({}): {}\n",
+            "node: {}\nelection key: {} ({})\nconfig: {}\nmembers ({}): {}\n",
             s.node,
+            s.election.key,
+            s.election.source.explain(),
             if s.config_loaded {
                 "loaded"
             } else {

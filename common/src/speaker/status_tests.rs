@@ -2,6 +2,8 @@ use std::collections::BTreeSet;
 
 use super::*;
 use crate::config::{Config, Mode, parse};
+use crate::l2::election::ElectionKey;
+use crate::l2::election_key::KeyChoice;
 use crate::speaker::selfcheck::{Check, Finding};
 use crate::speaker::{Endpoint, decide};
 
@@ -50,6 +52,7 @@ impl Svc {
             ingress: &self.ingress,
             local: self.local,
             endpoints: self.endpoints.as_deref(),
+            shared_with: &[],
         }
     }
 }
@@ -58,6 +61,7 @@ struct World {
     config: Option<Config>,
     live: BTreeSet<String>,
     excluded: BTreeSet<String>,
+    election: ElectionKey,
 }
 
 impl World {
@@ -66,6 +70,7 @@ impl World {
             config: Some(config()),
             live: set(&["n1", "n22", "n333"]),
             excluded: BTreeSet::new(),
+            election: ElectionKey::FirstIp,
         }
     }
 
@@ -75,6 +80,7 @@ impl World {
             config: self.config.as_ref(),
             live: &self.live,
             excluded: &self.excluded,
+            election: self.election,
         }
     }
 
@@ -425,4 +431,52 @@ fn unchanged_rows_are_not_replaced() {
     assert_eq!(snap.services["ns/b"].reason, Some("noPeerSelected"));
     snap.set_row(&svc.key, None);
     assert!(snap.services.is_empty());
+}
+
+#[test]
+fn the_election_key_in_use_is_shown_with_its_reason() {
+    let mut w = World::new();
+    w.election = ElectionKey::ServiceName;
+    let svc = Svc::new("ns/web", "10.20.30.7");
+    let owner = winner(&w, &svc);
+    let loser = w.live.iter().find(|n| **n != owner).expect("another node");
+    let row = w.row(loser, &svc, 0).expect("row");
+    assert_eq!(row.reason, Some("notOwner"));
+    assert_eq!(row.owner.as_deref(), Some(owner.as_str()));
+    let snap = Snapshot {
+        node: loser.clone(),
+        election: KeyChoice::choose(None, false),
+        ..Snapshot::default()
+    };
+    let view = StatusView {
+        snapshot: &snap,
+        memberlist: None,
+        bgp: &[],
+        checks: &[],
+    };
+    let doc: serde_json::Value = serde_json::from_str(&view.to_json()).expect("json");
+    assert_eq!(doc["electionKey"], "serviceName");
+    let reason = doc["electionKeyReason"].as_str().expect("a reason");
+    assert!(reason.contains("no --log-level"), "{reason}");
+    let text = view.to_text();
+    assert!(
+        text.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("election key: serviceName (not set; no --log-level")),
+        "{text}"
+    );
+    let snap = Snapshot {
+        election: KeyChoice::choose(Some(ElectionKey::FirstIp), false),
+        ..Snapshot::default()
+    };
+    let view = StatusView {
+        snapshot: &snap,
+        ..view
+    };
+    let doc: serde_json::Value = serde_json::from_str(&view.to_json()).expect("json");
+    assert_eq!(doc["electionKey"], "ip");
+    assert!(
+        view.to_text()
+            .contains("election key: ip (set by --l2-election-key")
+    );
 }

@@ -11,6 +11,7 @@ impl Speaker {
     /// one `/status` renders.
     pub fn with_status(mut self, board: Board) -> Self {
         board.set_bgp(self.bgp.status());
+        board.set_election(self.settings.election);
         if let Some(m) = &self.membership {
             board.set_memberlist(m.handle.clone());
         }

@@ -130,18 +130,25 @@ impl Speaker {
         )
     }
 
-    /// EndpointSlices, or core Endpoints with `--disable-epslices`.
+    /// EndpointSlices, or core Endpoints with `--disable-epslices`. Under the service-name
+    /// key the services sharing an IP elect among each other's endpoint nodes, so they are
+    /// re-decided with the one whose endpoints changed.
     pub(super) fn on_endpoints<K>(
         &mut self,
         ev: Result<Event<K>, watcher::Error>,
         view: impl Fn(&K) -> Option<EndpointsObject>,
     ) -> Changed {
-        feed(
+        let changed = feed(
             &mut self.index.endpoints,
             ev,
             view,
             &mut self.watch_health.endpoints,
-        )
+        );
+        if self.settings.election.key.candidates_need_endpoints() {
+            self.index.with_sharers(changed)
+        } else {
+            changed
+        }
     }
 
     /// Nodes: a change of this node's labels re-chooses the BGP peers (their node

@@ -78,6 +78,8 @@ pub(super) fn observed_speaker(node: &str) -> (Speaker, Board, Requests, Observe
         disable_epslices: false,
         speaker_labels: "app=metallb,component=speaker".into(),
         memberlist_port: 7946,
+        // The rule the v0.12 manifests select (they pass --log-level).
+        election: common::l2::election_key::KeyChoice::choose(None, true),
     };
     let board = Board::new(node);
     let (layer2, observed) = Layer2::observed();

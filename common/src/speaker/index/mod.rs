@@ -29,6 +29,9 @@ mod tests;
 
 use std::collections::{BTreeSet, HashMap};
 
+use crate::l2::election::ElectionKey;
+use crate::speaker::{IpSharer, Readiness};
+
 pub use config::ConfigText;
 pub use endpoints::{EndpointsObject, ServiceEndpoints};
 pub use nodes::{NodeObject, Nodes};
@@ -133,6 +136,41 @@ impl Index {
             nodes: Nodes::new(own),
             config: ConfigText::default(),
         }
+    }
+
+    /// Adds to `changed` the services sharing a first IP with one it names. Under the
+    /// service-name key a shared IP is elected among the nodes hosting a ready endpoint of
+    /// any of its services, so an endpoints change of one re-decides them all. Costs a
+    /// lookup per changed service.
+    pub fn with_sharers(&self, mut changed: Changed) -> Changed {
+        let sharers: Vec<String> = changed
+            .services
+            .iter()
+            .flat_map(|k| self.services.sharing(k))
+            .map(str::to_owned)
+            .collect();
+        changed.services.extend(sharers);
+        changed
+    }
+
+    /// What a decision about `key` needs to know of the services sharing its first IP under
+    /// `election`: nothing under [`ElectionKey::FirstIp`] (the IP alone is the key), else each
+    /// one's name and the nodes hosting its ready endpoints.
+    pub fn sharers(&self, key: &str, election: ElectionKey) -> Vec<IpSharer> {
+        if election == ElectionKey::FirstIp {
+            return Vec::new();
+        }
+        self.services
+            .sharing(key)
+            .map(|k| IpSharer {
+                key: k.to_owned(),
+                ready_nodes: self
+                    .endpoints
+                    .get(k)
+                    .map(|s| Readiness::of(&s.merged()).ready_nodes)
+                    .unwrap_or_default(),
+            })
+            .collect()
     }
 }
 

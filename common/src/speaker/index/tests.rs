@@ -312,3 +312,82 @@ fn changed_merges() {
     c.merge(Changed::everything());
     assert!(c.all);
 }
+
+fn sharing<'a>(s: &'a Services, key: &'a str) -> Vec<&'a str> {
+    s.sharing(key).collect()
+}
+
+#[test]
+fn services_sharing_a_first_ip_are_found_and_re_decided_together() {
+    let mut s = Services::default();
+    s.apply(svc("ns/b", "10.0.0.1"));
+    // Joining an IP re-decides its holders: the smallest name may have changed.
+    assert_eq!(
+        services(&s.apply(svc("ns/a", "::ffff:10.0.0.1"))),
+        ["ns/a", "ns/b"],
+        "an IPv4-mapped address is the same IP"
+    );
+    assert_eq!(sharing(&s, "ns/a"), ["ns/b"]);
+    assert_eq!(sharing(&s, "ns/b"), ["ns/a"]);
+    // Same first IP, other fields changed: the others' election is unaffected.
+    let mut local = svc("ns/a", "10.0.0.1");
+    local.entry.local = true;
+    assert_eq!(services(&s.apply(local)), ["ns/a"]);
+    // Leaving the IP re-decides who stays on it.
+    assert_eq!(
+        services(&s.apply(svc("ns/a", "10.0.0.9"))),
+        ["ns/a", "ns/b"]
+    );
+    assert!(sharing(&s, "ns/b").is_empty());
+    s.apply(svc("ns/c", "10.0.0.9"));
+    assert_eq!(
+        services(&s.delete(svc("ns/a", "10.0.0.9"))),
+        ["ns/a", "ns/c"]
+    );
+    assert!(sharing(&s, "ns/c").is_empty());
+    // Not a LoadBalancer: not in any group.
+    let mut plain = svc("ns/d", "10.0.0.9");
+    plain.entry.is_load_balancer = false;
+    assert_eq!(services(&s.apply(plain)), ["ns/d"]);
+    assert!(sharing(&s, "ns/c").is_empty());
+}
+
+#[test]
+fn a_service_relist_keeps_the_sharing_map_in_step() {
+    let mut s = Services::default();
+    s.apply(svc("ns/a", "10.0.0.1"));
+    s.apply(svc("ns/b", "10.0.0.1"));
+    s.apply(svc("ns/c", "10.0.0.2"));
+    // ns/a vanished while the watch was down; ns/c moved onto ns/b's IP.
+    let changed = s.reset([svc("ns/b", "10.0.0.1"), svc("ns/c", "10.0.0.1")]);
+    assert_eq!(services(&changed), ["ns/a", "ns/b", "ns/c"]);
+    assert_eq!(sharing(&s, "ns/b"), ["ns/c"]);
+    assert!(sharing(&s, "ns/a").is_empty());
+    assert!(
+        s.reset([svc("ns/b", "10.0.0.1"), svc("ns/c", "10.0.0.1")])
+            .is_empty()
+    );
+}
+
+#[test]
+fn an_endpoints_change_re_decides_the_services_sharing_the_ip() {
+    use crate::l2::election::ElectionKey;
+    let mut index = Index::new("n1");
+    index.services.apply(svc("ns/a", "10.0.0.1"));
+    index.services.apply(svc("ns/b", "10.0.0.1"));
+    index.services.apply(svc("ns/c", "10.0.0.2"));
+    let changed = index
+        .endpoints
+        .apply(slice("ns/a", "ns/a-1", &["10.1.0.1"]));
+    assert_eq!(services(&index.with_sharers(changed)), ["ns/a", "ns/b"]);
+    let changed = index
+        .endpoints
+        .apply(slice("ns/c", "ns/c-1", &["10.1.0.2"]));
+    assert_eq!(services(&index.with_sharers(changed)), ["ns/c"]);
+    // What a decision about ns/b learns of ns/a: only under the service-name key.
+    assert!(index.sharers("ns/b", ElectionKey::FirstIp).is_empty());
+    let sharers = index.sharers("ns/b", ElectionKey::ServiceName);
+    assert_eq!(sharers.len(), 1);
+    assert_eq!(sharers[0].key, "ns/a");
+    assert_eq!(sharers[0].ready_nodes, keys(&["n1"]));
+}
