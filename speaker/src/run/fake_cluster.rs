@@ -240,6 +240,7 @@ pub(super) async fn started_under(rbac: Rbac, serves_slices: bool) -> Fixture {
         disable_epslices: false,
         speaker_labels: "app=metallb,component=speaker".into(),
         memberlist_port: 7946,
+        election: common::l2::election_key::KeyChoice::choose(None, true),
     };
     let board = Board::new(NODE);
     let (layer2, l2) = Layer2::observed();
