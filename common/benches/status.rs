@@ -54,7 +54,7 @@ fn bench(c: &mut Criterion) {
     let cluster = Cluster {
         node: "node1",
         config: Some(&cfg),
-        live: &live,
+        live: common::speaker::Live::Known(&live),
         excluded: &excluded,
         election: common::l2::election::ElectionKey::FirstIp,
     };

@@ -25,7 +25,7 @@ fn board() -> Board {
     let cluster = Cluster {
         node: "node1",
         config: Some(&cfg),
-        live: &live,
+        live: common::speaker::Live::Known(&live),
         excluded: &excluded,
         election: common::l2::election::ElectionKey::FirstIp,
     };

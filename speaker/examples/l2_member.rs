@@ -65,7 +65,7 @@ impl Node {
         let cluster = Cluster {
             node: &self.name,
             config: Some(&self.config),
-            live: &live,
+            live: common::speaker::Live::Known(&live),
             excluded: &excluded,
             election: common::l2::election::ElectionKey::FirstIp,
         };

@@ -16,7 +16,7 @@ use common::config::{Loaded, Mode, Protocol};
 use common::k8s_event::{EventType, Regarding};
 use common::metrics::Layer2Counter;
 use common::speaker::{
-    Announcements, Change, Changed, Cluster, Endpoint, Index, Sources, Verdict, decide,
+    Announcements, Change, Changed, Cluster, Endpoint, Index, Live, Sources, Verdict, decide,
     desired_routes,
 };
 use futures::{FutureExt as _, StreamExt as _};
@@ -42,6 +42,10 @@ mod harness;
 mod sources;
 
 const COMPONENT: &str = "metallb-speaker";
+/// Where the live speakers come from, for `/status`.
+const LIVE_FROM_PODS: &str = "speakerPods";
+const LIVE_FROM_ENDPOINTS: &str = "readyEndpointNodes";
+const LIVE_FROM_MEMBERLIST: &str = "memberlist";
 /// How often the speaker pods are listed (the RBAC grants `list`, not `watch`).
 const POD_POLL: Duration = Duration::from_secs(30);
 /// Objects per page of the initial lists (kube's default is 500). A page is held deserialised
@@ -89,6 +93,8 @@ pub struct Speaker {
     /// The cluster as the watches deliver it: services, endpoints, nodes, ConfigMap text.
     index: Index,
     live: BTreeSet<String>,
+    /// No memberlist and the RBAC refuses `list pods` (v0.8.x installs): see [`Live::Unknown`].
+    pods_forbidden: bool,
     announcements: Announcements,
     /// Events go out through a sink that never waits: a decision is never held up by the API.
     events: EventSink,
@@ -121,6 +127,7 @@ impl Speaker {
             layer2,
             config: Loaded::new(Mode::NativeSpeaker),
             live: BTreeSet::new(),
+            pods_forbidden: false,
             announcements: Announcements::default(),
             watch_health: feed::Healths::default(),
             membership,
@@ -254,10 +261,27 @@ impl Speaker {
         let list = match listed {
             Ok(list) => list,
             Err(e) => {
+                if let Some(denied) = kube_shell::Denied::of(&e, "list", "pods") {
+                    self.metrics.forbidden.report(
+                        &denied,
+                        "no live-speaker list: Layer 2 owners are elected among the nodes hosting a ready endpoint, as MetalLB v0.8 did",
+                    );
+                    if !self.pods_forbidden && self.membership.is_none() {
+                        self.pods_forbidden = true;
+                        self.status.set_live_source(LIVE_FROM_ENDPOINTS);
+                        return Changed::everything();
+                    }
+                    return Changed::default();
+                }
                 tracing::warn!(op = "listSpeakers", error = %e, "failed to list speaker pods");
                 return Changed::default();
             }
         };
+        if std::mem::take(&mut self.pods_forbidden) {
+            // The RBAC now grants it (an operator added the pod-lister Role).
+            self.status.set_live_source(LIVE_FROM_PODS);
+            self.live.clear();
+        }
         if let Some(m) = &self.membership {
             let port = self.settings.memberlist_port;
             let peers: Vec<std::net::SocketAddr> = list
@@ -309,7 +333,12 @@ impl Speaker {
             let cluster = Cluster {
                 node: &self.settings.node,
                 config: self.config.current().map(|c| &**c),
-                live: &self.live,
+                // Field by field (not a method on self): the loop below mutates other fields.
+                live: if self.pods_forbidden {
+                    Live::Unknown
+                } else {
+                    Live::Known(&self.live)
+                },
                 excluded: self.index.nodes.excluded(),
                 election: self.settings.election.key,
             };

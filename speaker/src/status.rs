@@ -71,6 +71,12 @@ impl Board {
         self.update(|s| s.election = election);
     }
 
+    /// Where the live speakers come from: `memberlist`, `speakerPods`, or
+    /// `readyEndpointNodes` (no list allowed: v0.8's rule).
+    pub fn set_live_source(&self, source: &'static str) {
+        self.update(|s| s.live_source = source);
+    }
+
     /// What every decision depends on: the config and the live speakers.
     pub fn set_cluster(&self, config: Option<&Config>, live: &BTreeSet<String>) {
         let layer2 = config.is_some_and(|c| c.pools.iter().any(|p| p.protocol == Protocol::Layer2));

@@ -53,14 +53,34 @@ pub struct IpSharer {
     pub ready_nodes: BTreeSet<String>,
 }
 
+/// Which nodes run a live speaker, as far as this speaker can know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Live<'a> {
+    /// memberlist members (alive or suspect), or the nodes of Ready speaker pods when
+    /// memberlist is disabled.
+    Known(&'a BTreeSet<String>),
+    /// Neither: no memberlist, and the RBAC may not list pods (v0.8.x installs). Every node
+    /// counts as live and, as MetalLB v0.8 elected, the Layer 2 candidates are the nodes
+    /// hosting a ready endpoint, whatever the traffic policy.
+    Unknown,
+}
+
+impl Live<'_> {
+    fn contains(&self, node: &str) -> bool {
+        match self {
+            Live::Known(set) => set.contains(node),
+            Live::Unknown => true,
+        }
+    }
+}
+
 /// What this speaker knows about the cluster.
 #[derive(Debug, Clone, Copy)]
 pub struct Cluster<'a> {
     pub node: &'a str,
     pub config: Option<&'a Config>,
-    /// Live speakers: memberlist members (alive or suspect), or the nodes of ready speaker
-    /// pods when memberlist is disabled.
-    pub live: &'a BTreeSet<String>,
+    /// Live speakers.
+    pub live: Live<'a>,
     /// Nodes labelled `node.kubernetes.io/exclude-from-external-load-balancers`.
     pub excluded: &'a BTreeSet<String>,
     /// The Layer 2 election rule every speaker of the cluster must share.
@@ -229,17 +249,15 @@ fn elect<'a>(
         return None;
     }
     let first_ip = *ips.first()?;
-    let eligible = |n: &&str| cluster.live.contains(*n) && !cluster.excluded.contains(*n);
+    let eligible = |n: &&str| cluster.live.contains(n) && !cluster.excluded.contains(*n);
     let own_ready = ready.ready_nodes.iter().map(String::as_str);
-    let candidates: BTreeSet<&str> = match (svc.local, cluster.election) {
-        (true, _) => own_ready.filter(eligible).collect(),
-        (false, ElectionKey::FirstIp) => cluster
-            .live
-            .iter()
-            .map(String::as_str)
-            .filter(eligible)
-            .collect(),
-        (false, ElectionKey::ServiceName) => own_ready
+    let candidates: BTreeSet<&str> = match (svc.local, cluster.election, cluster.live) {
+        (true, _, _) => own_ready.filter(eligible).collect(),
+        (false, ElectionKey::FirstIp, Live::Known(live)) => {
+            live.iter().map(String::as_str).filter(eligible).collect()
+        }
+        // v0.8–v0.10's candidates, and the only ones a speaker without a live list has.
+        (false, ElectionKey::ServiceName, _) | (false, _, Live::Unknown) => own_ready
             .chain(
                 svc.shared_with
                     .iter()

@@ -58,7 +58,7 @@ impl Case {
             &Cluster {
                 node,
                 config: cfg,
-                live,
+                live: Live::Known(live),
                 excluded,
                 election: ElectionKey::FirstIp,
             },
@@ -278,4 +278,41 @@ fn bgp_readiness_is_per_address() {
         c.decide("n1", Some(&cfg), &live, &none),
         Verdict::Withdraw(Reason::NoEndpoints)
     );
+}
+
+#[test]
+fn without_a_live_list_the_nodes_with_a_ready_endpoint_are_the_candidates() {
+    // v0.8's RBAC may not list pods and there is no memberlist: a Cluster-policy service is
+    // elected among the nodes hosting a ready endpoint (as v0.8 did), never a node without
+    // one (which may run no speaker at all).
+    let cfg = config();
+    let excluded = set(&[]);
+    let mut case = Case::ips(&["10.20.30.1"]);
+    case.endpoints = Some(vec![
+        ep("10.1.0.1", "iris2", true),
+        ep("10.1.0.2", "iris1", false),
+    ]);
+    let svc = SpeakerService {
+        key: "ns/svc",
+        is_load_balancer: true,
+        ingress: &case.ingress,
+        local: false,
+        endpoints: case.endpoints.as_deref(),
+        shared_with: &[],
+    };
+    let verdict = |node: &'static str| {
+        decide(
+            &svc,
+            &Cluster {
+                node,
+                config: Some(&cfg),
+                live: Live::Unknown,
+                excluded: &excluded,
+                election: ElectionKey::FirstIp,
+            },
+        )
+    };
+    assert!(announces(&verdict("iris2")), "{:?}", verdict("iris2"));
+    assert!(!announces(&verdict("iris1")), "no ready endpoint there");
+    assert!(!announces(&verdict("iris3")), "not a candidate at all");
 }

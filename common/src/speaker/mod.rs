@@ -11,7 +11,9 @@ mod state;
 pub mod status;
 
 pub use advertise::{AdvertiseError, desired_routes};
-pub use decision::{Cluster, IpSharer, Reason, SpeakerService, Verdict, decide, layer2_owner};
+pub use decision::{
+    Cluster, IpSharer, Live, Reason, SpeakerService, Verdict, decide, layer2_owner,
+};
 pub use endpoints::{Endpoint, Readiness, Sources};
 pub use index::{Changed, Index, Relist};
 pub use state::{Announcements, Change, WithdrawReason};

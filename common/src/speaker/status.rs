@@ -190,6 +190,10 @@ pub struct Snapshot {
     pub config_loaded: bool,
     /// Live speakers (memberlist members, or Ready speaker pods without memberlist).
     pub members: Vec<String>,
+    /// Where `members` come from: `memberlist`, `speakerPods`, or `readyEndpointNodes` when
+    /// the RBAC may not list pods (v0.8 installs: candidates are the nodes with a ready
+    /// endpoint).
+    pub live_source: &'static str,
     pub services: BTreeMap<String, Arc<ServiceRow>>,
 }
 
@@ -230,6 +234,7 @@ struct Document<'a> {
     election_key_reason: &'static str,
     config_loaded: bool,
     members: &'a [String],
+    live_speakers: &'static str,
     memberlist: Option<&'a [MemberRow]>,
     #[serde(serialize_with = "values")]
     services: &'a BTreeMap<String, Arc<ServiceRow>>,
@@ -253,6 +258,7 @@ impl StatusView<'_> {
             election_key_reason: self.snapshot.election.source.explain(),
             config_loaded: self.snapshot.config_loaded,
             members: &self.snapshot.members,
+            live_speakers: self.snapshot.live_source,
             memberlist: self.memberlist,
             services: &self.snapshot.services,
             bgp_sessions: self.bgp,
@@ -269,7 +275,7 @@ impl StatusView<'_> {
         let mut out = String::with_capacity(128 * (s.services.len() + 8));
         let _ = writeln!(
             out,
-            "node: {}\nelection key: {} ({})\nconfig: {}\nmembers ({}): {}\n",
+            "node: {}\nelection key: {} ({})\nconfig: {}\nlive speakers from: {}\nmembers ({}): {}\n",
             s.node,
             s.election.key,
             s.election.source.explain(),
@@ -278,6 +284,7 @@ impl StatusView<'_> {
             } else {
                 "not loaded"
             },
+            s.live_source,
             s.members.len(),
             s.members.join(", ")
         );

@@ -5,7 +5,7 @@ use crate::config::{Config, Mode, parse};
 use crate::l2::election::ElectionKey;
 use crate::l2::election_key::KeyChoice;
 use crate::speaker::selfcheck::{Check, Finding};
-use crate::speaker::{Endpoint, decide};
+use crate::speaker::{Endpoint, Live, decide};
 
 const CONFIG: &str = "address-pools:\n- name: l2\n  protocol: layer2\n  addresses: [10.20.30.0/24]\n- name: b\n  protocol: bgp\n  addresses: [192.0.2.0/24]\n";
 
@@ -78,7 +78,7 @@ impl World {
         Cluster {
             node,
             config: self.config.as_ref(),
-            live: &self.live,
+            live: Live::Known(&self.live),
             excluded: &self.excluded,
             election: self.election,
         }

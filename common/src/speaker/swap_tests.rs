@@ -100,7 +100,7 @@ impl World {
         let cluster = Cluster {
             node,
             config: Some(config),
-            live: members,
+            live: Live::Known(members),
             excluded: &excluded,
             election,
         };

@@ -12,6 +12,11 @@ impl Speaker {
     pub fn with_status(mut self, board: Board) -> Self {
         board.set_bgp(self.bgp.status());
         board.set_election(self.settings.election);
+        board.set_live_source(if self.membership.is_some() {
+            super::LIVE_FROM_MEMBERLIST
+        } else {
+            super::LIVE_FROM_PODS
+        });
         if let Some(m) = &self.membership {
             board.set_memberlist(m.handle.clone());
         }

@@ -317,12 +317,14 @@ async fn a_slow_pod_list_does_not_delay_decisions() {
     no_forbidden(&f.api.requests());
 }
 
-/// Every install from v0.9.3 on, under its own RBAC: the speaker reads the endpoints API the
-/// release grants (v0.9: Endpoints; v0.10+: EndpointSlices), announces everything, and a
-/// refused EndpointSlices list is asked once, never retried.
+/// Every install from v0.8.3 on, under its own RBAC: the speaker reads the endpoints API the
+/// release grants (v0.8/v0.9: Endpoints; v0.10+: EndpointSlices), announces everything, and a
+/// refused EndpointSlices list is asked once, never retried. v0.8.3 may not list pods either:
+/// the owners are then elected among the nodes with a ready endpoint, as v0.8 did.
 #[tokio::test(start_paused = true)]
 async fn each_release_rbac_is_enough_to_announce() {
     for release in [
+        Release::V0_8_3,
         Release::V0_9_3,
         Release::V0_9_6,
         Release::V0_10_3,
@@ -338,7 +340,19 @@ async fn each_release_rbac_is_enough_to_announce() {
             .map(|r| r.path.clone())
             .collect();
         let slices = release >= Release::V0_10_3;
-        if slices {
+        if release == Release::V0_8_3 {
+            // No EndpointSlices and no pod list: the probe once, the pod poll every 30 s
+            // (picks the rule up if an operator adds it), logged once.
+            let probes = denied
+                .iter()
+                .filter(|p| p.contains("endpointslices"))
+                .count();
+            let polls = denied.iter().filter(|p| p.ends_with("/pods")).count();
+            assert_eq!(probes, 1);
+            assert!((18..=22).contains(&polls), "{polls} pod lists in 600 s");
+            let doc = status(&f.board).await;
+            assert_eq!(doc["liveSpeakers"], "readyEndpointNodes");
+        } else if slices {
             assert!(denied.is_empty(), "v{}: {denied:?}", release.version());
         } else {
             assert_eq!(
