@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# Layer 2 failover of the release `speaker` with memberlist, fast API server vs slow API server
+# (issue #17). Whole processes: three release speakers (the product binary, upstream v0.12.1's
+# DaemonSet env: METALLB_NODE_NAME, METALLB_HOST, METALLB_ML_BIND_ADDR, METALLB_ML_LABELS,
+# METALLB_ML_SECRET_KEY; memberlist with its default LAN timers unless ML_FAST=1) in network
+# namespaces on one bridge, host-network style (each namespace's only interface is on the bridge),
+# plus a client namespace, which also runs the fake API server (fake-apiserver) on the bridge.
+# The fake holds the cluster (scripts/bench/lib/failover_api.py objects): the `config` ConfigMap
+# with one layer2 pool of four VIPs, three Nodes, three Ready speaker pods (podIP = the node's
+# bridge IP, which memberlist joins), and per VIP a LoadBalancer Service (externalTrafficPolicy
+# Cluster, status.loadBalancer.ingress set) with ready endpoints on all three nodes.
+#
+# Per profile — API writes answered at once ("fast"), and every create, update and patch answered
+# after SLOW_MS ms ("slow", default 2000, set through the fake's POST /_fake/latency) — RUNS
+# runs (default 5), rotating over the VIPs. The same three speakers keep running across runs
+# and profiles; each run:
+#   1. the VIP's owner is read from the speakers' GET /status (:7472), which must agree with
+#      the §4.3 owner computed here independently, and with the only MAC answering ARP;
+#   2. the client sends a broadcast who-has for the VIP every 20 ms (arping -W 0.02) and
+#      tcpdump on its interface timestamps requests and replies; the owner gets SIGKILL;
+#   3. figure: time from the kill to the first reply from another node's MAC ("none" when no
+#      other MAC answers within SURVIVOR_WAIT s, default 20; left out of the median). Also reported:
+#      replies from any third MAC after that one (other_macs_after, must be 0), and, once the
+#      survivors' /status agree, the MACs answering ARP for the VIP (must be the new owner's
+#      alone: settled=ok);
+#      loop_stale_on: survivors whose memberlist dropped the killed node while their decision
+#      loop (/status "members") still counts it live, i.e. missed the membership change;
+#   4. the killed speaker is restarted, and the run ends when all three /status agree (three
+#      members, the expected owners) and each VIP is answered by its owner's MAC alone, twice,
+#      1 s apart; if they do not agree within 10 s, all three are restarted (restart=all on
+#      the run's line), up to 6 times.
+# Printed: every run, the median per profile, the slow/fast ratio of the medians, and the
+# Event POSTs the fake received per profile (the slow path was exercised: the new owner posts a
+# nodeAssigned Event, which takes SLOW_MS to be answered).
+#
+# Needs root; otherwise prints SKIP and exits 0. Nothing leaves the namespaces (prefix
+# foapi-$$-), which are removed on exit with every process started (by PID). A watchdog ends the
+# run after FOBENCH_TIMEOUT s (default 150 × RUNS + 120, counted after the builds).
+# Usage: scripts/bench/failover-api.sh [RUNS (5)] [SLOW_MS (2000)]
+# Environment: FOBENCH_KEEP=1 keeps the work dir (speaker and API logs, captures);
+# SPEAKER_BIN / FAKE_API_BIN use prebuilt binaries; ML_FAST=1 runs memberlist's fast profile;
+# CARGO_TARGET_DIR as for cargo.
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "SKIP: scripts/bench/failover-api.sh needs root (network namespaces and raw sockets); not run"
+    exit 0
+fi
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+RUNS=${1:-5}
+SLOW_MS=${2:-2000}
+P=foapi-$$
+WORK=$(mktemp -d /tmp/foapi.XXXXXX)
+VIPS=(192.168.79.100 192.168.79.101 192.168.79.102 192.168.79.103)
+HELPER=$ROOT/scripts/bench/lib/failover_api.py
+# How long the survivors get to agree after the kill (memberlist's default timers take ~5 s).
+SURVIVOR_WAIT=${SURVIVOR_WAIT:-20}
+API_PID=
+WATCHDOG=
+# shellcheck source=../lab/lib/failover_env.sh
+source "$ROOT/scripts/lab/lib/failover_env.sh"
+
+cleanup() {
+    trap '' INT TERM
+    set +e
+    if [[ -n $WATCHDOG ]]; then
+        local sleeper
+        sleeper=$(pgrep -P "$WATCHDOG")
+        kill "$WATCHDOG" 2>/dev/null
+        # shellcheck disable=SC2086 # one PID per line
+        [[ -n $sleeper ]] && kill $sleeper 2>/dev/null
+    fi
+    [[ -n $API_PID ]] && kill "$API_PID" 2>/dev/null
+    fo_cleanup # speakers (FO_PID), arping, tcpdump, then the namespaces
+    if [[ -n ${FOBENCH_KEEP:-} ]]; then echo "bench: kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'echo "bench: interrupted"; exit 1' INT TERM
+
+fo_install
+command -v curl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null; }
+
+# Two cargo runs: the fake's dependencies' features must not leak into the speaker's build.
+# The binaries are copied out at once (a shared target dir may be rebuilt by someone else).
+mkdir -p "$WORK/bin"
+OUT=${CARGO_TARGET_DIR:-$ROOT/target}/release
+if [[ -n ${SPEAKER_BIN:-} ]]; then
+    cp "$SPEAKER_BIN" "$WORK/bin/speaker"
+else
+    (cd "$ROOT" && cargo build -q --release --locked -p speaker --bin speaker)
+    cp "$OUT/speaker" "$WORK/bin/speaker"
+fi
+if [[ -n ${FAKE_API_BIN:-} ]]; then
+    cp "$FAKE_API_BIN" "$WORK/bin/fake-apiserver"
+else
+    (cd "$ROOT" && cargo build -q --release --locked -p fake-apiserver --bin fake-apiserver)
+    cp "$OUT/fake-apiserver" "$WORK/bin/fake-apiserver"
+fi
+SPEAKER=$WORK/bin/speaker
+
+( sleep "${FOBENCH_TIMEOUT:-$((150 * RUNS + 120))}" >/dev/null 2>&1; echo "bench: watchdog expired"; kill -TERM $$ ) &
+WATCHDOG=$!
+
+fo_topology
+API=192.168.79.2:6080
+node_ip() { echo "192.168.79.${FO_HOST[$1]}"; }
+nodes_arg() { local n; for n in "$@"; do printf '%s=%s,' "$n" "$(node_ip "$n")"; done; }
+VIPS_ARG=$(IFS=,; echo "${VIPS[*]}")
+python3 "$HELPER" objects "$(nodes_arg "${FO_NODES[@]}")" "$VIPS_ARG" >"$WORK/objects.ndjson"
+
+# The fake API server on the client's bridge address; $! is the server itself.
+ip netns exec "$P-client" "$WORK/bin/fake-apiserver" --addr "$API" --objects "$WORK/objects.ndjson" \
+    --kubeconfig-out "$WORK/kubeconfig" >"$WORK/api.out" 2>"$WORK/api.err" &
+API_PID=$!
+for _ in $(seq 100); do [[ -s $WORK/api.out ]] && break; sleep 0.05; done
+[[ -s $WORK/api.out ]] || { echo "bench: fake API server did not start: $(cat "$WORK/api.err")"; exit 1; }
+api() { ip netns exec "$P-client" curl -sf --max-time 5 "$@"; }
+
+# The DaemonSet's secret: the controller writes 128 random bytes, base64; the speaker keys
+# memberlist with the first 16 bytes.
+SECRET=$(head -c 128 /dev/urandom | base64 -w0)
+
+# spk_start NODE: the release speaker in the node's namespace, with the DaemonSet's env.
+spk_start() {
+    local node=$1 ip
+    ip=$(node_ip "$node")
+    # Not through a function: `ip netns exec` execs env, which execs the speaker: $! is it.
+    ip netns exec "$P-$node" env METALLB_NODE_NAME="$node" METALLB_HOST="$ip" \
+        METALLB_ML_BIND_ADDR="$ip" METALLB_ML_LABELS="app=metallb,component=speaker" \
+        METALLB_ML_SECRET_KEY="$SECRET" METALLB_NAMESPACE=metallb-system ${ML_FAST:+METALLB_ML_FAST=true} \
+        "$SPEAKER" --port=7472 --config=config --log-level=info --kubeconfig "$WORK/kubeconfig" \
+        >>"$WORK/$node.log" 2>&1 &
+    # shellcheck disable=SC2004 # an associative array: the key must be expanded
+    FO_PID[$node]=$!
+}
+
+# spk_state NODE...: "ok" once the listed (running) speakers agree as they must when exactly
+# they are alive; otherwise what differs.
+spk_state() { ip netns exec "$P-client" python3 "$HELPER" state "$(nodes_arg "$@")" "$VIPS_ARG"; }
+
+# wait_state SECONDS NODE...: polls every 100 ms.
+wait_state() {
+    local secs=$1 end s; shift
+    end=$(($(date +%s) + secs))
+    while (($(date +%s) < end)); do
+        s=$(spk_state "$@")
+        [[ $s == ok ]] && return 0
+        sleep 0.1
+    done
+    echo "bench: no agreement among $* after $secs s: $s" >&2
+    ip netns exec "$P-client" python3 "$HELPER" members "$(nodes_arg "$@")" | sed 's/^/bench:   /' >&2
+    return 1
+}
+
+# vips_answered_alone NODE...: each VIP is answered by its owner's MAC (among NODE...) alone.
+vips_answered_alone() {
+    local vip got want
+    for vip in "${VIPS[@]}"; do
+        want=${FO_MAC[$(fo_owner_of "$vip" "$@")]}
+        got=$(fo_arp_macs "$vip")
+        [[ $got == "$want" ]] || { echo "bench: $vip answered by '$got', want $want" >&2; return 1; }
+    done
+}
+
+# settle NODE...: agreement, then every VIP answered by its owner alone twice, 1 s apart.
+settle() {
+    local _
+    for _ in $(seq 10); do
+        wait_state 10 "$@" || return 1
+        vips_answered_alone "$@" && sleep 1 && [[ $(spk_state "$@") == ok ]] && vips_answered_alone "$@" && return 0
+        sleep 1
+    done
+    return 1
+}
+
+others() { local n; for n in "${FO_NODES[@]}"; do [[ $n != "$1" ]] && echo "$n"; done; }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
+event_posts() { api "http://$API/_fake/stats" | python3 -c 'import json, sys; print(json.load(sys.stdin)["requests"].get("create events", 0))'; }
+
+# restart_all: every speaker killed and started afresh until they agree, up to 6 times (a stuck
+# state must not leak into the next run; see loop_stale_on).
+restart_all() {
+    local node _
+    for _ in $(seq 6); do
+        for node in "${FO_NODES[@]}"; do
+            [[ -n ${FO_PID[$node]:-} ]] && fo_stop "$node" KILL
+        done
+        for node in "${FO_NODES[@]}"; do spk_start "$node"; done
+        settle "${FO_NODES[@]}" && return 0
+        echo "bench: fresh start did not agree, again" >&2
+    done
+    return 1
+}
+
+# one_kill RUN: sets LINE to the analysis of one SIGKILL of the owner of the run's VIP.
+one_kill() {
+    local run=$1 vip gone next rest since macs settled stuck
+    vip=${VIPS[$(((run - 1) % ${#VIPS[@]}))]}
+    gone=$(fo_owner_of "$vip" "${FO_NODES[@]}")
+    mapfile -t rest < <(others "$gone")
+    next=$(fo_owner_of "$vip" "${rest[@]}")
+    fo_capture_start "$WORK/cap-$PROFILE-$run.txt"
+    fo_arping_start "$vip"
+    sleep 0.5
+    since=$(date +%s.%N)
+    kill -KILL "${FO_PID[$gone]}"
+    echo "$since SIGKILL" >>"$WORK/$gone.log"
+    wait "${FO_PID[$gone]}" 2>/dev/null || true
+    unset "FO_PID[$gone]"
+    wait_state "$SURVIVOR_WAIT" "${rest[@]}" || true
+    sleep 0.5
+    fo_arping_stop
+    fo_capture_stop
+    macs=$(fo_arp_macs "$vip")
+    [[ $macs == "${FO_MAC[$next]}" ]] && settled=ok || settled="FAIL(answered by '$macs', want ${FO_MAC[$next]})"
+    # Survivors whose memberlist declared the killed node dead but whose decision loop still
+    # counts it live (their /status "members").
+    stuck=$(ip netns exec "$P-client" python3 "$HELPER" stale "$(nodes_arg "${rest[@]}")" "$gone")
+    LINE="$(python3 "$HELPER" analyse "$WORK/cap-$PROFILE-$run.txt" "$vip" "$since" "${FO_MAC[$gone]}") settled=$settled loop_stale_on=$stuck killed=$gone expected_next=$next(${FO_MAC[$next]}) vip=$vip"
+    # Back to three members and one stable owner per VIP before the next run; if the restarted
+    # speaker and the others do not agree, all three are restarted.
+    spk_start "$gone"
+    if ! settle "${FO_NODES[@]}"; then
+        echo "bench: no stable owners after restarting $gone: restarting all three" >&2
+        LINE="$LINE restart=all"
+        restart_all || { echo "bench: no stable owners even after restarting all three" >&2; return 1; }
+    fi
+}
+
+echo "bench: machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "bench: speaker $(sha256sum "$SPEAKER" | cut -c1-12), memberlist ${ML_FAST:+fast}${ML_FAST:-default LAN} timers, $RUNS runs per profile, slow = ${SLOW_MS} ms on create,update,patch"
+for node in "${FO_NODES[@]}"; do spk_start "$node"; done
+settle "${FO_NODES[@]}" || restart_all || { echo "bench: the three speakers did not agree"; exit 1; }
+ip netns exec "$P-client" python3 "$HELPER" members "$(nodes_arg "${FO_NODES[@]}")" | sed 's/^/bench: memberlist: /'
+
+for PROFILE in fast slow; do
+    ms=0
+    [[ $PROFILE == slow ]] && ms=$SLOW_MS
+    api -X POST "http://$API/_fake/latency?verbs=create,update,patch&ms=$ms" >/dev/null
+    # The latency is in force: an Event POST as the speaker sends it, timed.
+    t0=$(date +%s%N)
+    api -X POST -H 'Content-Type: application/json' "http://$API/api/v1/namespaces/default/events" \
+        -d "{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"name\":\"probe-$PROFILE\",\"namespace\":\"default\"},\"involvedObject\":{\"kind\":\"Service\",\"namespace\":\"default\",\"name\":\"svc-0\"},\"reason\":\"probe\",\"message\":\"latency probe\",\"type\":\"Normal\"}" >/dev/null
+    echo "bench: $PROFILE: an Event POST took $((($(date +%s%N) - t0) / 1000000)) ms"
+    posts0=$(event_posts)
+    : >"$WORK/kill-$PROFILE.txt"
+    for run in $(seq "$RUNS"); do
+        one_kill "$run"
+        echo "bench: $PROFILE run $run: $LINE"
+        echo "$LINE" >>"$WORK/kill-$PROFILE.txt"
+    done
+    echo "bench: $PROFILE: the speakers POSTed $(($(event_posts) - posts0 - 1)) Events during the runs"
+done
+
+# takeover=none (no other MAC answered within SURVIVOR_WAIT s) is listed, and left out of the median.
+takeovers() { sed -n 's/.*takeover=\([0-9.]*\|none\) .*/\1/p' "$WORK/kill-$1.txt"; }
+summary() {
+    local t m
+    t=$(takeovers "$1")
+    m=$(grep -v none <<<"$t" | median)
+    echo "$m"
+}
+m_fast=$(summary fast)
+m_slow=$(summary slow)
+none_fast=$(takeovers fast | grep -c none || true)
+none_slow=$(takeovers slow | grep -c none || true)
+bad=$(cat "$WORK/kill-fast.txt" "$WORK/kill-slow.txt" | grep -cv 'settled=ok' || true)
+echo "RESULT fast API: SIGKILL→first reply from another MAC: median $m_fast s over the runs with a takeover; runs: $(takeovers fast | paste -sd' '); no takeover within ${SURVIVOR_WAIT} s: $none_fast of $RUNS"
+echo "RESULT slow API (${SLOW_MS} ms writes): median $m_slow s over the runs with a takeover; runs: $(takeovers slow | paste -sd' '); no takeover within ${SURVIVOR_WAIT} s: $none_slow of $RUNS"
+echo "RESULT slow/fast ratio of the medians: $(awk -v s="$m_slow" -v f="$m_fast" 'BEGIN { if (f > 0 && s > 0) printf "%.2f", s / f; else print "n/a" }')"
+echo "RESULT runs whose VIP was not answered by the new owner alone after failover: $bad of $((2 * RUNS))"
+((bad == 0))

@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Helpers of scripts/bench/failover-api.sh (Layer 2 failover of the release speaker against
+the fake API server). Three subcommands:
+
+objects NODES VIPS           NDJSON of the cluster for `fake-apiserver --objects`: the MetalLB
+                             `config` ConfigMap (one layer2 pool holding the VIPs), the Nodes, a
+                             Ready speaker pod per node (podIP = hostIP = the node's bridge IP),
+                             and per VIP a LoadBalancer Service (externalTrafficPolicy Cluster,
+                             status.loadBalancer.ingress set, as the controller leaves it) with an
+                             EndpointSlice holding a ready endpoint on every node.
+state NODES VIPS             Reads every listed node's GET /status (:7472) and prints "ok", or
+                             what still differs, against the state those nodes must reach when
+                             exactly they are alive: memberlist members = the listed nodes,
+                             every service's owner = the §4.3 owner among them (sha256 of
+                             "node#ip", computed here independently of the Rust code), and each
+                             node announcing exactly the services it owns.
+analyse CAPTURE VIP SINCE OLD_MAC
+                             From tcpdump's text capture of the client's interface: the first
+                             reply to the client for VIP after SINCE from a MAC other than
+                             OLD_MAC, and what else answered.
+
+stale NODES KILLED           The nodes whose memberlist no longer holds KILLED but whose decision
+                             loop (/status "members") still counts it live.
+members NODES                memberlist's own view (name@addr/state) from each node's /status.
+
+NODES is "name=ip,name=ip,…"; VIPS is "ip,ip,…". Services are default/svc-0… in VIP order.
+"""
+import hashlib
+import json
+import sys
+import urllib.request
+
+NS = "metallb-system"
+CLIENT_MAC = "02:00:00:00:03:0c"
+
+
+def parse_nodes(text):
+    return dict(item.split("=", 1) for item in text.split(",") if item)
+
+
+def owner(vip, nodes):
+    return min(nodes, key=lambda n: (hashlib.sha256(f"{n}#{vip}".encode()).hexdigest(), n))
+
+
+def service_key(i):
+    return "default/svc-%d" % i
+
+
+def objects(nodes, vips):
+    out = []
+    pool = "address-pools:\n- name: default\n  protocol: layer2\n  addresses:\n" + "".join(
+        "  - %s/32\n" % v for v in vips)
+    out.append({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "config", "namespace": NS}, "data": {"config": pool}})
+    for name, ip in nodes.items():
+        out.append({"apiVersion": "v1", "kind": "Node",
+                    "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name,
+                                                          "kubernetes.io/os": "linux"}},
+                    "status": {"addresses": [{"type": "InternalIP", "address": ip},
+                                             {"type": "Hostname", "address": name}],
+                               "conditions": [{"type": "Ready", "status": "True"}]}})
+        out.append({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": "speaker-" + name, "namespace": NS,
+                                 "labels": {"app": "metallb", "component": "speaker"}},
+                    "spec": {"nodeName": name, "hostNetwork": True,
+                             "containers": [{"name": "speaker", "image": "metallb-rs/speaker"}]},
+                    "status": {"phase": "Running", "hostIP": ip, "podIP": ip,
+                               "podIPs": [{"ip": ip}],
+                               "conditions": [{"type": "Ready", "status": "True"}]}})
+    for i, vip in enumerate(vips):
+        name = "svc-%d" % i
+        out.append({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": name, "namespace": "default", "uid": "uid-svc-%d" % i,
+                                 "labels": {"app": name}},
+                    "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.%d" % (10 + i),
+                             "clusterIPs": ["10.96.0.%d" % (10 + i)],
+                             "ports": [{"name": "http", "port": 80, "protocol": "TCP",
+                                        "targetPort": 8080}],
+                             "selector": {"app": name}, "externalTrafficPolicy": "Cluster",
+                             "sessionAffinity": "None", "ipFamilies": ["IPv4"],
+                             "ipFamilyPolicy": "SingleStack"},
+                    "status": {"loadBalancer": {"ingress": [{"ip": vip}]}}})
+        out.append({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                    "metadata": {"name": name + "-abcde", "namespace": "default",
+                                 "labels": {"kubernetes.io/service-name": name}},
+                    "addressType": "IPv4",
+                    "endpoints": [{"addresses": ["10.244.%d.%d" % (j, 10 + i)],
+                                   "conditions": {"ready": True, "serving": True,
+                                                  "terminating": False},
+                                   "nodeName": n}
+                                  for j, n in enumerate(nodes)],
+                    "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]})
+    for o in out:
+        print(json.dumps(o))
+
+
+def state(nodes, vips):
+    names = sorted(nodes)
+    want_owner = {service_key(i): owner(v, names) for i, v in enumerate(vips)}
+    problems = []
+    for name in names:
+        try:
+            with urllib.request.urlopen("http://%s:7472/status" % nodes[name], timeout=1) as r:
+                doc = json.load(r)
+        except Exception as e:  # noqa: BLE001 - any failure means "not there yet"
+            problems.append("%s: /status: %s" % (name, e))
+            continue
+        members = sorted(doc.get("members") or [])
+        if members != names:
+            problems.append("%s: members %s" % (name, ",".join(members)))
+        rows = {row["service"]: row for row in doc.get("services") or []}
+        for key, want in want_owner.items():
+            row = rows.get(key)
+            if row is None:
+                problems.append("%s: no row for %s" % (name, key))
+                continue
+            if row.get("owner") != want:
+                problems.append("%s: %s owner %s, want %s" % (name, key, row.get("owner"), want))
+            announcing = row.get("decision") == "announcing"
+            if announcing != (want == name):
+                problems.append("%s: %s decision %s" % (name, key, row.get("decision")))
+    print("ok" if not problems else "; ".join(problems))
+
+
+def members(nodes):
+    for name in sorted(nodes):
+        try:
+            with urllib.request.urlopen("http://%s:7472/status" % nodes[name], timeout=1) as r:
+                doc = json.load(r)
+        except Exception as e:  # noqa: BLE001
+            print("%s: /status: %s" % (name, e))
+            continue
+        rows = doc.get("memberlist") or []
+        print("%s sees: %s" % (name, " ".join("%s@%s/%s" % (m["name"], m["addr"], m["state"])
+                                               for m in rows)))
+
+
+def stale(nodes, killed):
+    """Nodes whose memberlist dropped KILLED while their decision loop still counts it live."""
+    out = []
+    for name in sorted(nodes):
+        try:
+            with urllib.request.urlopen("http://%s:7472/status" % nodes[name], timeout=1) as r:
+                doc = json.load(r)
+        except Exception:  # noqa: BLE001
+            continue
+        in_ml = any(m["name"] == killed for m in doc.get("memberlist") or [])
+        in_loop = killed in (doc.get("members") or [])
+        if in_loop and not in_ml:
+            out.append(name)
+    print(",".join(out) or "none")
+
+
+def analyse(path, vip, since, old):
+    since = float(since)
+    reqs, reps = [], []  # reps: (ts, mac)
+    for line in open(path):
+        parts = line.split()
+        if len(parts) < 4:
+            continue
+        try:
+            ts = float(parts[0])
+        except ValueError:
+            continue
+        src, dst = parts[1], parts[3].rstrip(",")
+        if f"who-has {vip} tell" in line and src == CLIENT_MAC:
+            reqs.append(ts)
+        elif f"Reply {vip} is-at" in line and dst == CLIENT_MAC:
+            reps.append((ts, src))
+    reps.sort()
+    old_before = [ts for ts, m in reps if m == old and ts < since]
+    first = next(((ts, m) for ts, m in reps if ts >= since and m != old), None)
+    after = [m for ts, m in reps if first is not None and ts > first[0]]
+    others = sum(1 for m in after if m != first[1]) if first else 0
+    old_after_kill = sum(1 for ts, m in reps if m == old and ts > since)
+    reqs_after = [t for t in reqs if t >= since]
+    took = "none" if first is None else "%.3f" % (first[0] - since)
+    new = "none" if first is None else first[1]
+    last_old = "none" if not old_before else "%.3f" % (since - old_before[-1])
+    print(f"takeover={took} new_mac={new} other_macs_after={others} old_after_kill={old_after_kill} "
+          f"old_last_reply_before_kill={last_old} requests={len(reqs_after)}")
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "objects":
+        objects(parse_nodes(args[0]), args[1].split(","))
+    elif cmd == "state":
+        state(parse_nodes(args[0]), args[1].split(","))
+    elif cmd == "stale":
+        stale(parse_nodes(args[0]), args[1])
+    elif cmd == "members":
+        members(parse_nodes(args[0]))
+    elif cmd == "analyse":
+        analyse(*args)
+    else:
+        sys.exit("unknown subcommand " + cmd)
+
+
+if __name__ == "__main__":
+    main()
