@@ -271,6 +271,11 @@ impl Owner {
                     tokio::spawn(open_stream(id, to, payload, deadline, self.io_tx.clone()));
                 }
                 Output::Event(e) => {
+                    // The member list first: the loop reads it as soon as the event arrives,
+                    // on another thread. Published after the rest of the output (UDP sends
+                    // awaited in between), the loop could read the old list, see no change and
+                    // drop the event, keeping a dead node as owner until the next change.
+                    self.publish_members();
                     let _ = self.notify.send(Notification::Event(e));
                 }
                 Output::JoinFinished { peer, result } => {
@@ -288,6 +293,11 @@ impl Owner {
                 }
             }
         }
+        self.publish_members();
+    }
+
+    /// Makes the machine's current member list the one [`Handle::members`] returns.
+    fn publish_members(&self) {
         let members = self.machine.members();
         self.members.send_if_modified(|m| {
             let changed = *m != members;
@@ -420,5 +430,62 @@ mod tests {
         let members = [member("a", "10.0.0.1:7946"), member("b", "10.0.0.2:8000")];
         assert_eq!(missing(&peers, &members), vec![peers[2]]);
         assert!(missing(&[], &members).is_empty());
+    }
+
+    /// A free loopback port for UDP and TCP alike (memberlist binds both).
+    fn free_port() -> SocketAddr {
+        loop {
+            let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let addr = tcp.local_addr().expect("addr");
+            if std::net::UdpSocket::bind(addr).is_ok() {
+                return addr;
+            }
+        }
+    }
+
+    /// Whenever the loop is told of a membership change, [`Handle::members`] already shows
+    /// it: the loop reads the list on another thread the moment the event arrives, and a
+    /// stale read there once kept a killed owner elected (no node answered its IPs).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_member_list_is_current_when_an_event_arrives() {
+        let addrs = [free_port(), free_port(), free_port()];
+        let mut nodes = Vec::new();
+        for (i, addr) in addrs.iter().enumerate() {
+            let config = ml::Config::fast(format!("n{i}"), *addr);
+            nodes.push(start(config, *addr).await.expect("start"));
+        }
+        let (a, mut events) = nodes.remove(0);
+        for (node, _) in &nodes {
+            node.join(vec![addrs[0]]).await;
+        }
+        let mut seen = 0;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let (mut left, mut leave_sent) = (false, false);
+        while tokio::time::Instant::now() < deadline && !left {
+            let Ok(Some(n)) = tokio::time::timeout(Duration::from_secs(1), events.recv()).await
+            else {
+                if seen >= 3 && !leave_sent {
+                    // Everyone joined: one leaves.
+                    let (node, _) = nodes.remove(1);
+                    node.leave(Duration::from_secs(1)).await;
+                    leave_sent = true;
+                }
+                continue;
+            };
+            let names: Vec<String> = a.members().into_iter().map(|m| m.name).collect();
+            match n {
+                Notification::Event(ml::Event::Joined(m)) => {
+                    assert!(names.contains(&m.name), "{} joined, list {names:?}", m.name);
+                    seen += 1;
+                }
+                Notification::Event(ml::Event::Left(m)) => {
+                    assert!(!names.contains(&m.name), "{} left, list {names:?}", m.name);
+                    left = true;
+                    seen += 1;
+                }
+                _ => {}
+            }
+        }
+        assert!(left && seen >= 4, "joins and a leave expected, saw {seen}");
     }
 }
