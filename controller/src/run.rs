@@ -191,20 +191,23 @@ impl Shell {
         let mut listing: BTreeSet<String> = BTreeSet::new();
         let mut listed_config: Option<Option<String>> = None;
         let mut last_config: Option<String> = None;
-        let mut config_health = WatchHealth::new("watchConfigMap");
-        let mut service_health = WatchHealth::new("watchServices");
+        let forbidden = &self.metrics.forbidden;
+        let mut config_health =
+            WatchHealth::new("watchConfigMap").reporting("configmaps", forbidden.clone());
+        let mut service_health =
+            WatchHealth::new("watchServices").reporting("services", forbidden.clone());
 
         loop {
             let deadline = self.queue.next_deadline();
             let actions = tokio::select! {
                 ev = config_events.next() => match ev {
                     Some(Ok(ev)) => { config_health.ok(now()); self.config_event(&mut rec, ev, &mut listed_config, &mut last_config) }
-                    Some(Err(e)) => { config_health.error(&e, now()); Vec::new() }
+                    Some(Err(e)) => { config_health.watch_error(&e, now()); Vec::new() }
                     None => anyhow::bail!("configmap watch ended"),
                 },
                 ev = service_events.next() => match ev {
                     Some(Ok(ev)) => { service_health.ok(now()); service_event(&mut rec, ev, &mut listing) }
-                    Some(Err(e)) => { service_health.error(&e, now()); Vec::new() }
+                    Some(Err(e)) => { service_health.watch_error(&e, now()); Vec::new() }
                     None => anyhow::bail!("service watch ended"),
                 },
                 Some(done) = self.writes.join_next(), if !self.writes.is_empty() => {

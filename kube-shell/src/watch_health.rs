@@ -5,9 +5,10 @@
 use std::time::{Duration, Instant};
 
 /// Tracks whether a watch is failing.
-#[derive(Debug)]
 pub struct WatchHealth {
     what: &'static str,
+    /// The resource watched and where a 403 is reported (see [`WatchHealth::reporting`]).
+    forbidden: Option<(&'static str, crate::Forbidden)>,
     failing: Option<(Instant, u64)>,
 }
 
@@ -30,8 +31,15 @@ impl WatchHealth {
     pub const fn new(what: &'static str) -> Self {
         Self {
             what,
+            forbidden: None,
             failing: None,
         }
+    }
+
+    /// Reports a 403 on `resource` (`endpointslices.discovery.k8s.io`, …) to `forbidden`.
+    pub fn reporting(mut self, resource: &'static str, forbidden: crate::Forbidden) -> Self {
+        self.forbidden = Some((resource, forbidden));
+        self
     }
 
     /// A watch error at `now`: logged when it starts an outage.
@@ -53,6 +61,33 @@ impl WatchHealth {
             _ => tracing::debug!(op = self.what, error = %error, "watch still failing"),
         }
         t
+    }
+
+    /// A watcher's error at `now`: a 403 is also reported as a missing `list`/`watch` rule
+    /// (when [`WatchHealth::reporting`]).
+    pub fn watch_error(
+        &mut self,
+        error: &kube::runtime::watcher::Error,
+        now: Instant,
+    ) -> Transition {
+        use kube::runtime::watcher::Error as E;
+        let Some((resource, forbidden)) = &self.forbidden else {
+            return self.error(error, now);
+        };
+        let resource = *resource;
+        let denied = match error {
+            E::InitialListFailed(e) => crate::Denied::of(e, "list", resource),
+            E::WatchStartFailed(e) | E::WatchFailed(e) => crate::Denied::of(e, "watch", resource),
+            E::WatchError(s) if s.code == 403 => Some(crate::Denied {
+                verb: "watch".into(),
+                resource: resource.into(),
+            }),
+            _ => None,
+        };
+        if let Some(d) = denied {
+            forbidden.report(&d, "the watch retries with back-off");
+        }
+        self.error(error, now)
     }
 
     /// An event arrived: the watch works.
@@ -101,5 +136,27 @@ mod tests {
             h.error(&"again", t0 + Duration::from_secs(62)),
             Transition::Failing
         );
+    }
+
+    #[test]
+    fn a_refused_watch_is_reported_as_a_missing_rule() {
+        let registry = prometheus::Registry::new();
+        let forbidden = crate::Forbidden::new(&registry).expect("register");
+        let mut h = WatchHealth::new("watchNodes").reporting("nodes", forbidden);
+        let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "status": "Failure", "reason": "Forbidden", "code": 403, "message": "nodes is forbidden"
+        }))
+        .expect("status");
+        let e =
+            kube::runtime::watcher::Error::InitialListFailed(kube::Error::Api(Box::new(status)));
+        let t0 = Instant::now();
+        assert_eq!(h.watch_error(&e, t0), Transition::Failing);
+        assert_eq!(h.watch_error(&e, t0), Transition::StillFailing);
+        let counted: f64 = registry
+            .gather()
+            .iter()
+            .flat_map(|f| f.get_metric().iter().map(|m| m.get_counter().get_value()))
+            .sum();
+        assert_eq!(counted, 2.0);
     }
 }

@@ -116,6 +116,7 @@ impl Speaker {
     ) -> Self {
         Self {
             index: Index::new(settings.node.clone()),
+            watch_health: feed::Healths::new(&metrics.forbidden),
             events: EventSink::spawn_reporting(
                 client.clone(),
                 COMPONENT,
@@ -129,7 +130,6 @@ impl Speaker {
             live: BTreeSet::new(),
             pods_forbidden: false,
             announcements: Announcements::default(),
-            watch_health: feed::Healths::default(),
             membership,
             bgp,
             status: crate::status::Board::default(),

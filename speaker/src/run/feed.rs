@@ -34,7 +34,7 @@ fn feed<K, I: Relist>(
         }
         Err(e) => {
             // Logged once per outage; kube-runtime's back-off retries.
-            health.error(&e, now);
+            health.watch_error(&e, now);
             return Changed::default();
         }
     };
@@ -179,13 +179,15 @@ pub(super) struct Healths {
     nodes: WatchHealth,
 }
 
-impl Default for Healths {
-    fn default() -> Self {
+impl Healths {
+    pub(super) fn new(forbidden: &kube_shell::Forbidden) -> Self {
+        let f = || forbidden.clone();
         Self {
-            config: WatchHealth::new("watchConfigMap"),
-            services: WatchHealth::new("watchServices"),
-            endpoints: WatchHealth::new("watchEndpoints"),
-            nodes: WatchHealth::new("watchNodes"),
+            config: WatchHealth::new("watchConfigMap").reporting("configmaps", f()),
+            services: WatchHealth::new("watchServices").reporting("services", f()),
+            // Which endpoints API is watched is decided once; a 403 there is either.
+            endpoints: WatchHealth::new("watchEndpoints").reporting("endpoints", f()),
+            nodes: WatchHealth::new("watchNodes").reporting("nodes", f()),
         }
     }
 }
