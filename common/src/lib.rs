@@ -8,13 +8,8 @@
 
 pub mod allocator;
 pub mod bgp;
-pub mod cli;
 pub mod config;
 pub mod gotext;
-#[cfg(feature = "k8s")]
-pub mod k8s_event;
 pub mod l2;
-pub mod logfmt;
 pub mod memberlist;
-pub mod metrics;
 pub mod speaker;

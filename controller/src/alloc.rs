@@ -9,7 +9,7 @@ use common::allocator::{
 };
 use common::config::Config;
 use common::gotext::ip_string;
-use common::k8s_event::EventType;
+use kube_shell::k8s_event::EventType;
 
 use crate::k8s::service::SvcView;
 use crate::reconcile::{Allocation, Decision};
@@ -97,6 +97,6 @@ fn log_notes(key: &str, c: &Convergence) {
         };
         let mut fields = note.fields();
         fields.push(("service", serde_json::Value::from(key)));
-        common::logfmt::emit(level, concat!("alloc.rs:", line!()), fields);
+        kube_shell::logfmt::emit(level, concat!("alloc.rs:", line!()), fields);
     }
 }

@@ -127,7 +127,7 @@ async fn a_conflict_reads_the_service_again_for_a_new_decision() {
 #[tokio::test]
 async fn events_are_core_v1() {
     let (client, mut handle) = client();
-    let about = common::k8s_event::Regarding {
+    let about = kube_shell::k8s_event::Regarding {
         kind: "Service",
         namespace: "shop".into(),
         name: "web".into(),
@@ -136,7 +136,7 @@ async fn events_are_core_v1() {
     let sink = kube_shell::EventSink::spawn(client, "metallb-controller");
     sink.post(
         about,
-        common::k8s_event::EventType::Normal,
+        kube_shell::k8s_event::EventType::Normal,
         "IPAllocated",
         "Assigned IP [\"192.0.2.10\"]",
     );

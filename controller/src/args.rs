@@ -2,7 +2,7 @@
 //! flag syntax too, plus offline subcommands.
 
 use clap::{Parser, Subcommand};
-use common::cli::CommonArgs;
+use kube_shell::cli::CommonArgs;
 
 #[derive(Debug, Parser)]
 #[command(

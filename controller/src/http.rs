@@ -16,7 +16,7 @@ pub fn router(registry: Registry) -> Router {
             async move {
                 (
                     [(CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    common::metrics::render(&registry),
+                    kube_shell::metrics::render(&registry),
                 )
                     .into_response()
             }
@@ -40,8 +40,8 @@ mod tests {
     #[tokio::test]
     async fn metrics_serves_upstream_names() {
         let registry = Registry::new();
-        let k8s = common::metrics::K8sClient::new(&registry).expect("register");
-        let alloc = common::metrics::Allocator::new(&registry).expect("register");
+        let k8s = kube_shell::metrics::K8sClient::new(&registry).expect("register");
+        let alloc = kube_shell::metrics::Allocator::new(&registry).expect("register");
         k8s.config_loaded_bool.set(1);
         alloc
             .addresses_total

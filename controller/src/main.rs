@@ -22,7 +22,7 @@ use common::config::Mode;
 use args::{Args, Command};
 
 fn main() -> ExitCode {
-    let args: Args = common::cli::parse_go_args();
+    let args: Args = kube_shell::cli::parse_go_args();
     let level = match args.common.level() {
         Ok(l) => l,
         Err(e) => {
@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     };
     match &args.command {
         Some(Command::CheckConfig { path }) => {
-            ExitCode::from(common::cli::check_config_main(path, Mode::Controller))
+            ExitCode::from(kube_shell::cli::check_config_main(path, Mode::Controller))
         }
         Some(Command::Plan {
             config,
@@ -40,7 +40,7 @@ fn main() -> ExitCode {
             output,
         }) => plan_command(config, services, output),
         None => {
-            common::logfmt::install(level);
+            kube_shell::logfmt::install(level);
             tracing::info!(
                 version = env!("CARGO_PKG_VERSION"),
                 "metallb-rs controller starting version {} (MetalLB v0.12 compatible)",
@@ -80,11 +80,11 @@ fn plan_command(config: &str, services: &str, output: &str) -> ExitCode {
     match plan::run(&cfg, &svcs) {
         Ok(rows) if output == "json" => {
             let json = serde_json::to_string_pretty(&plan::to_json(&rows)).unwrap_or_default();
-            common::cli::print_stdout(&format!("{json}\n"));
+            kube_shell::cli::print_stdout(&format!("{json}\n"));
             ExitCode::SUCCESS
         }
         Ok(rows) => {
-            common::cli::print_stdout(&plan::to_table(&rows));
+            kube_shell::cli::print_stdout(&plan::to_table(&rows));
             ExitCode::SUCCESS
         }
         Err(e) => {

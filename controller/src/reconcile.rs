@@ -13,7 +13,7 @@ use std::sync::Arc;
 use common::config::{Config, Loaded, Mode, ReloadOutcome};
 
 use crate::k8s::service::SvcView;
-use common::k8s_event::EventType;
+use kube_shell::k8s_event::EventType;
 
 /// One service's outcome from the allocation rules.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

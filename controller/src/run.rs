@@ -18,7 +18,7 @@ use crate::k8s::secret;
 use crate::k8s::service::{SvcView, status_body};
 use crate::queue::RetryQueue;
 use crate::reconcile::{Action, Allocation, Reconciler};
-use common::k8s_event::{EventType, Regarding};
+use kube_shell::k8s_event::{EventType, Regarding};
 use kube_shell::{EventSink, WatchHealth};
 
 /// Status writes in flight at once: enough that the API server, not we, sets the pace.
@@ -74,9 +74,9 @@ pub(crate) async fn reconcile_loop<A: Allocation>(
 }
 
 pub(crate) struct Metrics {
-    k8s: common::metrics::K8sClient,
+    k8s: kube_shell::metrics::K8sClient,
     pub(crate) forbidden: kube_shell::Forbidden,
-    alloc: common::metrics::Allocator,
+    alloc: kube_shell::metrics::Allocator,
     pools: BTreeSet<String>,
 }
 
@@ -87,8 +87,8 @@ impl Metrics {
         ))?;
         Ok(Self {
             forbidden: kube_shell::Forbidden::new(registry)?,
-            k8s: common::metrics::K8sClient::new(registry)?,
-            alloc: common::metrics::Allocator::new(registry)?,
+            k8s: kube_shell::metrics::K8sClient::new(registry)?,
+            alloc: kube_shell::metrics::Allocator::new(registry)?,
             pools: BTreeSet::new(),
         })
     }

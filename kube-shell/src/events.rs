@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use common::k8s_event::{Dedup, EventType, Regarding, SpamFilter, event_object};
+use crate::k8s_event::{Dedup, EventType, Regarding, SpamFilter, event_object};
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, PostParams};

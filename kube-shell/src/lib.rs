@@ -1,10 +1,15 @@
-//! The thin Kubernetes shell both binaries share: what talks to the API server or binds a
-//! socket on behalf of the pure logic in `common`, written once (docs/kubernetes.md).
+//! The shell both binaries share around the pure logic in `common`, written once
+//! (docs/kubernetes.md): the API client, Event posting, watch health and RBAC refusals, the
+//! listener, and the process-wide pieces — command line, log format, Prometheus metrics.
 
+pub mod cli;
 pub mod client;
 pub mod events;
 pub mod forbidden;
+pub mod k8s_event;
 pub mod listen;
+pub mod logfmt;
+pub mod metrics;
 pub mod watch_health;
 
 pub use events::EventSink;

@@ -81,7 +81,7 @@ fn bench(c: &mut Criterion) {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let app = speaker::http::router(common::metrics::Exposition::default(), board);
+        let app = speaker::http::router(kube_shell::metrics::Exposition::default(), board);
         tokio::spawn(async move { axum::serve(listener, app).await });
         addr
     });

@@ -22,8 +22,8 @@ use anyhow::{Context as _, bail};
 use clap::Parser;
 use common::bgp::{DesiredRoutes, Prefix, RouteAttrs};
 use common::config::{Community, Labels, Mode, parse};
-use common::metrics::{Bgp, render};
 use ipnet::IpNet;
+use kube_shell::metrics::{Bgp, render};
 use prometheus::Registry;
 use speaker::bgp::BgpSpeaker;
 use tokio::signal::unix::{SignalKind, signal};
@@ -149,7 +149,7 @@ fn all_routes(args: &Args) -> anyhow::Result<DesiredRoutes> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .event_format(common::logfmt::MetalLbJson)
+        .event_format(kube_shell::logfmt::MetalLbJson)
         .with_writer(std::io::stdout)
         .init();
     let args = Args::parse();

@@ -3,8 +3,8 @@
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Parser, Subcommand};
-use common::cli::{CommonArgs, parse_go_bool};
 use common::l2::election_key::{ElectionKey, KeyChoice};
+use kube_shell::cli::{CommonArgs, parse_go_bool};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -122,7 +122,7 @@ mod tests {
             .chain(args.iter().copied())
             .map(str::to_owned);
         let (parsed, matches) =
-            common::cli::go_args_from::<Args>(argv).map_err(|e| e.to_string())?;
+            kube_shell::cli::go_args_from::<Args>(argv).map_err(|e| e.to_string())?;
         parsed.election(&matches)
     }
 

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::http::Uri;
 use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
-use common::metrics::Exposition;
+use kube_shell::metrics::Exposition;
 
 use crate::status::{Board, Format};
 

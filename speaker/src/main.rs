@@ -16,7 +16,7 @@ use args::{Args, Command};
 const DEFAULT_SPEAKER_LABELS: &str = "app=metallb,component=speaker";
 
 fn main() -> ExitCode {
-    let (args, matches): (Args, _) = common::cli::parse_go_args_with_matches();
+    let (args, matches): (Args, _) = kube_shell::cli::parse_go_args_with_matches();
     let level = match args.common.level() {
         Ok(l) => l,
         Err(e) => {
@@ -25,7 +25,10 @@ fn main() -> ExitCode {
         }
     };
     if let Some(Command::CheckConfig { path }) = &args.command {
-        return ExitCode::from(common::cli::check_config_main(path, Mode::NativeSpeaker));
+        return ExitCode::from(kube_shell::cli::check_config_main(
+            path,
+            Mode::NativeSpeaker,
+        ));
     }
     let election = match args.election(&matches) {
         Ok(e) => e,
@@ -35,7 +38,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(Command::ElectionKey) = &args.command {
-        common::cli::print_stdout(&format!(
+        kube_shell::cli::print_stdout(&format!(
             "{} ({})\n",
             election.key,
             election.source.explain()
@@ -54,7 +57,7 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     };
     speaker::tune_allocator(); // before the runtime starts its threads
-    common::logfmt::install(level);
+    kube_shell::logfmt::install(level);
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         "metallb-rs speaker starting version {} (MetalLB v0.12 compatible)",
@@ -96,18 +99,18 @@ async fn run(
     let namespace = args.common.namespace().map_err(anyhow::Error::msg)?;
     let client = kube_shell::client::connect(args.common.kubeconfig.as_deref()).await?;
 
-    let exposition = common::metrics::Exposition::default();
+    let exposition = kube_shell::metrics::Exposition::default();
     let registry = &exposition.registry;
     registry.register(Box::new(
         prometheus::process_collector::ProcessCollector::for_self(),
     ))?;
     let metrics = Metrics {
-        k8s: common::metrics::K8sClient::new(registry)?,
-        announced: common::metrics::Announced::new(&exposition, &node),
+        k8s: kube_shell::metrics::K8sClient::new(registry)?,
+        announced: kube_shell::metrics::Announced::new(&exposition, &node),
         forbidden: kube_shell::Forbidden::new(registry)?,
     };
-    let layer2_metrics = common::metrics::Layer2::new(&exposition);
-    let bgp = speaker::bgp::BgpSpeaker::new(node.clone(), common::metrics::Bgp::new(registry)?);
+    let layer2_metrics = kube_shell::metrics::Layer2::new(&exposition);
+    let bgp = speaker::bgp::BgpSpeaker::new(node.clone(), kube_shell::metrics::Bgp::new(registry)?);
     // Upstream serves on `host:port`: with METALLB_HOST (the node's IP, in the manifests) that
     // address alone, otherwise every address of both families as Go's `:port` does.
     let listener = if args.host.is_empty() {
@@ -155,7 +158,7 @@ async fn run(
     let mut check = speaker::selfcheck::SelfCheck::new(
         node.clone(),
         client.clone(),
-        common::metrics::NodeChecks::new(registry)?,
+        kube_shell::metrics::NodeChecks::new(registry)?,
         board.clone(),
         memberlist_bind,
     );

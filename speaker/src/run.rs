@@ -13,8 +13,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use common::config::{Loaded, Mode, Protocol};
-use common::k8s_event::{EventType, Regarding};
-use common::metrics::Layer2Counter;
 use common::speaker::{
     Announcements, Change, Changed, Cluster, Endpoint, Index, Live, Sources, Verdict, decide,
     desired_routes,
@@ -27,6 +25,8 @@ use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher::{self, watcher};
 use kube::{Api, Client};
 use kube_shell::EventSink;
+use kube_shell::k8s_event::{EventType, Regarding};
+use kube_shell::metrics::Layer2Counter;
 
 use crate::k8s;
 use crate::l2::Layer2;
@@ -77,8 +77,8 @@ pub struct Membership {
 
 /// The metrics the speaker updates.
 pub struct Metrics {
-    pub k8s: common::metrics::K8sClient,
-    pub announced: common::metrics::Announced,
+    pub k8s: kube_shell::metrics::K8sClient,
+    pub announced: kube_shell::metrics::Announced,
     /// Calls the installed RBAC refuses (logged once each, counted).
     pub forbidden: kube_shell::Forbidden,
 }
@@ -487,7 +487,7 @@ async fn next_opt<S: futures::Stream + Unpin>(s: &mut Option<S>) -> Option<S::It
 }
 
 /// Feeds the Layer 2 dataplane's counters into upstream's `metallb_layer2_*` series.
-pub struct Layer2Metrics(pub common::metrics::Layer2);
+pub struct Layer2Metrics(pub kube_shell::metrics::Layer2);
 
 impl crate::l2::Layer2Stats for Layer2Metrics {
     fn request_received(&self, ip: IpAddr) {
@@ -502,6 +502,6 @@ impl crate::l2::Layer2Stats for Layer2Metrics {
 }
 
 /// Builds the Layer 2 stats sink.
-pub fn layer2_stats(m: common::metrics::Layer2) -> Arc<dyn crate::l2::Layer2Stats> {
+pub fn layer2_stats(m: kube_shell::metrics::Layer2) -> Arc<dyn crate::l2::Layer2Stats> {
     Arc::new(Layer2Metrics(m))
 }

@@ -12,12 +12,12 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use common::k8s_event::{Dedup, EventType, Regarding, event_object};
 use common::speaker::selfcheck::{Finding, InterfaceFacts, NodeFacts, self_check};
 use futures::TryStreamExt as _;
 use k8s_openapi::api::core::v1::Event as K8sEvent;
 use kube::api::PostParams;
 use kube::{Api, Client};
+use kube_shell::k8s_event::{Dedup, EventType, Regarding, event_object};
 use netlink_packet_route::address::AddressAttribute;
 
 use crate::status::Board;
@@ -115,7 +115,7 @@ fn sysctl(iface: &str, key: &str) -> Option<String> {
 pub struct SelfCheck {
     pub node: String,
     pub client: Client,
-    pub metrics: common::metrics::NodeChecks,
+    pub metrics: kube_shell::metrics::NodeChecks,
     pub board: Board,
     pub memberlist_bind: Option<(u16, Result<(), String>)>,
     last: Option<Vec<Finding>>,
@@ -126,7 +126,7 @@ impl SelfCheck {
     pub fn new(
         node: String,
         client: Client,
-        metrics: common::metrics::NodeChecks,
+        metrics: kube_shell::metrics::NodeChecks,
         board: Board,
         memberlist_bind: Option<(u16, Result<(), String>)>,
     ) -> Self {
@@ -287,7 +287,7 @@ mod tests {
         let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
         let client = Client::new(service, "default");
         let registry = prometheus::Registry::new();
-        let metrics = common::metrics::NodeChecks::new(&registry).expect("register");
+        let metrics = kube_shell::metrics::NodeChecks::new(&registry).expect("register");
         let mut check = SelfCheck::new(
             "node1".into(),
             client,

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use common::bgp::{self, DesiredRoutes, HoldTime, PeerConfig};
 use common::config::{Labels, Peer};
-use common::metrics::Bgp;
 use common::speaker::status::BgpSessionRow;
+use kube_shell::metrics::Bgp;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 

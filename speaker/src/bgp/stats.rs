@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use common::bgp::StateKind;
-use common::metrics::Bgp;
+use kube_shell::metrics::Bgp;
 
 /// Owned by the manager: which labels are in use, by how many sessions.
 pub(crate) struct Series {

@@ -10,8 +10,8 @@ use common::bgp::{
     decode,
 };
 use common::config::{Community, Labels, Mode, Peer, parse};
-use common::metrics::Bgp;
 use ipnet::IpNet;
+use kube_shell::metrics::Bgp;
 use prometheus::Registry;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
@@ -470,7 +470,7 @@ async fn lifecycle_is_logged_with_upstreams_keys() {
     let buffer = Buffer::default();
     let sink = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
-        .event_format(common::logfmt::MetalLbJson)
+        .event_format(kube_shell::logfmt::MetalLbJson)
         .with_writer(move || sink.clone())
         .finish();
     // The test runtime is single-threaded, so every task logs through this subscriber.

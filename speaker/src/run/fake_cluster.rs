@@ -167,7 +167,7 @@ pub(super) struct Fixture {
     pub(super) task: JoinHandle<()>,
     pub(super) l2: Observed,
     routes: watch::Receiver<Arc<DesiredRoutes>>,
-    pub(super) announced: common::metrics::Announced,
+    pub(super) announced: kube_shell::metrics::Announced,
     pub(super) board: Board,
     pub(super) ip_a: String,
     pub(super) ip_b: String,
@@ -222,15 +222,16 @@ pub(super) async fn started_under(rbac: Rbac, serves_slices: bool) -> Fixture {
     populate(&api, peer_port, &ip_a, &ip_b);
 
     let registry = prometheus::Registry::new();
-    let announced = common::metrics::Announced::new(&common::metrics::Exposition::default(), NODE);
+    let announced =
+        kube_shell::metrics::Announced::new(&kube_shell::metrics::Exposition::default(), NODE);
     let metrics = Metrics {
-        k8s: common::metrics::K8sClient::new(&registry).expect("register"),
+        k8s: kube_shell::metrics::K8sClient::new(&registry).expect("register"),
         announced: announced.clone(),
         forbidden: kube_shell::Forbidden::new(&registry).expect("register"),
     };
     let bgp = crate::bgp::BgpSpeaker::new(
         NODE,
-        common::metrics::Bgp::new(&registry).expect("register"),
+        kube_shell::metrics::Bgp::new(&registry).expect("register"),
     );
     let routes = bgp.routes_reader();
     let settings = Settings {

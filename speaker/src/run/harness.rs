@@ -18,7 +18,7 @@ pub(super) const NODES: [&str; 3] = ["node1", "node2", "node3"];
 
 /// `GET /status` through the real router.
 pub(super) async fn status(board: &Board) -> Value {
-    let response = crate::http::router(common::metrics::Exposition::default(), board.clone())
+    let response = crate::http::router(kube_shell::metrics::Exposition::default(), board.clone())
         .oneshot(
             Request::get("/status")
                 .body(axum::body::Body::empty())
@@ -63,13 +63,16 @@ pub(super) fn observed_speaker(node: &str) -> (Speaker, Board, Requests, Observe
     });
     let registry = prometheus::Registry::new();
     let metrics = Metrics {
-        k8s: common::metrics::K8sClient::new(&registry).expect("register"),
-        announced: common::metrics::Announced::new(&common::metrics::Exposition::default(), node),
+        k8s: kube_shell::metrics::K8sClient::new(&registry).expect("register"),
+        announced: kube_shell::metrics::Announced::new(
+            &kube_shell::metrics::Exposition::default(),
+            node,
+        ),
         forbidden: kube_shell::Forbidden::new(&registry).expect("register"),
     };
     let bgp = crate::bgp::BgpSpeaker::new(
         node,
-        common::metrics::Bgp::new(&registry).expect("register"),
+        kube_shell::metrics::Bgp::new(&registry).expect("register"),
     );
     let settings = Settings {
         node: node.into(),

@@ -192,7 +192,7 @@ pub fn parse_go_bool(s: &str) -> Result<bool, String> {
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
         _ => Err(format!(
             "parse error: strconv.ParseBool: parsing {}: invalid syntax",
-            crate::gotext::quote(s)
+            common::gotext::quote(s)
         )),
     }
 }
@@ -221,7 +221,7 @@ impl std::str::FromStr for LogLevel {
             _ => {
                 return Err(format!(
                     "failed to parse log-level {}: all, debug, info, warn, error or none",
-                    crate::gotext::quote(s)
+                    common::gotext::quote(s)
                 ));
             }
         })
@@ -247,7 +247,7 @@ mod value_tests {
 }
 
 /// `check-config` as a process: prints the JSON or the error and returns the exit status.
-pub fn check_config_main(path: &str, mode: crate::config::Mode) -> u8 {
+pub fn check_config_main(path: &str, mode: common::config::Mode) -> u8 {
     let (code, out) = check_config(path, mode);
     match out {
         Ok(json) => print_stdout(&format!("{json}\n")),
@@ -258,7 +258,7 @@ pub fn check_config_main(path: &str, mode: crate::config::Mode) -> u8 {
 
 /// `check-config` as both binaries run it: reads PATH (`-` = stdin), validates in `mode`,
 /// and returns the exit status with what to print on stdout or stderr.
-pub fn check_config(path: &str, mode: crate::config::Mode) -> (u8, Result<String, String>) {
+pub fn check_config(path: &str, mode: common::config::Mode) -> (u8, Result<String, String>) {
     let input = if path == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
@@ -267,7 +267,7 @@ pub fn check_config(path: &str, mode: crate::config::Mode) -> (u8, Result<String
     };
     match input {
         Err(e) => (2, Err(format!("reading {path}: {e}"))),
-        Ok(input) => match crate::config::check(&input, mode) {
+        Ok(input) => match common::config::check(&input, mode) {
             Ok(json) => (0, Ok(json)),
             Err(e) => (e.exit_code(), Err(e.to_string())),
         },

@@ -17,7 +17,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{Exposition, OwnText};
-use crate::gotext::ip_string;
+use common::gotext::ip_string;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere cannot leave a map half-updated: every update is one insert or store.
