@@ -253,7 +253,15 @@ impl Owner {
     }
 
     /// Carries out everything the machine asked for.
+    ///
+    /// The member list is published before any notification is sent: the speaker re-reads
+    /// [`Handle::members`] when an event arrives, and re-elects only if the list changed. Were
+    /// the list published after the events (as it once was, with UDP sends awaited in
+    /// between), a speaker woken by "node X failed" on another worker thread could read the
+    /// list from before the failure, see no change, and keep the dead node as a layer 2
+    /// owner until the next membership event — which in a quiet cluster never comes.
     async fn flush(&mut self) {
+        let mut notifications = Vec::new();
         while let Some(out) = self.machine.poll_output() {
             match out {
                 Output::Packet { to, payload } => {
@@ -270,9 +278,7 @@ impl Owner {
                     let deadline = tokio::time::Instant::from_std(deadline);
                     tokio::spawn(open_stream(id, to, payload, deadline, self.io_tx.clone()));
                 }
-                Output::Event(e) => {
-                    let _ = self.notify.send(Notification::Event(e));
-                }
+                Output::Event(e) => notifications.push(Notification::Event(e)),
                 Output::JoinFinished { peer, result } => {
                     if let Some(count) = self.background.get_mut(&peer) {
                         *count -= 1;
@@ -284,19 +290,26 @@ impl Owner {
                         }
                         continue;
                     }
-                    let _ = self.notify.send(Notification::JoinFinished(peer, result));
+                    notifications.push(Notification::JoinFinished(peer, result));
                 }
             }
         }
-        let members = self.machine.members();
-        self.members.send_if_modified(|m| {
-            let changed = *m != members;
-            if changed {
-                *m = members;
-            }
-            changed
-        });
+        publish_members(&self.members, self.machine.members());
+        for n in notifications {
+            let _ = self.notify.send(n);
+        }
     }
+}
+
+/// Replaces the published member list when it changed.
+fn publish_members(tx: &watch::Sender<Vec<Member>>, members: Vec<Member>) {
+    tx.send_if_modified(|m| {
+        let changed = *m != members;
+        if changed {
+            *m = members;
+        }
+        changed
+    });
 }
 
 /// The peers whose address is no member's (by IP: a speaker's port is the same everywhere).
