@@ -2,6 +2,7 @@
 //! clock: joins, failure detection (with the timing Lifeguard promises), partitions, leaves,
 //! refutation and encryption.
 
+mod churn;
 mod net;
 
 use common::memberlist::{Config, Event, Keyring, MemberState, SecretKey};

@@ -1,8 +1,11 @@
 //! A deterministic in-memory network for `Memberlist` nodes: fixed latency, links that can be
-//! cut and healed, nodes that can be killed, and a virtual clock that jumps from one event to
-//! the next. Everything a socket shell would do is done here, synchronously.
+//! cut and healed, seeded datagram loss, nodes that can be killed and restarted, and a
+//! virtual clock that jumps from one event to the next. Everything a socket shell would do is
+//! done here, synchronously, including (when enabled) the speaker shell's periodic re-join.
 
 use common::memberlist::{Config, Event, Member, MemberState, Memberlist, Output, StreamReply};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -46,6 +49,15 @@ pub struct Net {
     seq: u64,
     cut: BTreeSet<(SocketAddr, SocketAddr)>,
     pub packets_sent: u64,
+    /// Probability that a datagram is lost (streams are reliable unless a link is cut).
+    pub loss: f64,
+    /// Extra random delay per delivery, up to this much (reorders datagrams and streams).
+    pub jitter: Duration,
+    loss_rng: StdRng,
+    /// The speaker shell's re-join: every interval, each running node joins the addresses
+    /// of every node ever started that it does not hold as a member.
+    pub rejoin: Option<Duration>,
+    next_rejoin: Option<Instant>,
 }
 
 pub fn addr(i: usize) -> SocketAddr {
@@ -65,7 +77,17 @@ impl Net {
             seq: 0,
             cut: BTreeSet::new(),
             packets_sent: 0,
+            loss: 0.0,
+            jitter: Duration::ZERO,
+            loss_rng: StdRng::seed_from_u64(0),
+            rejoin: None,
+            next_rejoin: None,
         }
+    }
+
+    /// Seeds the datagram-loss draws.
+    pub fn seed_loss(&mut self, seed: u64) {
+        self.loss_rng = StdRng::seed_from_u64(seed);
     }
 
     /// Starts `count` nodes made by `config(i)`; node i joins node 0.
@@ -123,6 +145,52 @@ impl Net {
         }
     }
 
+    /// A killed node's process starts again: a fresh machine (state lost, incarnation back to
+    /// its start value) under the same name and address, which joins every other node as the
+    /// speaker does at start. Answers to streams the old process opened die with it.
+    pub fn restart(&mut self, config: Config, seed: [u8; 32]) {
+        let at = config.advertise;
+        self.queue.retain(|_, d| match d {
+            Delivery::Reply { to, .. } | Delivery::Failed { to, .. } => *to != at,
+            Delivery::Packet { .. } | Delivery::Request { .. } => true,
+        });
+        let ml = Memberlist::new(config, seed, self.now).expect("valid config");
+        if let Some(n) = self.nodes.get_mut(&at) {
+            n.ml = ml;
+            n.up = true;
+        }
+        self.drain(at);
+        let peers: Vec<SocketAddr> = self.nodes.keys().copied().filter(|&a| a != at).collect();
+        let now = self.now;
+        if let Some(n) = self.nodes.get_mut(&at) {
+            n.ml.join(&peers, now);
+        }
+        self.drain(at);
+    }
+
+    /// The shell's re-join round: each running node joins the known addresses that are not
+    /// alive or suspect members in its view.
+    fn rejoin_round(&mut self) {
+        let all: Vec<SocketAddr> = self.nodes.keys().copied().collect();
+        let now = self.now;
+        for at in all.clone() {
+            let Some(n) = self.nodes.get_mut(&at).filter(|n| n.up) else {
+                continue;
+            };
+            let members: BTreeSet<SocketAddr> =
+                n.ml.members().into_iter().map(|m| m.addr).collect();
+            let missing: Vec<SocketAddr> = all
+                .iter()
+                .copied()
+                .filter(|a| !members.contains(a))
+                .collect();
+            if !missing.is_empty() {
+                n.ml.join(&missing, now);
+                self.drain(at);
+            }
+        }
+    }
+
     /// Cuts (both directions of) every link between the two groups.
     pub fn partition(&mut self, a: &[usize], b: &[usize]) {
         for &x in a {
@@ -142,6 +210,11 @@ impl Net {
     }
 
     fn schedule(&mut self, at: Instant, d: Delivery) {
+        let at = if self.jitter.is_zero() {
+            at
+        } else {
+            at + self.jitter.mul_f64(self.loss_rng.random::<f64>())
+        };
         self.seq += 1;
         self.queue.insert((at, self.seq), d);
     }
@@ -163,7 +236,8 @@ impl Net {
                 }
                 Output::Packet { to, payload } => {
                     self.packets_sent += 1;
-                    if self.reachable(at, to) {
+                    let lost = self.loss > 0.0 && self.loss_rng.random::<f64>() < self.loss;
+                    if self.reachable(at, to) && !lost {
                         self.schedule(
                             now + LATENCY,
                             Delivery::Packet {
@@ -261,7 +335,14 @@ impl Net {
                 .filter(|n| n.up)
                 .filter_map(|n| n.ml.poll_timeout())
                 .min();
-            let Some(next) = [next_delivery, next_timer].into_iter().flatten().min() else {
+            if self.rejoin.is_some() && self.next_rejoin.is_none() {
+                self.next_rejoin = self.rejoin.map(|d| self.now + d);
+            }
+            let Some(next) = [next_delivery, next_timer, self.next_rejoin]
+                .into_iter()
+                .flatten()
+                .min()
+            else {
                 self.now = end;
                 return;
             };
@@ -270,6 +351,13 @@ impl Net {
                 return;
             }
             self.now = self.now.max(next);
+            if let (Some(at), Some(every)) = (self.next_rejoin, self.rejoin)
+                && at <= next
+            {
+                self.next_rejoin = Some(at + every);
+                self.rejoin_round();
+                continue;
+            }
             if next_delivery == Some(next) {
                 if let Some((_, d)) = self.queue.pop_first() {
                     self.deliver(d);

@@ -253,7 +253,15 @@ impl Owner {
     }
 
     /// Carries out everything the machine asked for.
+    ///
+    /// The member list is published before any notification is sent: the speaker re-reads
+    /// [`Handle::members`] when an event arrives, and re-elects only if the list changed. Were
+    /// the list published after the events (as it once was, with UDP sends awaited in
+    /// between), a speaker woken by "node X failed" on another worker thread could read the
+    /// list from before the failure, see no change, and keep the dead node as a layer 2
+    /// owner until the next membership event — which in a quiet cluster never comes.
     async fn flush(&mut self) {
+        let mut notifications = Vec::new();
         while let Some(out) = self.machine.poll_output() {
             match out {
                 Output::Packet { to, payload } => {
@@ -270,14 +278,7 @@ impl Owner {
                     let deadline = tokio::time::Instant::from_std(deadline);
                     tokio::spawn(open_stream(id, to, payload, deadline, self.io_tx.clone()));
                 }
-                Output::Event(e) => {
-                    // The member list first: the loop reads it as soon as the event arrives,
-                    // on another thread. Published after the rest of the output (UDP sends
-                    // awaited in between), the loop could read the old list, see no change and
-                    // drop the event, keeping a dead node as owner until the next change.
-                    self.publish_members();
-                    let _ = self.notify.send(Notification::Event(e));
-                }
+                Output::Event(e) => notifications.push(Notification::Event(e)),
                 Output::JoinFinished { peer, result } => {
                     if let Some(count) = self.background.get_mut(&peer) {
                         *count -= 1;
@@ -289,24 +290,26 @@ impl Owner {
                         }
                         continue;
                     }
-                    let _ = self.notify.send(Notification::JoinFinished(peer, result));
+                    notifications.push(Notification::JoinFinished(peer, result));
                 }
             }
         }
-        self.publish_members();
+        publish_members(&self.members, self.machine.members());
+        for n in notifications {
+            let _ = self.notify.send(n);
+        }
     }
+}
 
-    /// Makes the machine's current member list the one [`Handle::members`] returns.
-    fn publish_members(&self) {
-        let members = self.machine.members();
-        self.members.send_if_modified(|m| {
-            let changed = *m != members;
-            if changed {
-                *m = members;
-            }
-            changed
-        });
-    }
+/// Replaces the published member list when it changed.
+fn publish_members(tx: &watch::Sender<Vec<Member>>, members: Vec<Member>) {
+    tx.send_if_modified(|m| {
+        let changed = *m != members;
+        if changed {
+            *m = members;
+        }
+        changed
+    });
 }
 
 /// The peers whose address is no member's (by IP: a speaker's port is the same everywhere).
