@@ -12,7 +12,7 @@ use common::gotext::ip_string;
 use kube_shell::k8s_event::EventType;
 
 use crate::k8s::service::SvcView;
-use crate::reconcile::{Allocation, Decision};
+use crate::reconcile::Decision;
 
 /// The allocation inputs of a Service view.
 pub fn spec_of(svc: &SvcView) -> ServiceSpec {
@@ -30,21 +30,25 @@ pub fn spec_of(svc: &SvcView) -> ServiceSpec {
     }
 }
 
-/// `Allocation` backed by `common::allocator`.
+/// The allocation rules: `common::allocator` behind the reconciler.
 #[derive(Default)]
 pub struct Pools {
     alloc: Allocator,
 }
 
-impl Allocation for Pools {
-    fn set_config(&mut self, cfg: &Arc<Config>) -> Result<(), String> {
+impl Pools {
+    /// Installs a new configuration, or refuses it (it would orphan allocated IPs) with
+    /// upstream's message.
+    pub fn set_config(&mut self, cfg: &Arc<Config>) -> Result<(), String> {
         self.alloc
             .set_pools(&cfg.pools)
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
 
-    fn converge(&mut self, svc: &SvcView, synced: bool) -> Decision {
+    /// Converges one service. `synced` is false during the initial pass over services that
+    /// already hold IPs: no new address may be handed out then.
+    pub fn converge(&mut self, svc: &SvcView, synced: bool) -> Decision {
         let key = svc.key();
         let c = converge(
             &mut self.alloc,
@@ -71,14 +75,23 @@ impl Allocation for Pools {
                 })
                 .collect(),
             retry: c.retry,
+            outcome: c.action,
+            reason: c.reason,
         }
     }
 
-    fn forget(&mut self, key: &str) {
+    /// The service is gone: release what it held.
+    pub fn forget(&mut self, key: &str) {
         self.alloc.unassign(key);
     }
 
-    fn pool_usage(&self) -> Vec<(String, f64, f64)> {
+    /// The pool `key`'s addresses are in, if it holds any.
+    pub fn pool_of(&self, key: &str) -> Option<&str> {
+        self.alloc.pool_of(key)
+    }
+
+    /// (pool, capacity, in use) for the allocator gauges.
+    pub fn pool_usage(&self) -> Vec<(String, f64, f64)> {
         self.alloc
             .pool_stats()
             .into_iter()

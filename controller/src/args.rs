@@ -28,7 +28,8 @@ pub enum Command {
     /// normalised config as JSON (exit 0), or the error (exit 1). PATH may be `-` for stdin.
     CheckConfig { path: String },
     /// Show what the controller would do to every LoadBalancer service after an image swap:
-    /// replays a restart (existing statuses first, then the rest in input order) and prints,
+    /// replays a restart with the controller's own reconciler (existing statuses first, then the
+    /// rest, in namespace/name order, as the live loop) and prints,
     /// per service, current and planned IPs, the action and the reason.
     Plan {
         /// The ConfigMap manifest (or bare config document).

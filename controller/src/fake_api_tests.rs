@@ -11,7 +11,6 @@ use fake_apiserver::{FakeApi, Rbac, Verb};
 use prometheus::Registry;
 use serde_json::{Value, json};
 
-use crate::alloc::Pools;
 use crate::run::{Metrics, reconcile_loop};
 
 const NS: &str = "metallb-system";
@@ -74,13 +73,7 @@ fn start_under(api: &FakeApi, rbac: Rbac) -> (tokio::task::JoinHandle<()>, Regis
     let registry = Registry::new();
     let metrics = Metrics::new(&registry).expect("metrics");
     let task = tokio::spawn(async move {
-        let result = reconcile_loop(
-            client,
-            NS.into(),
-            "config".into(),
-            metrics,
-            Pools::default(),
-        );
+        let result = reconcile_loop(client, NS.into(), "config".into(), metrics);
         if let Err(e) = result.await {
             panic!("controller loop ended: {e:#}");
         }

@@ -12,7 +12,6 @@ use prometheus::Registry;
 use serde_json::{Value, json};
 use tower_test::mock::{self, Handle, SendResponse};
 
-use crate::alloc::Pools;
 use crate::run::{Metrics, reconcile_loop};
 
 const NS: &str = "metallb-system";
@@ -263,13 +262,7 @@ fn start() -> (ApiServer, Registry) {
     let registry = Registry::new();
     let metrics = Metrics::new(&registry).expect("metrics");
     tokio::spawn(async move {
-        let result = reconcile_loop(
-            client,
-            NS.into(),
-            "config".into(),
-            metrics,
-            Pools::default(),
-        );
+        let result = reconcile_loop(client, NS.into(), "config".into(), metrics);
         if let Err(e) = result.await {
             panic!("controller loop ended: {e:#}");
         }

@@ -57,7 +57,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            match runtime.block_on(run::run(&args, alloc::Pools::default())) {
+            match runtime.block_on(run::run(&args)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "controller failed");

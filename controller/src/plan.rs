@@ -1,14 +1,14 @@
 //! `controller plan`: what the controller would do to every LoadBalancer service after an
 //! image swap — the operator's "what changes if I swap images?" answered offline.
 
-use common::allocator::{PlanService, Status, plan};
+use std::collections::{BTreeMap, BTreeSet};
+
 use common::config::{Mode, config_text, parse};
-use common::gotext::ip_string;
 use k8s_openapi::api::core::v1::Service;
 use serde_json::{Value, json};
 
-use crate::alloc::spec_of;
 use crate::k8s::service::SvcView;
+use crate::reconcile::{Action, Reconciler};
 
 /// Why `plan` could not run; exit status 1 for a bad config, 2 for unreadable input.
 #[derive(Debug, thiserror::Error)]
@@ -76,39 +76,87 @@ pub fn read_services(text: &str) -> Result<Vec<Service>, PlanError> {
     Ok(out)
 }
 
-/// Plans `services` against the config in `config_input` (manifest or bare document).
+/// Plans `services` against the config in `config_input` (manifest or bare document) by
+/// running the controller's own [`Reconciler`] over them as a restart would see them: the
+/// Services listed, the ConfigMap listed, then the initial sync (services holding IPs first,
+/// then the rest). What it prints is what the live loop would do, by construction.
 pub fn run(config_input: &str, services_input: &str) -> Result<Vec<Row>, PlanError> {
-    let cfg = parse(&config_text(config_input)?, Mode::Controller)?;
+    let text = config_text(config_input)?;
+    // Refused before the loop sees it, with the parser's exit code and text.
+    parse(&text, Mode::Controller)?;
     let views: Vec<SvcView> = read_services(services_input)?
         .iter()
         .map(SvcView::from_service)
         .collect();
-    let input: Vec<PlanService> = views
+    let mut rec = Reconciler::new();
+    let mut actions = Vec::new();
+    let mut keys = BTreeSet::new();
+    for view in &views {
+        keys.insert(view.key());
+        actions.extend(rec.service_changed(view.clone()));
+    }
+    actions.extend(rec.config_changed(Some(&text)));
+    actions.extend(rec.config_listed());
+    actions.extend(rec.services_listed(&keys));
+    // A service the allocator asked to see again (its retry), as the loop's queue would.
+    let retries: Vec<String> = actions
         .iter()
-        .map(|v| PlanService {
-            key: v.key(),
-            spec: spec_of(v),
-            status_ips: v.status_ips(),
+        .filter_map(|a| match a {
+            Action::Retry { key } => Some(key.clone()),
+            _ => None,
         })
         .collect();
-    let (alloc, passes) = plan(&cfg.pools, &input);
-    Ok(passes
-        .into_iter()
-        .zip(&input)
-        .zip(&views)
-        .filter(|((_, svc), view)| view.is_load_balancer || !svc.status_ips.is_empty())
-        .map(|((c, svc), _)| Row {
-            planned: match c.status {
-                Status::Untouched => svc.status_ips.clone(),
-                Status::Set(ips) => ips.into_iter().map(ip_string).collect(),
-            },
-            pool: alloc.pool_of(&svc.key).map(str::to_owned),
-            reason: (!c.reason.is_empty()).then_some(c.reason),
-            action: c.action.as_str(),
-            current: svc.status_ips.clone(),
-            service: svc.key.clone(),
+    for key in retries {
+        actions.extend(rec.retry(&key));
+    }
+
+    // Per service: the decision behind its status write (a later pass over the same service
+    // then only keeps what was written), else its last decision.
+    let mut decided: BTreeMap<String, (common::allocator::Action, String)> = BTreeMap::new();
+    let mut written: BTreeMap<String, (Vec<String>, (common::allocator::Action, String))> =
+        BTreeMap::new();
+    for action in actions {
+        match action {
+            Action::Decided {
+                key,
+                outcome,
+                reason,
+            } => {
+                decided.insert(key, (outcome, reason));
+            }
+            Action::WriteStatus { svc, ips } => {
+                let key = svc.key();
+                let why = or_kept(decided.get(&key).cloned());
+                written.insert(key, (ips, why));
+            }
+            _ => {}
+        }
+    }
+    Ok(views
+        .iter()
+        .filter(|v| v.is_load_balancer || !v.status_ips().is_empty())
+        .map(|v| {
+            let key = v.key();
+            let current = v.status_ips();
+            let (planned, (outcome, reason)) = match written.get(&key) {
+                Some((ips, why)) => (ips.clone(), why.clone()),
+                None => (current.clone(), or_kept(decided.get(&key).cloned())),
+            };
+            Row {
+                planned,
+                pool: rec.allocation().pool_of(&key).map(str::to_owned),
+                reason: (!reason.is_empty()).then_some(reason),
+                action: outcome.as_str(),
+                current,
+                service: key,
+            }
         })
         .collect())
+}
+
+/// A service never decided (no config loaded) reads as kept: nothing would change.
+fn or_kept(d: Option<(common::allocator::Action, String)>) -> (common::allocator::Action, String) {
+    d.unwrap_or((common::allocator::Action::Kept, String::new()))
 }
 
 pub fn to_json(rows: &[Row]) -> Value {

@@ -4,19 +4,21 @@
 //! restart rule made explicit: until both caches (Services and the ConfigMap) have been listed,
 //! nothing is decided; then services that already hold IPs are processed first (rebuilding the
 //! allocator from status alone) and only then services that need a new IP. After that, each
-//! change is processed as it arrives. The allocation rules themselves live behind
-//! [`Allocation`].
+//! change is processed as it arrives. The allocation rules themselves are
+//! `common::allocator`'s, through [`Pools`]. `controller plan` drives this same type over a
+//! snapshot, so the plan is what the live loop would do.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use common::config::{Config, Loaded, Mode, ReloadOutcome};
+use common::config::{Loaded, Mode, ReloadOutcome};
 
+use crate::alloc::Pools;
 use crate::k8s::service::SvcView;
 use kube_shell::k8s_event::EventType;
 
 /// One service's outcome from the allocation rules.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     /// The status IPs to write (`Some(vec![])` clears it); `None` leaves the status exactly
     /// as it is, entries we would not write ourselves included.
@@ -25,25 +27,21 @@ pub struct Decision {
     pub events: Vec<(EventType, String, String)>,
     /// Retry later (e.g. a transient internal condition); `false` for a settled outcome.
     pub retry: bool,
-}
-
-/// The allocation rules (spec §3.2–3.8).
-pub trait Allocation {
-    /// Installs a new configuration, or refuses it (it would orphan allocated IPs) with
-    /// upstream's message.
-    fn set_config(&mut self, cfg: &Arc<Config>) -> Result<(), String>;
-    /// Converges one LoadBalancer-or-not service. `synced` is false during the initial
-    /// pass over services that already hold IPs: no new address may be handed out then.
-    fn converge(&mut self, svc: &SvcView, synced: bool) -> Decision;
-    /// The service is gone: release what it held.
-    fn forget(&mut self, key: &str);
-    /// (pool, capacity, in use) for the allocator gauges.
-    fn pool_usage(&self) -> Vec<(String, f64, f64)>;
+    /// The allocator's own name for the outcome (`kept`, `assigned`, …) and the text behind
+    /// it: what `controller plan` prints.
+    pub outcome: common::allocator::Action,
+    pub reason: String,
 }
 
 /// What the I/O shell must do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
+    /// One service was decided (nothing to do for the live loop; `controller plan` reports it).
+    Decided {
+        key: String,
+        outcome: common::allocator::Action,
+        reason: String,
+    },
     /// PUT `services/status` for this service with these ingress IPs.
     WriteStatus { svc: Box<SvcView>, ips: Vec<String> },
     /// Post a core/v1 Event about a Service.
@@ -67,8 +65,8 @@ pub enum Action {
 }
 
 /// The controller state between watch events.
-pub struct Reconciler<A> {
-    alloc: A,
+pub struct Reconciler {
+    alloc: Pools,
     config: Loaded,
     services: BTreeMap<String, SvcView>,
     services_listed: bool,
@@ -76,10 +74,16 @@ pub struct Reconciler<A> {
     synced: bool,
 }
 
-impl<A: Allocation> Reconciler<A> {
-    pub fn new(alloc: A) -> Self {
+impl Default for Reconciler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Reconciler {
+    pub fn new() -> Self {
         Self {
-            alloc,
+            alloc: Pools::default(),
             config: Loaded::new(Mode::Controller),
             services: BTreeMap::new(),
             services_listed: false,
@@ -88,7 +92,7 @@ impl<A: Allocation> Reconciler<A> {
         }
     }
 
-    pub fn allocation(&self) -> &A {
+    pub fn allocation(&self) -> &Pools {
         &self.alloc
     }
     pub fn config(&self) -> &Loaded {
@@ -274,7 +278,11 @@ impl<A: Allocation> Reconciler<A> {
             )];
         }
         let d = self.alloc.converge(svc, synced);
-        let mut out = Vec::new();
+        let mut out = vec![Action::Decided {
+            key: key.to_owned(),
+            outcome: d.outcome,
+            reason: d.reason.clone(),
+        }];
         for (kind, reason, message) in d.events {
             out.push(Action::ServiceEvent {
                 svc: Box::new(svc.clone()),

@@ -3,7 +3,6 @@
 use std::collections::BTreeSet;
 
 use super::*;
-use crate::alloc::Pools;
 
 const CONFIG: &str =
     "address-pools:\n- name: default\n  protocol: layer2\n  addresses: [192.168.10.0/30]\n";
@@ -34,8 +33,8 @@ fn writes(actions: &[Action]) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-fn synced(services: Vec<SvcView>) -> (Reconciler<Pools>, Vec<Action>) {
-    let mut r = Reconciler::new(Pools::default());
+fn synced(services: Vec<SvcView>) -> (Reconciler, Vec<Action>) {
+    let mut r = Reconciler::new();
     let mut out = Vec::new();
     let keys: BTreeSet<String> = services.iter().map(SvcView::key).collect();
     for s in services {
@@ -49,7 +48,7 @@ fn synced(services: Vec<SvcView>) -> (Reconciler<Pools>, Vec<Action>) {
 
 #[test]
 fn nothing_is_decided_before_both_caches_are_listed() {
-    let mut r = Reconciler::new(Pools::default());
+    let mut r = Reconciler::new();
     assert!(r.service_changed(svc("new", &[])).is_empty());
     assert!(writes(&r.config_changed(Some(CONFIG))).is_empty());
     assert!(writes(&r.config_listed()).is_empty());
@@ -159,4 +158,41 @@ fn a_failed_status_write_is_retried_and_rewritten() {
         })
         .expect("a write");
     assert_eq!(base, echoed.stored);
+}
+
+#[test]
+fn a_restart_rebuilds_from_statuses_and_the_first_holder_keeps_a_contested_address() {
+    // a and b both claim .0 (an older controller's bug, or a restore): a, first in the
+    // initial pass, keeps it; b and the new service get addresses nobody's status holds.
+    let (_, out) = synced(vec![
+        svc("new", &[]),
+        svc("a", &["192.168.10.0"]),
+        svc("b", &["192.168.10.0"]),
+        svc("c", &["192.168.10.2"]),
+    ]);
+    let w = writes(&out);
+    assert!(!w.iter().any(|(k, _)| k == "ns/a" || k == "ns/c"), "{w:?}");
+    let of = |key: &str| {
+        w.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, ips)| ips.clone())
+            .unwrap_or_else(|| panic!("{key} written: {w:?}"))
+    };
+    let (b, new) = (of("ns/b"), of("ns/new"));
+    let taken = ["192.168.10.0".to_owned(), "192.168.10.2".to_owned()];
+    assert!(b.len() == 1 && !taken.contains(&b[0]), "{b:?}");
+    assert!(
+        new.len() == 1 && !taken.contains(&new[0]) && new != b,
+        "{new:?}"
+    );
+    let outcomes: Vec<(String, common::allocator::Action)> = out
+        .iter()
+        .filter_map(|a| match a {
+            Action::Decided { key, outcome, .. } => Some((key.clone(), *outcome)),
+            _ => None,
+        })
+        .collect();
+    assert!(outcomes.contains(&("ns/a".to_owned(), common::allocator::Action::Kept)));
+    assert!(outcomes.contains(&("ns/b".to_owned(), common::allocator::Action::Changed)));
+    assert!(outcomes.contains(&("ns/new".to_owned(), common::allocator::Action::Assigned)));
 }

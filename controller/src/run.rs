@@ -17,7 +17,7 @@ use crate::args::Args;
 use crate::k8s::secret;
 use crate::k8s::service::{SvcView, status_body};
 use crate::queue::RetryQueue;
-use crate::reconcile::{Action, Allocation, Reconciler};
+use crate::reconcile::{Action, Reconciler};
 use kube_shell::k8s_event::{EventType, Regarding};
 use kube_shell::{EventSink, WatchHealth};
 
@@ -26,7 +26,7 @@ const MAX_INFLIGHT_WRITES: usize = 32;
 const COMPONENT: &str = "metallb-controller";
 
 /// Runs the controller until the watches end (they retry forever).
-pub async fn run<A: Allocation>(args: &Args, alloc: A) -> anyhow::Result<()> {
+pub async fn run(args: &Args) -> anyhow::Result<()> {
     let client = kube_shell::client::connect(args.common.kubeconfig.as_deref()).await?;
     let namespace = args.common.namespace().map_err(anyhow::Error::msg)?;
     let registry = Registry::new();
@@ -49,27 +49,19 @@ pub async fn run<A: Allocation>(args: &Args, alloc: A) -> anyhow::Result<()> {
         }
     });
 
-    reconcile_loop(
-        client,
-        namespace,
-        args.common.config.clone(),
-        metrics,
-        alloc,
-    )
-    .await
+    reconcile_loop(client, namespace, args.common.config.clone(), metrics).await
 }
 
 /// The watches, the reconcile loop and the writers, on any client: in-cluster from [`run`],
 /// on a mocked API server in the loop tests.
-pub(crate) async fn reconcile_loop<A: Allocation>(
+pub(crate) async fn reconcile_loop(
     client: Client,
     namespace: String,
     config_name: String,
     metrics: Metrics,
-    alloc: A,
 ) -> anyhow::Result<()> {
     Shell::new(client, namespace, config_name, metrics)
-        .run(Reconciler::new(alloc))
+        .run(Reconciler::new())
         .await
 }
 
@@ -93,7 +85,7 @@ impl Metrics {
         })
     }
 
-    fn refresh<A: Allocation>(&mut self, rec: &Reconciler<A>) {
+    fn refresh(&mut self, rec: &Reconciler) {
         self.k8s
             .config_loaded_bool
             .set(i64::from(rec.config().is_loaded()));
@@ -177,7 +169,7 @@ impl Shell {
         }
     }
 
-    async fn run<A: Allocation>(mut self, mut rec: Reconciler<A>) -> anyhow::Result<()> {
+    async fn run(mut self, mut rec: Reconciler) -> anyhow::Result<()> {
         let cm_api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &self.namespace);
         let cm_watch =
             watcher::Config::default().fields(&format!("metadata.name={}", self.config_name));
@@ -227,9 +219,9 @@ impl Shell {
         }
     }
 
-    fn config_event<A: Allocation>(
+    fn config_event(
         &mut self,
-        rec: &mut Reconciler<A>,
+        rec: &mut Reconciler,
         ev: Event<ConfigMap>,
         listed: &mut Option<Option<String>>,
         last: &mut Option<String>,
@@ -240,7 +232,7 @@ impl Shell {
                 .and_then(|d| d.get("config").cloned())
                 .unwrap_or_default()
         };
-        let mut changed = |rec: &mut Reconciler<A>, text: Option<String>| {
+        let mut changed = |rec: &mut Reconciler, text: Option<String>| {
             if text.is_some() && text == *last {
                 return Vec::new();
             }
@@ -281,11 +273,7 @@ impl Shell {
         }
     }
 
-    fn write_done<A: Allocation>(
-        &mut self,
-        rec: &mut Reconciler<A>,
-        (key, result): WriteResult,
-    ) -> Vec<Action> {
+    fn write_done(&mut self, rec: &mut Reconciler, (key, result): WriteResult) -> Vec<Action> {
         let next = self.inflight.remove(&key).flatten();
         let mut out = match result {
             Written::Stored(svc) => {
@@ -370,6 +358,7 @@ impl Shell {
                     key,
                     message,
                 } => emit_log(level, event, key.as_deref(), &message),
+                Action::Decided { .. } => {}
                 Action::Retry { key } => {
                     self.metrics.k8s.update_errors_total.inc();
                     self.queue.retry(&key, now());
@@ -435,8 +424,8 @@ pub async fn put_status(client: &Client, svc: &SvcView, ips: &[String]) -> Writt
     }
 }
 
-fn service_event<A: Allocation>(
-    rec: &mut Reconciler<A>,
+fn service_event(
+    rec: &mut Reconciler,
     ev: Event<Service>,
     listing: &mut BTreeSet<String>,
 ) -> Vec<Action> {

@@ -30,7 +30,6 @@ mod error;
 mod family;
 mod index;
 mod outcome;
-mod plan;
 mod service;
 mod sharing;
 mod state;
@@ -44,7 +43,6 @@ pub use family::{
     Family, FamilyError, family_for_ips, family_for_texts, go_ip_list, go_str_list, parse_ip,
 };
 pub use outcome::{Action, ClearReason, Convergence, Event, EventType, Level, Note, Status};
-pub use plan::{PlanService, plan};
 pub use service::{
     ANNOTATION_ADDRESS_POOL, ANNOTATION_ALLOW_SHARED_IP, ANNOTATION_LOAD_BALANCER_IPS, Desired,
     RequestError, ServiceSpec,

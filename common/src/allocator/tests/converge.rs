@@ -2,8 +2,7 @@
 
 use super::*;
 use crate::allocator::{
-    Action, Allocator, ClearReason, Convergence, EventType, Note, PlanService, ServiceSpec, Status,
-    converge, plan,
+    Action, Allocator, ClearReason, Convergence, EventType, Note, ServiceSpec, Status, converge,
 };
 
 fn v4_service() -> ServiceSpec {
@@ -363,36 +362,6 @@ fn sharing_services_converge_onto_one_address() {
     assert_eq!(c1.status, c2.status);
     let c3 = converge(&mut a, "ns/dns-udp2", &with(53, "UDP"), &[], true);
     assert_eq!(c3.status, Status::Set(ips(&["192.168.1.241"])));
-}
-
-#[test]
-fn restart_rebuilds_from_statuses_first_status_wins() {
-    let svc = |key: &str, st: &[&str]| PlanService {
-        key: key.to_owned(),
-        spec: v4_service(),
-        status_ips: status(st),
-    };
-    let services = [
-        svc("ns/new", &[]),
-        svc("ns/a", &["192.168.1.240"]),
-        svc("ns/b", &["192.168.1.240"]),
-        svc("ns/c", &["192.168.1.242"]),
-    ];
-    let (a, decided) = plan(&alloc().pools().cloned().collect::<Vec<_>>(), &services);
-    let verdicts: Vec<(Action, &Status)> = decided.iter().map(|c| (c.action, &c.status)).collect();
-    assert_eq!(
-        verdicts,
-        [
-            // Deferred until after sync, then the lowest address nobody's status holds.
-            (Action::Assigned, &Status::Set(ips(&["192.168.1.241"]))),
-            (Action::Kept, &Status::Set(ips(&["192.168.1.240"]))),
-            (Action::Changed, &Status::Set(ips(&["192.168.1.243"]))),
-            (Action::Kept, &Status::Set(ips(&["192.168.1.242"]))),
-        ]
-    );
-    assert!(decided.iter().all(|c| !c.retry));
-    assert_eq!(a.service_count(), 4);
-    assert_eq!(decided[2].reason, r#"Assigned IP ["192.168.1.243"]"#);
 }
 
 #[test]
