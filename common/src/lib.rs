@@ -12,4 +12,5 @@ pub mod config;
 pub mod gotext;
 pub mod l2;
 pub mod memberlist;
+pub mod relist;
 pub mod speaker;

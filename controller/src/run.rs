@@ -180,7 +180,7 @@ impl Shell {
         )
         .default_backoff()
         .boxed();
-        let mut listing: BTreeSet<String> = BTreeSet::new();
+        let mut listing: Option<Vec<SvcView>> = None;
         let mut listed_config: Option<Option<String>> = None;
         let mut last_config: Option<String> = None;
         let forbidden = &self.metrics.forbidden;
@@ -197,10 +197,10 @@ impl Shell {
                     Some(Err(e)) => { config_health.watch_error(&e, now()); Vec::new() }
                     None => anyhow::bail!("configmap watch ended"),
                 },
-                ev = service_events.next() => match ev {
-                    Some(Ok(ev)) => { service_health.ok(now()); service_event(&mut rec, ev, &mut listing) }
-                    Some(Err(e)) => { service_health.watch_error(&e, now()); Vec::new() }
-                    None => anyhow::bail!("service watch ended"),
+                ev = service_events.next() => {
+                    let ev = ev.ok_or_else(|| anyhow::anyhow!("service watch ended"))?;
+                    let mut services = ServiceFeed { rec: &mut rec, listing: &mut listing };
+                    kube_shell::watch::feed(&mut services, ev, |s| Some(SvcView::from_service(s)), &mut service_health)
                 },
                 Some(done) = self.writes.join_next(), if !self.writes.is_empty() => {
                     match done {
@@ -424,24 +424,45 @@ pub async fn put_status(client: &Client, svc: &SvcView, ips: &[String]) -> Writt
     }
 }
 
-fn service_event(
-    rec: &mut Reconciler,
-    ev: Event<Service>,
-    listing: &mut BTreeSet<String>,
-) -> Vec<Action> {
-    match ev {
-        Event::Init => {
-            listing.clear();
-            Vec::new()
-        }
-        Event::InitApply(svc) => {
-            let view = SvcView::from_service(&svc);
-            listing.insert(view.key());
-            rec.service_changed(view)
-        }
-        Event::InitDone => rec.services_listed(&std::mem::take(listing)),
-        Event::Apply(svc) => rec.service_changed(SvcView::from_service(&svc)),
-        Event::Delete(svc) => rec.service_deleted(&SvcView::from_service(&svc).key()),
+/// The Services watch as a re-list index over the reconciler: live changes go straight in; a
+/// (re-)list is collected and handed over at its end, where services it did not name are
+/// deleted (kube-runtime sends no delete for objects gone during a watch outage).
+struct ServiceFeed<'a> {
+    rec: &'a mut Reconciler,
+    listing: &'a mut Option<Vec<SvcView>>,
+}
+
+impl common::relist::Relist for ServiceFeed<'_> {
+    type Object = SvcView;
+    type Changes = Vec<Action>;
+
+    fn apply(&mut self, svc: SvcView) -> Vec<Action> {
+        self.rec.service_changed(svc)
+    }
+
+    fn delete(&mut self, svc: SvcView) -> Vec<Action> {
+        self.rec.service_deleted(&svc.key())
+    }
+
+    fn begin(&mut self) {
+        *self.listing = Some(Vec::new());
+    }
+
+    fn listed(&mut self, svc: SvcView) {
+        self.listing.get_or_insert_with(Vec::new).push(svc);
+    }
+
+    fn commit(&mut self) -> Vec<Action> {
+        let Some(listed) = self.listing.take() else {
+            return Vec::new();
+        };
+        let present: BTreeSet<String> = listed.iter().map(SvcView::key).collect();
+        let mut out: Vec<Action> = listed
+            .into_iter()
+            .flat_map(|svc| self.rec.service_changed(svc))
+            .collect();
+        out.extend(self.rec.services_listed(&present));
+        out
     }
 }
 

@@ -8,52 +8,15 @@
 //! view keeps serving, as kube-runtime's own reflector store does.
 
 use common::config::ReloadOutcome;
+use common::speaker::Changed;
 use common::speaker::index::EndpointsObject;
-use common::speaker::{Changed, Relist};
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Service};
 use kube::runtime::watcher::{self, Event};
 use kube_shell::WatchHealth;
+use kube_shell::watch::feed;
 
 use super::Speaker;
 use crate::k8s;
-
-/// Feeds one event to one kind of the index. `view` turns an object into the index's plain
-/// value (`None`: the object does not concern the speaker, e.g. an unlabelled slice).
-/// `health` logs the watch's outages, once each; the watch retries on its own.
-fn feed<K, I: Relist>(
-    index: &mut I,
-    ev: Result<Event<K>, watcher::Error>,
-    view: impl Fn(&K) -> Option<I::Object>,
-    health: &mut WatchHealth,
-) -> Changed {
-    let now = tokio::time::Instant::now().into_std();
-    let ev = match ev {
-        Ok(ev) => {
-            health.ok(now);
-            ev
-        }
-        Err(e) => {
-            // Logged once per outage; kube-runtime's back-off retries.
-            health.watch_error(&e, now);
-            return Changed::default();
-        }
-    };
-    match ev {
-        Event::Apply(obj) => view(&obj).map(|o| index.apply(o)).unwrap_or_default(),
-        Event::Delete(obj) => view(&obj).map(|o| index.delete(o)).unwrap_or_default(),
-        Event::Init => {
-            index.begin();
-            Changed::default()
-        }
-        Event::InitApply(obj) => {
-            if let Some(o) = view(&obj) {
-                index.listed(o);
-            }
-            Changed::default()
-        }
-        Event::InitDone => index.commit(),
-    }
-}
 
 impl Speaker {
     /// The ConfigMap: reloaded when its text changed (or it appeared or went away), and

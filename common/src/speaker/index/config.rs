@@ -33,6 +33,7 @@ impl ConfigText {
 impl Relist for ConfigText {
     /// The `config` text of the one ConfigMap the watch selects.
     type Object = String;
+    type Changes = Changed;
 
     fn apply(&mut self, text: String) -> Changed {
         self.set(Some(text))

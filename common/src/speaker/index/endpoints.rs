@@ -28,6 +28,7 @@ impl ServiceEndpoints {
 
 impl Relist for ServiceEndpoints {
     type Object = EndpointsObject;
+    type Changes = Changed;
 
     fn apply(&mut self, obj: EndpointsObject) -> Changed {
         let sources = self.0.current.entry(obj.service.clone()).or_default();

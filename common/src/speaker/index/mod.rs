@@ -82,40 +82,7 @@ impl Changed {
     }
 }
 
-/// One kind of object, fed by one watch. `Object` is the plain value the shell builds from
-/// a Kubernetes object; a delete carries the last known object, as watches deliver it.
-pub trait Relist {
-    type Object;
-
-    /// A live create or update.
-    fn apply(&mut self, obj: Self::Object) -> Changed;
-
-    /// A live delete.
-    fn delete(&mut self, obj: Self::Object) -> Changed;
-
-    /// A re-list starts: the objects listed from now on replace the view at [`Relist::commit`].
-    /// A re-list already under way (the list failed half-way and started over) is discarded.
-    fn begin(&mut self);
-
-    /// One object of the re-list under way. The view does not change until the commit.
-    fn listed(&mut self, obj: Self::Object);
-
-    /// The re-list is complete: it becomes the view, and every object it did not list is
-    /// deleted. Without a re-list under way, nothing changes.
-    fn commit(&mut self) -> Changed;
-
-    /// A whole re-list at once: `begin`, `listed` for each object, `commit`.
-    fn reset(&mut self, objs: impl IntoIterator<Item = Self::Object>) -> Changed
-    where
-        Self: Sized,
-    {
-        self.begin();
-        for obj in objs {
-            self.listed(obj);
-        }
-        self.commit()
-    }
-}
+pub use crate::relist::Relist;
 
 /// The whole view, one field per watched kind.
 #[derive(Debug)]

@@ -69,6 +69,7 @@ impl Nodes {
 
 impl Relist for Nodes {
     type Object = NodeObject;
+    type Changes = Changed;
 
     fn apply(&mut self, obj: NodeObject) -> Changed {
         let excluded_changed = if obj.excluded {

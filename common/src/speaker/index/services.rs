@@ -110,6 +110,7 @@ impl Services {
 
 impl Relist for Services {
     type Object = ServiceObject;
+    type Changes = Changed;
 
     /// An update that leaves the decided fields as they were (a port, an annotation)
     /// changes nothing.
