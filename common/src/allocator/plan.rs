@@ -1,5 +1,5 @@
 //! What a freshly started controller would do with a set of services: the `controller plan`
-//! command and the restart path (spec §3.8).
+//! command and the restart path (docs/allocation.md#restart-replay).
 //!
 //! Like upstream after a restart, every service is first converged before the initial sync:
 //! services whose status holds addresses re-`assign` them (rebuilding the allocator from
