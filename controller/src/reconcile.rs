@@ -1,11 +1,11 @@
 //! The controller's decision loop, without I/O: watch events in, status writes and Events out.
 //!
-//! It reproduces upstream's single-worker queue semantics (spec §3.1, §3.2, §1.13) with the
-//! restart rule made explicit: until both caches (Services and the ConfigMap) have been listed,
-//! nothing is decided; then services that already hold IPs are processed first (rebuilding the
-//! allocator from status alone) and only then services that need a new IP. After that, each
-//! change is processed as it arrives. The allocation rules themselves live behind
-//! [`Allocation`].
+//! It reproduces upstream's single-worker queue semantics (docs/allocation.md#the-loop,
+//! docs/config.md#reloading) with the restart rule made explicit: until both caches (Services
+//! and the ConfigMap) have been listed, nothing is decided; then services that already hold IPs
+//! are processed first (rebuilding the allocator from status alone) and only then services that
+//! need a new IP. After that, each change is processed as it arrives. The allocation rules
+//! themselves live behind [`Allocation`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -27,7 +27,7 @@ pub struct Decision {
     pub retry: bool,
 }
 
-/// The allocation rules (spec §3.2–3.8).
+/// The allocation rules (docs/allocation.md).
 pub trait Allocation {
     /// Installs a new configuration, or refuses it (it would orphan allocated IPs) with
     /// upstream's message.
@@ -226,7 +226,7 @@ impl<A: Allocation> Reconciler<A> {
             "controller synced, can allocate IPs now",
         )];
         // Pass 1: services that already hold IPs rebuild the allocator, before any new
-        // address is handed out (spec §3.8).
+        // address is handed out (docs/allocation.md#restart-replay).
         let holders: Vec<String> = self
             .services
             .iter()
