@@ -24,7 +24,7 @@ cd "$root/fuzz"
 mkdir -p "corpus/$target"
 
 # New inputs go to corpus/<target> (not versioned); seeds/<target> holds committed
-# starting points such as the spec's wire vectors.
+# starting points such as the BGP wire vectors (docs/bgp.md#wire-vectors).
 seeds=()
 if [ -d "seeds/$target" ]; then
     seeds=("seeds/$target")

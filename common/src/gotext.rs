@@ -33,7 +33,7 @@ pub fn quote(s: &str) -> String {
 
 /// Go's `%q` on an integer: the integer read as a Unicode code point, quoted as a rune
 /// literal (`33` → `'!'`). Upstream formats aggregation lengths this way by mistake; we keep
-/// the text because DEVELOPERS.md keeps upstream's error texts.
+/// the text because we keep upstream's error texts (docs/config.md#bgp-advertisements).
 pub fn quote_int(v: i64) -> String {
     let c = u32::try_from(v)
         .ok()

@@ -1,5 +1,5 @@
-//! The controller's command line: upstream v0.12.1's flags and env vars (spec §5.1), in Go's
-//! flag syntax too, plus offline subcommands.
+//! The controller's command line: upstream v0.12.1's flags and env vars
+//! (docs/operations.md#controller-flags), in Go's flag syntax too, plus offline subcommands.
 
 use clap::{Parser, Subcommand};
 use kube_shell::cli::CommonArgs;

@@ -1,12 +1,12 @@
 //! The controller's decision loop, without I/O: watch events in, status writes and Events out.
 //!
-//! It reproduces upstream's single-worker queue semantics (spec §3.1, §3.2, §1.13) with the
-//! restart rule made explicit: until both caches (Services and the ConfigMap) have been listed,
-//! nothing is decided; then services that already hold IPs are processed first (rebuilding the
-//! allocator from status alone) and only then services that need a new IP. After that, each
-//! change is processed as it arrives. The allocation rules themselves are
-//! `common::allocator`'s, through [`Pools`]. `controller plan` drives this same type over a
-//! snapshot, so the plan is what the live loop would do.
+//! It reproduces upstream's single-worker queue semantics (docs/allocation.md#the-loop,
+//! docs/config.md#reloading) with the restart rule made explicit: until both caches (Services
+//! and the ConfigMap) have been listed, nothing is decided; then services that already hold IPs
+//! are processed first (rebuilding the allocator from status alone) and only then services that
+//! need a new IP. After that, each change is processed as it arrives. The allocation rules
+//! themselves are `common::allocator`'s, through [`Pools`]. `controller plan` drives this same
+//! type over a snapshot, so the plan is what the live loop would do.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -230,7 +230,7 @@ impl Reconciler {
             "controller synced, can allocate IPs now",
         )];
         // Pass 1: services that already hold IPs rebuild the allocator, before any new
-        // address is handed out (spec §3.8).
+        // address is handed out (docs/allocation.md#restart-replay).
         let holders: Vec<String> = self
             .services
             .iter()

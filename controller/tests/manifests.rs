@@ -1,9 +1,10 @@
 //! Drift guard for `manifests/`: the static install must carry upstream MetalLB v0.12.1's objects,
-//! RBAC rules, ports, env, args, probes and security context (spec §5.5) object by object, with
-//! only the images changed. The expected values are written out here from the spec rather than
-//! read from any file, so an edit to `manifests/metallb.yaml` that widens RBAC, renames an env
-//! var or drops a probe fails this test. The last tests tie the manifests to this binary: the
-//! args they pass are accepted and the env vars they set are ones the controller reads.
+//! RBAC rules, ports, env, args, probes and security context
+//! (docs/operations.md#manifests-and-rbac) object by object, with only the images changed. The
+//! expected values (upstream v0.12.1's) are written out here by hand rather than read from
+//! any file, so an edit to `manifests/metallb.yaml` that widens RBAC, renames an env var or
+//! drops a probe fails this test. The last tests tie the manifests to this binary: the args
+//! they pass are accepted and the env vars they set are ones the controller reads.
 
 use std::collections::BTreeSet;
 use std::process::Command;

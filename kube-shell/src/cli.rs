@@ -134,7 +134,8 @@ pub fn go_args_from<T: clap::Parser>(
     Ok((args, matches))
 }
 
-/// The flags both binaries take (spec §5.1), flattened into each one's `Args`.
+/// The flags both binaries take (docs/operations.md#common-flags), flattened into each one's
+/// `Args`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonArgs {
     /// Port of the Prometheus /metrics endpoint.
@@ -165,7 +166,8 @@ const SA_NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/n
 
 impl CommonArgs {
     /// `--namespace`/`METALLB_NAMESPACE`, else the service account's namespace, with
-    /// upstream's message when neither is there (spec §1.1).
+    /// upstream's message when neither is there
+    /// (docs/config.md#where-the-configuration-comes-from).
     pub fn namespace(&self) -> Result<String, String> {
         if let Some(ns) = self.namespace.as_deref().filter(|s| !s.is_empty()) {
             return Ok(ns.to_owned());
@@ -197,7 +199,7 @@ pub fn parse_go_bool(s: &str) -> Result<bool, String> {
     }
 }
 
-/// `--log-level` values (spec §5.1); anything else makes upstream exit 1.
+/// `--log-level` values (docs/operations.md#common-flags); anything else makes upstream exit 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
     All,

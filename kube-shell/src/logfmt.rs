@@ -1,6 +1,6 @@
-//! Log lines shaped like upstream's go-kit JSON logger (spec §5.4): one JSON object per line,
-//! keys sorted, `ts` (UTC, RFC 3339 with nanoseconds), `caller` (`file:line`), `level`, `msg`,
-//! then the event's fields. Operators' log pipelines parse these keys.
+//! Log lines shaped like upstream's go-kit JSON logger (docs/operations.md#logs): one JSON
+//! object per line, keys sorted, `ts` (UTC, RFC 3339 with nanoseconds), `caller` (`file:line`),
+//! `level`, `msg`, then the event's fields. Operators' log pipelines parse these keys.
 //!
 //! This is formatting only: the binaries install it as their `tracing` event formatter.
 

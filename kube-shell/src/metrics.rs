@@ -1,6 +1,7 @@
-//! Every Prometheus series MetalLB v0.12 exports (spec §5.3), with upstream's names and labels.
-//! Helm's alerts and operators' dashboards query these names, so they are defined once here and
-//! registered by both binaries; `tests` pins each name and label set.
+//! Every Prometheus series MetalLB v0.12 exports (docs/metrics-events.md#upstream-series), with
+//! upstream's names and labels. Helm's alerts and operators' dashboards query these names, so
+//! they are defined once here and registered by both binaries; `tests` pins each name and label
+//! set.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -196,7 +197,7 @@ pub fn render(r: &Registry) -> String {
 mod tests {
     use super::*;
 
-    /// (name, type, labels) of every series in spec §5.3.
+    /// (name, type, labels) of every series in docs/metrics-events.md#upstream-series.
     const UPSTREAM: &[(&str, &str, &[&str])] = &[
         ("metallb_allocator_addresses_total", "gauge", &["pool"]),
         (

@@ -15,7 +15,8 @@
 # runs (default 5), rotating over the VIPs. The same three speakers keep running across runs
 # and profiles; each run:
 #   1. the VIP's owner is read from the speakers' GET /status (:7472), which must agree with
-#      the §4.3 owner computed here independently, and with the only MAC answering ARP;
+#      the Layer 2 owner (docs/layer2.md#election) computed here independently, and with the
+#      only MAC answering ARP;
 #   2. the client sends a broadcast who-has for the VIP every 20 ms (arping -W 0.02) and
 #      tcpdump on its interface timestamps requests and replies; the owner gets SIGKILL;
 #   3. figure: time from the kill to the first reply from another node's MAC ("none" when no

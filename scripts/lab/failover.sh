@@ -3,7 +3,8 @@
 # speaker/examples/l2_member (the speaker's memberlist shell, election and Layer 2 announcer)
 # with the fast profile, for four IPv4 VIPs and one IPv6 VIP. Checks from the client, with
 # arping and tcpdump:
-#   * every VIP is answered by exactly one MAC, that of its §4.3 owner among the three;
+#   * every VIP is answered by exactly one MAC, that of its Layer 2 owner
+#     (docs/layer2.md#election) among the three;
 #   * after SIGKILL of a VIP's owner, the VIP is answered by the owner elected among the two
 #     survivors, and by it alone;
 #   * SIGTERM of the new owner, while the client asks every 20 ms, leaves no request

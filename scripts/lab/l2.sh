@@ -2,7 +2,8 @@
 # Layer 2 lab: a client and three "nodes" in network namespaces on one bridge, each node
 # running speaker/examples/l2_announce. Checks, from the client, with real tools:
 #   * each VIP (IPv4 with arping, IPv6 with ndisc6) is answered by the node that wins the
-#     spec §4.3 election, and by nobody else; an unannounced IP is answered by nobody;
+#     Layer 2 election (docs/layer2.md#election), and by nobody else; an unannounced IP is
+#     answered by nobody;
 #   * when the owner stops and another node takes over, the client's neighbour entries move
 #     to the new MAC from the gratuitous packets alone (the client sends no request).
 # Needs root; otherwise prints SKIP and exits 0. All traffic stays inside the namespaces it
@@ -80,7 +81,8 @@ for ns in client "${NODES[@]}"; do
 done
 
 # --- helpers --------------------------------------------------------------------------
-# The §4.3 owner among the given nodes, computed with sha256sum, independently of the Rust code.
+# The Layer 2 owner (docs/layer2.md#election) among the given nodes, computed with sha256sum,
+# independently of the Rust code.
 owner_of() {
     local key=$1; shift
     for node in "$@"; do

@@ -226,7 +226,8 @@ def check_helm_scenario(name: str, values: dict) -> Callable[[], str]:
 
 
 def check_helm_defaults_match_upstream() -> str:
-    """§5.7: names, labels, --config, memberlist env of a default install named `metallb`."""
+    """Names, labels, --config, memberlist env of a default install named `metallb`
+    (docs/operations.md#helm-chart)."""
     objs = render({"configInline": LAYER2_CONFIG}, "1.24.0")
     cm = one(objs, "ConfigMap", "metallb")
     dep = one(objs, "Deployment", "metallb-controller")

@@ -32,7 +32,7 @@ UPSTREAM_ALERTS = {
     "MetalLBAddressPoolUsage95Percent",
     "MetalLBBGPSessionDown",
 }
-# Spec §5.3: the metric names dashboards and the alerts depend on.
+# The metric names dashboards and the alerts depend on (docs/metrics-events.md#upstream-series).
 METRICS = {
     "metallb_allocator_addresses_total",
     "metallb_allocator_addresses_in_use_total",
@@ -196,7 +196,8 @@ def rule_set(role: dict, rename: dict[str, str]) -> set[tuple[str, str, str, str
 
 
 def check_consistency(objs: list[dict], version: str) -> None:
-    """Cross-object agreement that the schemas cannot see (spec §1.1, §4.4, §5.5, §5.6)."""
+    """Cross-object agreement that the schemas cannot see (docs/config.md, docs/memberlist.md,
+    docs/operations.md#manifests-and-rbac)."""
     by_kind_name = {(o["kind"], o["metadata"]["name"]) for o in objs}
     workloads = find(objs, "Deployment") + find(objs, "DaemonSet")
     for w in workloads:

@@ -4,8 +4,9 @@
 //!
 //! `l2_announce [--garp-interval SECS] [--range FIRST COUNT] [--node N --candidates A,B,..] [IP...]`
 //!
-//! With `--node` and `--candidates`, only the IPs that `N` wins in the §4.3 election among
-//! the candidates are announced, so the lab can run one instance per node with the same list.
+//! With `--node` and `--candidates`, only the IPs that `N` wins in the Layer 2 election
+//! (docs/layer2.md#election) among the candidates are announced, so the lab can run one
+//! instance per node with the same list.
 //!
 //! Prints `ready` on stdout once the responders run, and the counters on exit.
 

@@ -1,9 +1,9 @@
 //! Lab entry point: one speaker-like node without Kubernetes, for `scripts/lab/failover.sh`
 //! and `scripts/bench/failover.sh`. It runs the speaker's own parts end to end — the
-//! memberlist shell, `common::speaker::decide` (the §4.3 election over the live members) with
-//! `Announcements`, the Layer 2 announcer, and the SIGTERM path of the speaker
-//! (`speaker::stop::leave_and_drain`) — for a fixed set of VIPs, each a `Cluster`-policy
-//! service with a ready endpoint. Not part of the speaker's interface.
+//! memberlist shell, `common::speaker::decide` (the Layer 2 election over the live members,
+//! docs/layer2.md#election) with `Announcements`, the Layer 2 announcer, and the SIGTERM path
+//! of the speaker (`speaker::stop::leave_and_drain`) — for a fixed set of VIPs, each a
+//! `Cluster`-policy service with a ready endpoint. Not part of the speaker's interface.
 //!
 //! `l2_member --node N --bind IP:PORT [--join IP:PORT ...] [--ml-fast] [--upstream-stop] VIP...`
 //!

@@ -1,5 +1,5 @@
-//! The speaker's command line: upstream v0.12.1's flags and env vars (spec §5.1), plus
-//! offline subcommands.
+//! The speaker's command line: upstream v0.12.1's flags and env vars, plus offline
+//! subcommands (docs/operations.md#speaker-flags).
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Parser, Subcommand};

@@ -152,8 +152,8 @@ pub fn pod_ip(pod: &Pod) -> Option<std::net::IpAddr> {
 }
 
 /// Whether a Node watch event is a change of the node named `own`: upstream's `SetNode`
-/// then re-joins memberlist (spec §4.4). The initial listing does not count, the start-up
-/// join covers it.
+/// then re-joins memberlist (docs/memberlist.md#discovery-and-re-join). The initial listing
+/// does not count, the start-up join covers it.
 pub fn own_node_changed(ev: &kube::runtime::watcher::Event<Node>, own: &str) -> bool {
     matches!(ev, kube::runtime::watcher::Event::Apply(n) if n.metadata.name.as_deref() == Some(own))
 }

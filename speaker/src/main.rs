@@ -180,7 +180,8 @@ async fn run(
         .await
 }
 
-/// memberlist's bind address, if it runs (spec §4.4: `--ml-bindaddr` and `--ml-labels` set).
+/// memberlist's bind address, if it runs (`--ml-bindaddr` and `--ml-labels` set:
+/// docs/memberlist.md#when-it-runs).
 fn memberlist_addr(args: &Args, port: u16) -> anyhow::Result<Option<SocketAddr>> {
     if args.ml_bindaddr.is_empty() || args.ml_labels.is_empty() {
         return Ok(None);
@@ -192,7 +193,8 @@ fn memberlist_addr(args: &Args, port: u16) -> anyhow::Result<Option<SocketAddr>>
     Ok(Some(SocketAddr::new(ip, port)))
 }
 
-/// memberlist runs iff `--ml-bindaddr` and `--ml-labels` are set (spec §4.4).
+/// memberlist runs iff `--ml-bindaddr` and `--ml-labels` are set
+/// (docs/memberlist.md#when-it-runs).
 async fn start_memberlist(
     args: &Args,
     node: &str,

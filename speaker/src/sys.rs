@@ -152,9 +152,9 @@ struct TcpMd5Sig {
     key: [u8; libc::TCP_MD5SIG_MAXKEYLEN],
 }
 
-/// Installs the RFC 2385 TCP-MD5 key for segments to and from `peer` on `fd` (spec §4.7:
-/// before `connect`, so even the SYN is signed). An empty key removes it. Keys longer
-/// than 80 bytes (`TCP_MD5SIG_MAXKEYLEN`) are refused with `InvalidInput`.
+/// Installs the RFC 2385 TCP-MD5 key for segments to and from `peer` on `fd`
+/// (docs/bgp.md#connecting: before `connect`, so even the SYN is signed). An empty key removes
+/// it. Keys longer than 80 bytes (`TCP_MD5SIG_MAXKEYLEN`) are refused with `InvalidInput`.
 pub fn set_tcp_md5sig(fd: &impl AsRawFd, peer: std::net::IpAddr, key: &[u8]) -> io::Result<()> {
     let mut sig = TcpMd5Sig {
         // The port of the address is ignored by the kernel; socket2 zero-fills the rest.

@@ -1,5 +1,6 @@
 //! The speaker side of the manifest drift guard (controller/tests/manifests.rs pins
-//! manifests/metallb.yaml to these same upstream v0.12.1 values, spec §5.5/§5.7): the args the
+//! manifests/metallb.yaml to these same upstream v0.12.1 values,
+//! docs/operations.md#manifests-and-rbac and docs/operations.md#helm-chart): the args the
 //! DaemonSet passes parse, and every env var the manifests or the Helm chart set on the speaker
 //! is one the binary reads.
 

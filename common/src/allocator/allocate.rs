@@ -1,5 +1,6 @@
 //! Picking addresses: `allocate_from_pool` (lowest acceptable address per family, CIDRs in
-//! config order) and `allocate` (auto-assign pools in config order), spec §3.4.
+//! config order) and `allocate` (auto-assign pools in config order); the rules are in
+//! docs/allocation.md#picking-an-address.
 
 use std::net::IpAddr;
 

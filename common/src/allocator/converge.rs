@@ -1,6 +1,7 @@
-//! One pass of the controller over one service (upstream `convergeBalancer`, spec §3.2):
-//! the service's inputs and current status in; the new status, Events, log notes and a plan
-//! verdict out. The allocator is updated as upstream's is.
+//! One pass of the controller over one service (upstream's `convergeBalancer`, described in
+//! docs/allocation.md#one-pass-over-a-service): the service's inputs and current status in; the
+//! new status, Events, log notes and a plan verdict out. The allocator is updated as upstream's
+//! is.
 //!
 //! Deliberate fix: when `metallb.universe.tf/address-pool` names a pool that no longer
 //! exists while the current address is still valid in the config (the pool was renamed),

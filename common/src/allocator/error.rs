@@ -77,7 +77,8 @@ impl AllocError {
     }
 }
 
-/// Which sharing rule (spec §3.5) refused an address, worded as v0.11 words it.
+/// Which sharing rule (docs/allocation.md#sharing-an-address) refused an address, worded as
+/// v0.11 words it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SharingRule {
     #[error("existing service does not allow sharing")]

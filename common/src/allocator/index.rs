@@ -2,10 +2,11 @@
 //! O(log n) whatever the CIDR's size.
 //!
 //! Upstream walks every address from the network address up and asks the sharing rules about
-//! each (spec §3.4), so an exhausted IPv6 /64 never finishes failing. Here the in-use
-//! addresses are kept as maximal *runs* `[start, end]` in a `BTreeMap` keyed by start, over
-//! the addresses as integers (IPv4 as its 32-bit value). The lowest free address is then
-//! "the CIDR's first address, or just past the run that covers it": one map lookup.
+//! each (docs/allocation.md#picking-an-address), so an exhausted IPv6 /64 never finishes
+//! failing. Here the in-use addresses are kept as maximal *runs* `[start, end]` in a `BTreeMap`
+//! keyed by start, over the addresses as integers (IPv4 as its 32-bit value). The lowest free
+//! address is then "the CIDR's first address, or just past the run that covers it": one map
+//! lookup.
 //!
 //! `avoid-buggy-ips` (IPv4 `.0`/`.255` never handed out) is handled arithmetically: such an
 //! address is never free, and two runs separated only by buggy addresses are merged into one

@@ -1,4 +1,4 @@
-//! The controller's IP allocator (spec §3), as pure logic.
+//! The controller's IP allocator (docs/allocation.md), as pure logic.
 //!
 //! * [`Allocator`] holds the pools and who holds which address: [`Allocator::assign`]
 //!   (exact addresses), [`Allocator::allocate_from_pool`], [`Allocator::allocate`],

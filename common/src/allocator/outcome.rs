@@ -17,7 +17,7 @@ pub enum EventType {
     Warning,
 }
 
-/// An Event to attach to the Service (spec §3.10).
+/// An Event to attach to the Service (docs/metrics-events.md#controller-events).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub kind: EventType,
@@ -84,7 +84,8 @@ pub enum Level {
     Error,
 }
 
-/// Something worth a log line (spec §3.10), in the order it happened.
+/// Something worth a log line (docs/allocation.md#events-and-log-lines), in the order it
+/// happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Note {
     Cleared(ClearReason),

@@ -1,4 +1,5 @@
-//! What the allocator reads from a Service (spec §3.3), and the requested-address rules.
+//! What the allocator reads from a Service (docs/allocation.md#service-inputs), and the
+//! requested-address rules.
 //!
 //! The controller fills a [`ServiceSpec`] from the Kubernetes object; everything here is
 //! plain data so convergence is testable without an API server.

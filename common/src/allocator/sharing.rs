@@ -1,4 +1,4 @@
-//! Who uses each address, and the IP-sharing rules of spec §3.5.
+//! Who uses each address, and the IP-sharing rules (docs/allocation.md#sharing-an-address).
 //!
 //! Two services may hold the same address iff both carry the same non-empty sharing key
 //! (`metallb.universe.tf/allow-shared-ip`), the same backend key, and no common

@@ -195,9 +195,10 @@ impl Allocator {
         self.pool_index(name).is_some()
     }
 
-    /// Gives `service` exactly `ips` (spec §3.5) if a pool allows them all, they are one
-    /// address or two of different families, and the sharing rules allow it. Replaces the
-    /// service's previous allocation.
+    /// Gives `service` exactly `ips` (upstream's `Assign`,
+    /// docs/allocation.md#sharing-an-address) if a pool allows them all, they are one address
+    /// or two of different families, and the sharing rules allow it. Replaces the service's
+    /// previous allocation.
     pub fn assign(
         &mut self,
         service: &str,

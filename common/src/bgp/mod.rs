@@ -18,7 +18,7 @@
 //! diffed against the [`AdjRibOut`] and the difference packed into as few UPDATEs as fit in
 //! 4096 bytes ([`pack_announcements`], [`pack_withdrawals`]).
 //!
-//! Wire behaviour follows upstream MetalLB's native speaker (spec §4.7): the same OPEN
+//! Wire behaviour follows upstream MetalLB's native speaker (docs/bgp.md): the same OPEN
 //! bytes, attribute order, AS_TRANS, iBGP LOCAL_PREF and communities. Deliberate fixes:
 //! minimal 29-byte OPENs are accepted, the hold timer is enforced, UPDATEs are packed and
 //! split at 4096 bytes, IPv6 routes travel in MP_REACH_NLRI, and the reconnect back-off

@@ -83,7 +83,8 @@ impl fmt::Display for Notification {
     }
 }
 
-/// The code table of upstream's native speaker (spec §4.7), kept verbatim for log parity.
+/// The code table of upstream's native speaker (`internal/bgp/native/messages.go`), kept
+/// verbatim for log parity (docs/bgp.md#notifications).
 fn describe(code16: u16) -> &'static str {
     match code16 {
         0x0100 => "Message header error (unspecific)",

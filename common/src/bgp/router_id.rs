@@ -1,4 +1,4 @@
-//! Router ID selection (spec §4.7), identical to upstream so that a node keeps its BGP
+//! Router ID selection (docs/bgp.md#router-id), identical to upstream so that a node keeps its BGP
 //! identifier across the image swap.
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -38,7 +38,7 @@ mod tests {
 
     #[test]
     fn node_name_hash_matches_upstream_example() {
-        // spec §4.7: crc32("node1") = 0x85ef2540 → 64.37.239.133
+        // docs/bgp.md#router-id: crc32("node1") = 0x85ef2540 → 64.37.239.133
         assert_eq!(crc32fast::hash(b"node1"), 0x85ef_2540);
         assert_eq!(from_node_name("node1"), Ipv4Addr::new(64, 37, 239, 133));
     }

@@ -11,7 +11,8 @@ pub enum ConfigError {
     /// Not YAML, or not the document's shape (unknown or duplicate key, wrong type).
     #[error("could not parse config: {0}")]
     Decode(String),
-    /// Rejected by the speaker's mode validation (§1.12); unprefixed, as upstream.
+    /// Rejected by the speaker's mode validation (docs/config.md#mode-specific-validation);
+    /// unprefixed, as upstream.
     #[error("{0}")]
     Mode(String),
     #[error("parsing bfd profile #{0}: {1}")]

@@ -19,8 +19,8 @@ pub enum ReloadOutcome<E> {
 }
 
 /// The configuration a process runs on, with upstream's `config_loaded_bool` and
-/// `config_stale_bool` semantics (§1.13): loaded never goes back to false; stale is true
-/// while the latest document failed or is missing.
+/// `config_stale_bool` semantics (docs/config.md#reloading): loaded never goes back to false;
+/// stale is true while the latest document failed or is missing.
 #[derive(Debug)]
 pub struct Loaded {
     mode: Mode,

@@ -1,8 +1,9 @@
 //! MetalLB's legacy `config` document (the `config` key of the `config` ConfigMap).
 //!
 //! [`parse`] accepts and rejects exactly what upstream v0.12.1's `config.Parse` does, with the
-//! same error texts (operators grep their logs for them), except where DEVELOPERS.md decides a
-//! quirk is fixed: pools keep their configuration order so allocation is deterministic.
+//! same error texts (operators grep their logs for them), except for the quirks we fix on
+//! purpose (docs/config.md#deliberate-differences): pools keep their configuration order so
+//! allocation is deterministic.
 //! [`Loaded`] implements the runtime rule that a config that fails never replaces a good one.
 
 mod bfd;
@@ -51,7 +52,7 @@ impl Config {
     }
 
     /// The first pool (config order) whose CIDRs contain every address, ignoring
-    /// `avoid-buggy-ips` (the speaker's lookup, spec §4.1 step 6).
+    /// `avoid-buggy-ips` (the speaker's lookup, docs/speaker.md#the-per-service-decision).
     pub fn pool_containing_all(&self, ips: &[std::net::IpAddr]) -> Option<&Pool> {
         self.pools
             .iter()

@@ -14,7 +14,8 @@ use super::pool::{PoolError, parse_pool};
 use super::range::parse_entry;
 use super::{Config, Protocol};
 
-/// Which process validates, and so which mode-specific rules apply (spec §1.12).
+/// Which process validates, and so which mode-specific rules apply
+/// (docs/config.md#mode-specific-validation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Accepts FRR-only keys: upstream's controller defers mode checks to the speakers.

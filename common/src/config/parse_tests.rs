@@ -1,4 +1,5 @@
-//! One test per rule of spec §1.3–1.12; errors compared as full upstream texts.
+//! One test per rule of docs/config.md (keys, peers, pools, advertisements, mode-specific
+//! validation); errors compared as full upstream texts.
 
 use super::*;
 use crate::config::{BgpAdvertisement, Community, Labels, Protocol, Selector};

@@ -1,4 +1,5 @@
-//! The announced set of Layer 2 IPs and the schedule of gratuitous rounds (spec §4.5).
+//! The announced set of Layer 2 IPs and the schedule of gratuitous rounds
+//! (docs/layer2.md#gratuitous-bursts, docs/layer2.md#reference-counts).
 //!
 //! Two deliberate departures from v0.12, both fixes of upstream bugs:
 //! * the reference count of an IP is exactly the number of services listing it, however

@@ -1,5 +1,5 @@
 //! ARP over Ethernet for IPv4 (RFC 826): the frames the responder reads and writes, and the
-//! decision of §4.5 whether a received frame deserves a reply.
+//! decision whether a received frame deserves a reply (docs/layer2.md#answering-arp).
 
 use std::net::Ipv4Addr;
 
@@ -116,8 +116,9 @@ pub struct ArpReply {
     pub frame: [u8; FRAME_LEN],
 }
 
-/// The ARP responder rule of §4.5: answer requests for owned IPs that were broadcast or sent
-/// to this interface, whatever the sender IP (DAD probes from 0.0.0.0 included).
+/// The ARP responder rule (docs/layer2.md#answering-arp, upstream's `internal/layer2/arp.go`):
+/// answer requests for owned IPs that were broadcast or sent to this interface, whatever the
+/// sender IP (DAD probes from 0.0.0.0 included).
 ///
 /// The reply goes unicast to the requester, from `our_mac`, claiming the requested IP.
 pub fn respond(

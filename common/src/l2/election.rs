@@ -1,4 +1,4 @@
-//! Which node answers for a service IP in Layer 2 mode (spec §4.3).
+//! Which node answers for a service IP in Layer 2 mode (docs/layer2.md#election).
 //!
 //! Every speaker computes the same ordering from the same inputs, so exactly one of them
 //! believes it is the owner without any coordination beyond the shared candidate list. The
@@ -30,7 +30,8 @@ pub struct ElectionInput<'a> {
     pub ips: &'a [IpAddr],
     /// Whether any endpoint of the service is ready, on any node or on none.
     pub has_ready_endpoint: bool,
-    /// Nodes hosting at least one ready endpoint (spec §4.2, node-level readiness).
+    /// Nodes hosting at least one ready endpoint (node-level readiness,
+    /// docs/speaker.md#endpoint-readiness).
     pub ready_nodes: &'a BTreeSet<String>,
     /// memberlist members (alive or suspect), or `None` when memberlist is disabled.
     pub members: Option<&'a BTreeSet<String>>,
@@ -83,8 +84,8 @@ pub fn owner<'a>(candidates: impl IntoIterator<Item = &'a str>, key: &str) -> Op
 /// Upstream's `layer2Controller.ShouldAnnounce`, quirks included, kept as the reference the
 /// election tests compare against. The speaker does not call it: it decides with
 /// `common::speaker::decide`, which passes ready speaker pods as the candidates when memberlist
-/// is off (upstream's quirk below, issue #2005, is one DEVELOPERS.md fixes) and skips excluded
-/// nodes.
+/// is off (upstream's quirk below, issue #2005, is one we fix on purpose:
+/// docs/layer2.md#candidates) and skips excluded nodes.
 pub fn should_announce(my_node: &str, input: &ElectionInput<'_>) -> Result<(), NotAnnouncing> {
     let Some(&first_ip) = input.ips.first() else {
         return Err(NotAnnouncing::NotOwner);
@@ -141,7 +142,7 @@ mod tests {
 
     #[test]
     fn hashes_match_upstream_test_vectors() {
-        // spec §4.3 table (TestShouldAnnounce).
+        // The vectors of upstream's `TestShouldAnnounce` (speaker/layer2_controller_test.go).
         assert_eq!(hex_prefix("iris1", "10.20.30.1"), "e42ad61a4159fa2d");
         assert_eq!(hex_prefix("iris2", "10.20.30.1"), "af6cb4e7605814d2");
         assert_eq!(hex_prefix("iris1", "10.20.30.2"), "610c5b6d22f60ca5");

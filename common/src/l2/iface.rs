@@ -1,5 +1,6 @@
-//! Which interfaces get an ARP and/or NDP responder (spec §4.5), kept as a table that the
-//! speaker feeds from netlink link/address messages and reconciles its sockets against.
+//! Which interfaces get an ARP and/or NDP responder (docs/layer2.md#interfaces), kept as a
+//! table that the speaker feeds from netlink link/address messages and reconciles its sockets
+//! against.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv6Addr};
@@ -82,8 +83,9 @@ impl InterfaceTable {
     }
 }
 
-/// The §4.5 rule for one interface: it must be up, not enslaved and not NOARP, and have a
-/// MAC; it then answers ARP if it is a broadcast medium and NDP if it has a link-local.
+/// The rule for one interface (docs/layer2.md#interfaces): it must be up, not enslaved and not
+/// NOARP, and have a MAC; it then answers ARP if it is a broadcast medium and NDP if it has a
+/// link-local.
 pub fn responders(link: &Link, link_local: Option<Ipv6Addr>) -> Option<Responders> {
     if !link.up || link.has_master || link.noarp {
         return None;

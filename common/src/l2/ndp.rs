@@ -186,9 +186,10 @@ pub struct NdpReply {
     pub advert: NeighborAdvertisement,
 }
 
-/// The NDP responder rule of §4.5: only solicitations carrying a source link-layer address
-/// (so DAD probes from `::` are left alone) for an owned target get an advertisement, sent
-/// back to the solicitor with Router=0, Solicited=1, Override=0 and our MAC.
+/// The NDP responder rule (docs/layer2.md#answering-ndp, upstream's `internal/layer2/ndp.go`):
+/// only solicitations carrying a source link-layer address (so DAD probes from `::` are left
+/// alone) for an owned target get an advertisement, sent back to the solicitor with Router=0,
+/// Solicited=1, Override=0 and our MAC.
 pub fn respond(
     src: Ipv6Addr,
     icmp: &[u8],

@@ -10,7 +10,7 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Node name, unique in the cluster. MetalLB uses the Kubernetes node name, which must
-    /// also match the endpoints' node names for the layer 2 election (spec §4.3).
+    /// also match the endpoints' node names for the layer 2 election (docs/layer2.md#election).
     pub name: String,
     /// Address and port peers reach us on (MetalLB: pod IP = node IP, port 7946). Also the
     /// port assumed when a protocol-1 peer sends none.

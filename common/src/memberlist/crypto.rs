@@ -64,9 +64,10 @@ impl SecretKey {
         }
     }
 
-    /// MetalLB's derivation (spec §4.4), quirk included: Go's `sha256.New().Sum(secret)`
-    /// *appends* SHA-256 of the empty input to the secret instead of hashing it, and the first
-    /// 16 bytes of that become an AES-128 key. An empty secret means "no encryption".
+    /// MetalLB's derivation (docs/memberlist.md#encryption-key), quirk included: Go's
+    /// `sha256.New().Sum(secret)` *appends* SHA-256 of the empty input to the secret instead of
+    /// hashing it, and the first 16 bytes of that become an AES-128 key. An empty secret means
+    /// "no encryption".
     pub fn from_metallb_secret(secret: &str) -> Option<Self> {
         if secret.is_empty() {
             return None;

@@ -2,12 +2,12 @@
 //!
 //! MetalLB v0.9–v0.12 speakers run hashicorp/memberlist (v0.1.x, protocol version 2,
 //! `DefaultLANConfig`) on port 7946 TCP+UDP, and the layer 2 election counts the members it
-//! reports (spec §4.3–§4.4). A speaker that replaces an upstream one during a rolling upgrade
-//! must join *the same* cluster and be counted by the Go speakers, or both generations announce
-//! the same IPs. So this module speaks memberlist's wire protocol byte for byte (checked
-//! against vectors produced by the Go code, `testdata/memberlist/`) and follows its state
-//! rules (`state.go`): alive/suspect/dead with incarnation numbers, refutation, Lifeguard's
-//! suspicion timeouts and health-aware probing.
+//! reports (docs/layer2.md#candidates, docs/memberlist.md). A speaker that replaces an upstream
+//! one during a rolling upgrade must join *the same* cluster and be counted by the Go speakers,
+//! or both generations announce the same IPs. So this module speaks memberlist's wire protocol
+//! byte for byte (checked against vectors produced by the Go code, `testdata/memberlist/`) and
+//! follows its state rules (`state.go`): alive/suspect/dead with incarnation numbers,
+//! refutation, Lifeguard's suspicion timeouts and health-aware probing.
 //!
 //! Layers, bottom up: `msgpack` (go-msgpack's dialect), [`compress`] (Go's LZW),
 //! [`crypto`] (AES-GCM keyring), [`wire`] (messages), [`packet`] and [`stream`] (framing),

@@ -1,5 +1,5 @@
-//! The BGP routes a node advertises (spec §4.6): every status IP of every announced service ×
-//! every advertisement of its pool, masked to the aggregation length, deduplicated.
+//! The BGP routes a node advertises (docs/bgp.md#routes): every status IP of every announced
+//! service × every advertisement of its pool, masked to the aggregation length, deduplicated.
 
 use std::net::IpAddr;
 

@@ -1,12 +1,15 @@
-//! `SetBalancer`'s per-service procedure (spec §4.1) and both `ShouldAnnounce`s (§4.3, §4.6).
+//! Upstream's per-service procedure (`SetBalancer` in `speaker/main.go`,
+//! docs/speaker.md#the-per-service-decision) and both `ShouldAnnounce`s (Layer 2:
+//! docs/layer2.md#election; BGP: docs/speaker.md#the-per-service-decision).
 //!
-//! Deliberate differences from upstream (DEVELOPERS.md): the live-speaker set is supplied by
-//! the caller, which falls back to ready speaker pods when memberlist is disabled (upstream
-//! announces nothing then, issue #2005); nodes labelled
-//! `node.kubernetes.io/exclude-from-external-load-balancers` never announce and are never
-//! elected. The Layer 2 election follows the rule of the release the cluster was installed
-//! from ([`ElectionKey`]); under the v0.8 to v0.10 rule the services sharing an IP elect as one
-//! (upstream elected them separately, so a shared IP could have two owners).
+//! Deliberate differences from upstream (docs/speaker.md#live-speakers,
+//! docs/layer2.md#shared-ips): the live-speaker set is supplied by the caller, which falls back
+//! to ready speaker pods when memberlist is disabled (upstream announces nothing then,
+//! issue #2005); nodes labelled `node.kubernetes.io/exclude-from-external-load-balancers` never
+//! announce and are never elected. The Layer 2 election follows the rule of the release the
+//! cluster was installed from ([`ElectionKey`]); under the v0.8 to v0.10 rule the services
+//! sharing an IP elect as one (upstream elected them separately, so a shared IP could have two
+//! owners).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -172,7 +175,8 @@ pub enum Verdict<'c> {
     },
 }
 
-/// Decides whether this node announces `svc`, following §4.1 steps 1–8.
+/// Decides whether this node announces `svc`, following the steps of
+/// docs/speaker.md#the-per-service-decision.
 pub fn decide<'c>(svc: &SpeakerService<'_>, cluster: &Cluster<'c>) -> Verdict<'c> {
     let Some(endpoints) = svc.endpoints else {
         return Verdict::Withdraw(Reason::ServiceDeleted);
@@ -297,7 +301,8 @@ pub fn layer2_owner(svc: &SpeakerService<'_>, cluster: &Cluster<'_>) -> Option<S
     elect(svc, &ips, &ready, cluster).map(str::to_owned)
 }
 
-/// §4.6: `Local` needs a ready endpoint here; any policy needs one somewhere.
+/// BGP (upstream's `bgpController.ShouldAnnounce`): `Local` needs a ready endpoint here; any
+/// policy needs one somewhere.
 fn bgp_refusal(
     svc: &SpeakerService<'_>,
     ready: &Readiness,

@@ -75,7 +75,8 @@ fn upstream_election_vectors() {
     let cfg = config();
     let live = set(&["iris1", "iris2"]);
     let none = BTreeSet::new();
-    // sha256("iris2#10.20.30.1") < sha256("iris1#10.20.30.1"); the reverse for .2 (spec §4.3).
+    // sha256("iris2#10.20.30.1") < sha256("iris1#10.20.30.1"); the reverse for .2 (the vectors
+    // of upstream's `TestShouldAnnounce`).
     let one = Case::ips(&["10.20.30.1"]);
     assert!(announces(&one.decide("iris2", Some(&cfg), &live, &none)));
     assert_eq!(

@@ -1,5 +1,6 @@
-//! Endpoint readiness (spec §4.2). Layer 2 asks "which nodes host a ready endpoint"; BGP asks
-//! "is some address ready", where an address listed not-ready anywhere is not ready at all.
+//! Endpoint readiness (docs/speaker.md#endpoint-readiness). Layer 2 asks "which nodes host a
+//! ready endpoint"; BGP asks "is some address ready", where an address listed not-ready
+//! anywhere is not ready at all.
 
 use std::collections::BTreeSet;
 

@@ -1,4 +1,4 @@
-//! What this node announces, and why not (spec §4.1–4.3, §4.6), as pure functions over the
+//! What this node announces, and why not (docs/speaker.md), as pure functions over the
 //! speaker's view of the cluster. Layer 2 and BGP share the per-service procedure; `/status`
 //! and Events reuse the same reasons.
 

@@ -9,7 +9,7 @@
 //! * `memberlistPort`: memberlist cannot bind its port (7946 by default): the speaker cannot
 //!   join the others and fast failover is gone.
 //! * `layer2Interface`: no interface can answer ARP or NDP (up, not enslaved, not NOARP, has
-//!   a MAC — spec §4.5): Layer 2 announcements reach nobody.
+//!   a MAC — docs/layer2.md#interfaces): Layer 2 announcements reach nobody.
 
 use std::net::IpAddr;
 

@@ -1,7 +1,7 @@
-//! What this node currently announces, and the transitions a new verdict causes (spec §4.1
-//! steps 7–10 and the withdrawal rule), with two deliberate fixes: `nodeAssigned` is reported
-//! only when the announcement starts or changes, and a withdrawal always says which gauge
-//! series to delete (upstream's label typo left them behind).
+//! What this node currently announces, and the transitions a new verdict causes
+//! (docs/speaker.md#announcing-and-withdrawing), with two deliberate fixes: `nodeAssigned` is
+//! reported only when the announcement starts or changes, and a withdrawal always says which
+//! gauge series to delete (upstream's label typo left them behind).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

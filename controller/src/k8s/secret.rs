@@ -1,7 +1,7 @@
-//! The memberlist Secret (spec §5.6): created at start-up when `--ml-secret-name` is set and
-//! no Secret of that name exists, owned by the controller's Deployment so it goes away with it.
-//! Uses only the verbs upstream's Role grants: `list` of that name, `get` of the Deployment,
-//! `create` of Secrets.
+//! The memberlist Secret (docs/memberlist.md#the-secret): created at start-up when
+//! `--ml-secret-name` is set and no Secret of that name exists, owned by the controller's
+//! Deployment so it goes away with it. Uses only the verbs upstream's Role grants: `list` of
+//! that name, `get` of the Deployment, `create` of Secrets.
 
 use std::collections::BTreeMap;
 

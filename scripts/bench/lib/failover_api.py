@@ -11,9 +11,10 @@ objects NODES VIPS           NDJSON of the cluster for `fake-apiserver --objects
 state NODES VIPS             Reads every listed node's GET /status (:7472) and prints "ok", or
                              what still differs, against the state those nodes must reach when
                              exactly they are alive: memberlist members = the listed nodes,
-                             every service's owner = the §4.3 owner among them (sha256 of
-                             "node#ip", computed here independently of the Rust code), and each
-                             node announcing exactly the services it owns.
+                             every service's owner = the Layer 2 owner among them
+                             (docs/layer2.md#election: sha256 of "node#ip", computed here
+                             independently of the Rust code), and each node announcing exactly
+                             the services it owns.
 analyse CAPTURE VIP SINCE OLD_MAC
                              From tcpdump's text capture of the client's interface: the first
                              reply to the client for VIP after SINCE from a MAC other than

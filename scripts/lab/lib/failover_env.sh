@@ -60,7 +60,8 @@ fo_cleanup() {
     for node in client "${FO_NODES[@]}" br; do ip netns del "$P-$node" 2>/dev/null; done
 }
 
-# The §4.3 owner among the given nodes, computed with sha256sum, independently of the Rust code.
+# The Layer 2 owner (docs/layer2.md#election) among the given nodes, computed with sha256sum,
+# independently of the Rust code.
 fo_owner_of() {
     local key=$1 node; shift
     for node in "$@"; do

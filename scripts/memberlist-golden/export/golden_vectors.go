@@ -27,8 +27,9 @@ func mustEncode(t messageType, v interface{}) []byte {
 	return buf.Bytes()
 }
 
-// MetalLBKey derives the AES key the way MetalLB's speaker does (spec §4.4):
-// sha256.New().Sum(secret) appends the empty-input digest to the secret.
+// MetalLBKey derives the AES key the way MetalLB's speaker does
+// (docs/memberlist.md#encryption-key): sha256.New().Sum(secret) appends the empty-input digest
+// to the secret.
 func MetalLBKey(secret string) []byte {
 	return sha256.New().Sum([]byte(secret))[:16]
 }

@@ -1,4 +1,4 @@
-//! Opening the TCP connection of a session (spec §4.7 "Connection"): a socket of the peer's
+//! Opening the TCP connection of a session (docs/bgp.md#connecting): a socket of the peer's
 //! family, the TCP-MD5 key installed before the SYN, bound to `source-address` when set,
 //! then the connect. The 10 s limit on dial plus OPEN exchange belongs to the session; it
 //! cancels this future by dropping it.

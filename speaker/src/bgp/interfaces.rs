@@ -2,9 +2,9 @@
 //!
 //! The session needs them for what the TCP socket cannot tell: the router ID and IPv4 next
 //! hop of an IPv6 session, the IPv6 next hop (global and link-local) of an IPv4 session
-//! (spec §4.7). `source-address` must also be an address of this host. One rtnetlink
-//! address dump per connection attempt answers all of it; the choice itself is the pure
-//! [`interface_of`], tested without a kernel.
+//! (docs/bgp.md#ipv6-over-mp-bgp, docs/bgp.md#router-id). `source-address` must also be an
+//! address of this host. One rtnetlink address dump per connection attempt answers all of it;
+//! the choice itself is the pure [`interface_of`], tested without a kernel.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

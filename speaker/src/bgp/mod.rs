@@ -1,4 +1,4 @@
-//! BGP mode of the speaker (spec §4.6, §4.7): one session per configured peer whose node
+//! BGP mode of the speaker (docs/bgp.md): one session per configured peer whose node
 //! selectors match this node, each advertising the node's whole set of routes.
 //!
 //! The protocol lives in [`common::bgp::Session`]; here are its I/O shell ([`driver`]: one

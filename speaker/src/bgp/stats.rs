@@ -1,4 +1,5 @@
-//! The per-peer Prometheus series (spec §5.3), labelled `peer="ip:port"`.
+//! The per-peer Prometheus series (docs/metrics-events.md#upstream-series), labelled
+//! `peer="ip:port"`.
 //!
 //! Series are created at 0 when a session starts and deleted when it is closed. Two sessions
 //! can share a label (same address and port, other settings different — upstream allows

@@ -1,4 +1,5 @@
-//! `allocate_from_pool` and `allocate` (spec §3.4, §3.6).
+//! `allocate_from_pool` and `allocate` (docs/allocation.md#picking-an-address and
+//! docs/allocation.md#dual-stack).
 
 use super::*;
 use crate::allocator::{Allocator, Family};

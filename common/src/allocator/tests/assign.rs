@@ -1,4 +1,5 @@
-//! `assign`: exact addresses, dual-stack checks and the sharing rules (spec §3.5, §3.6).
+//! `assign`: exact addresses, dual-stack checks and the sharing rules
+//! (docs/allocation.md#sharing-an-address, docs/allocation.md#dual-stack).
 
 use super::*;
 use crate::allocator::Allocator;

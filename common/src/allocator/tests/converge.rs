@@ -1,4 +1,5 @@
-//! `converge` (spec §3.2) and `plan` (§3.8): statuses, Events, notes and plan verdicts.
+//! `converge` (docs/allocation.md#one-pass-over-a-service) and `plan`
+//! (docs/allocation.md#restart-replay): statuses, Events, notes and plan verdicts.
 
 use super::*;
 use crate::allocator::{
@@ -335,7 +336,8 @@ fn requested_address_errors() {
 
 #[test]
 fn upstream_churn_when_requested_ip_and_pool_disagree_is_kept() {
-    // spec §3.3: both set and disagreeing ⇒ every pass clears and re-assigns the same IP.
+    // Upstream's quirk, kept: with `spec.loadBalancerIP` and the pool annotation both set and
+    // disagreeing, every pass clears and re-assigns the same IP.
     let mut a = alloc();
     let spec = ServiceSpec {
         load_balancer_ip: "192.168.1.250".to_owned(),

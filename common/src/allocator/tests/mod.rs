@@ -1,4 +1,4 @@
-//! Allocator unit tests, one file per group of rules of spec §3.
+//! Allocator unit tests, one file per group of rules of docs/allocation.md.
 
 mod allocate;
 mod assign;

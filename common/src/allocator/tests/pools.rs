@@ -1,4 +1,5 @@
-//! `set_pools` (spec §3.7) and the pool statistics behind the allocator gauges.
+//! `set_pools` (docs/allocation.md#config-changes) and the pool statistics behind the
+//! allocator gauges.
 
 use super::*;
 use crate::allocator::{Allocator, Family, PoolStats, gauge_value};

@@ -8,7 +8,7 @@ mod properties;
 mod session;
 mod vectors;
 
-/// Hex with optional whitespace, as the spec writes its vectors.
+/// Hex with optional whitespace, as `vectors.rs` writes its vectors.
 pub(super) fn hex(s: &str) -> Vec<u8> {
     let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     digits

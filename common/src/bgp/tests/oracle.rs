@@ -46,7 +46,7 @@ fn agrees(bytes: &[u8], width: AsWidth) -> BgpMessage {
 
 #[test]
 fn spec_vectors_agree() {
-    // Spec §4.7, in the order given there.
+    // The wire vectors of `vectors.rs` (docs/bgp.md#wire-vectors), in that order.
     for (v, width) in [
         (
             "ffffffffffffffffffffffffffffffff 0031 01 04 fdea 005a b9ecf027 14 02 12 01040001 0001 01040002 0001 4104 0000fdea",

@@ -1,4 +1,6 @@
-//! Spec §4.7 wire vectors as (bytes, value) pairs, in both directions.
+//! Wire vectors (docs/bgp.md#wire-vectors) as (bytes, value) pairs, in both directions: the
+//! OPEN of upstream's `TestOpenFourByteASN`, third-party OPENs from upstream's testdata, and
+//! messages computed from upstream's encoder rules.
 
 use std::net::Ipv4Addr;
 
