@@ -24,7 +24,8 @@
 # Prints PASS/FAIL lines and "N passed, M failed"; exits 1 on any failure. Needs root; otherwise
 # prints SKIP and exits 0. Nothing leaves the namespaces (prefix rbac083-$$-), removed on exit
 # with every process started (by PID). A watchdog ends the run after 120 s (after the builds).
-# Environment: RBAC083_KEEP=1 keeps the work dir (speaker and API logs, captures);
+# Environment: RBAC083_KEEP=1 keeps the work dir (speaker and API logs, captures; kept on any
+# failure);
 # SPEAKER_BIN / FAKE_API_BIN use prebuilt binaries; CARGO_TARGET_DIR as for cargo.
 set -euo pipefail
 
@@ -69,10 +70,10 @@ cleanup() {
     fi
     fo_cleanup # speakers (FO_PID), arping, tcpdump, the fake API server, then the namespaces
     if [[ -z $SUMMARY_DONE ]]; then
-        fail "the lab stopped early (exit status $rc; logs kept in $WORK)"
+        fail "the lab stopped early (exit status $rc)"
         summary
-        RBAC083_KEEP=1
     fi
+    ((FAILED == 0)) || RBAC083_KEEP=1
     if [[ -n ${RBAC083_KEEP:-} ]]; then echo "lab: kept $WORK"; else rm -rf "$WORK"; fi
     ((FAILED == 0)) || exit 1
 }
@@ -197,7 +198,7 @@ echo "lab: ${VIP[$MOVE]} after the update: $line"
 took=$(sed -n 's/.*takeover=\([0-9.]*\|none\) .*/\1/p' <<<"$line")
 check "${VIP[$MOVE]}: first answered by $next within 5 s of the update (took $took s)" \
     awk -v t="$took" 'BEGIN { exit !(t != "none" && t <= 5) }'
-check "${VIP[$MOVE]}: no other MAC answered after $next's first reply" grep -q ' others_after=0$' <<<"$line"
+check "${VIP[$MOVE]}: no other MAC answered after $next's first reply" grep -q '^takeover=[0-9.]* others_after=0$' <<<"$line"
 for s in "${SVCS[@]}"; do
     want=${FO_MAC[${OWNER[$s]}]}
     got=$(fo_arp_macs "${VIP[$s]}")
