@@ -8,6 +8,9 @@
 //! - `GET /_fake/stats`: requests per verb and resource, writes per object path, RV, counts
 //! - `POST /_fake/objects`: upsert a JSON object, an array or NDJSON
 //! - `DELETE /_fake/objects/{resource}/{ns}/{name}` (or `/{resource}/{name}` cluster-scoped)
+//!
+//! `--rbac 0.8.3/speaker` answers every request under that release's grants for that
+//! ServiceAccount (the fake has one identity), e.g. for a lab where only speakers call it.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -15,7 +18,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use fake_apiserver::{FakeApi, parse_objects};
+use fake_apiserver::{FakeApi, Rbac, parse_objects, releases};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -32,12 +35,17 @@ struct Args {
     /// Write a kubeconfig pointing at the server here.
     #[arg(long)]
     kubeconfig_out: Option<PathBuf>,
+    /// Allow only what this upstream release grants this ServiceAccount, e.g. `0.8.3/speaker`
+    /// (403 for the rest). Default: everything allowed.
+    #[arg(long, value_name = "RELEASE/COMPONENT", value_parser = releases::rbac_from_spec)]
+    rbac: Option<Rbac>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let api = FakeApi::new();
+    api.set_rbac(args.rbac);
     for path in &args.objects {
         let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let objects = parse_objects(&text)
@@ -64,4 +72,28 @@ async fn main() -> anyhow::Result<()> {
         _ = term.recv() => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fake_apiserver::releases::{Component, Release};
+
+    #[test]
+    fn rbac_flag_names_a_release_and_a_component() {
+        let parse = |extra: &[&str]| Args::try_parse_from([&["fake-apiserver"], extra].concat());
+        let args = parse(&["--rbac", "0.8.3/speaker"]).expect("valid");
+        assert_eq!(
+            args.rbac,
+            Some(releases::rbac(Release::V0_8_3, Component::Speaker))
+        );
+        let args = parse(&["--rbac=v0.12.1/controller"]).expect("valid");
+        assert_eq!(
+            args.rbac,
+            Some(releases::rbac(Release::V0_12_1, Component::Controller))
+        );
+        assert_eq!(parse(&[]).expect("valid").rbac, None);
+        let err = parse(&["--rbac", "0.8/speaker"]).expect_err("no such release");
+        assert!(err.to_string().contains("unknown release"), "{err}");
+    }
 }

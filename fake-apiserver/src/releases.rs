@@ -13,6 +13,8 @@
 //! limits, which this server does not model: the secrets `list` and deployments `get` rules
 //! are granted for any name.
 
+use std::str::FromStr;
+
 use crate::rbac::{Rbac, Rule, Verb};
 
 /// The upstream releases whose manifests our images must run under.
@@ -49,6 +51,22 @@ impl Release {
     }
 }
 
+impl FromStr for Release {
+    type Err = String;
+
+    /// `0.8.3` or `v0.8.3`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let v = s.strip_prefix('v').unwrap_or(s);
+        Release::ALL
+            .into_iter()
+            .find(|r| r.version() == v)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Release::ALL.iter().map(|r| r.version()).collect();
+                format!("unknown release {s:?}: one of {}", known.join(", "))
+            })
+    }
+}
+
 /// Which ServiceAccount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Component {
@@ -61,6 +79,19 @@ impl Component {
         match self {
             Component::Controller => "controller",
             Component::Speaker => "speaker",
+        }
+    }
+}
+
+impl FromStr for Component {
+    type Err = String;
+
+    /// `controller` or `speaker`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "controller" => Ok(Component::Controller),
+            "speaker" => Ok(Component::Speaker),
+            _ => Err(format!("unknown component {s:?}: controller or speaker")),
         }
     }
 }
@@ -113,4 +144,41 @@ pub fn rbac(release: Release, component: Component) -> Rbac {
         )),
         Rbac::allow,
     )
+}
+
+/// The RBAC of `RELEASE/COMPONENT`, e.g. `0.8.3/speaker` (the binary's `--rbac`).
+pub fn rbac_from_spec(spec: &str) -> Result<Rbac, String> {
+    let (release, component) = spec
+        .split_once('/')
+        .ok_or_else(|| format!("{spec:?}: expected RELEASE/COMPONENT, e.g. 0.8.3/speaker"))?;
+    Ok(rbac(release.parse()?, component.parse()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_name_every_release_and_component() {
+        for r in Release::ALL {
+            assert_eq!(r.version().parse(), Ok(r));
+            assert_eq!(format!("v{}", r.version()).parse(), Ok(r));
+            for (name, c) in [
+                ("controller", Component::Controller),
+                ("speaker", Component::Speaker),
+            ] {
+                let spec = format!("{}/{name}", r.version());
+                assert_eq!(rbac_from_spec(&spec), Ok(rbac(r, c)), "{spec}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_specs_say_what_is_accepted() {
+        let err = |s| rbac_from_spec(s).expect_err(s);
+        assert!(err("0.8.3").contains("RELEASE/COMPONENT"));
+        assert!(err("0.8.4/speaker").contains("0.8.3, 0.9.3"));
+        assert!(err("0.8.3/pod").contains("controller or speaker"));
+        assert!(err("/speaker").contains("unknown release"));
+    }
 }

@@ -57,7 +57,6 @@ VIPS=(192.168.79.100 192.168.79.101 192.168.79.102 192.168.79.103)
 HELPER=$ROOT/scripts/bench/lib/failover_api.py
 # How long the survivors get to agree after the kill (memberlist's default timers take ~5 s).
 SURVIVOR_WAIT=${SURVIVOR_WAIT:-20}
-API_PID=
 WATCHDOG=
 # shellcheck source=../lab/lib/failover_env.sh
 source "$ROOT/scripts/lab/lib/failover_env.sh"
@@ -72,8 +71,7 @@ cleanup() {
         # shellcheck disable=SC2086 # one PID per line
         [[ -n $sleeper ]] && kill $sleeper 2>/dev/null
     fi
-    [[ -n $API_PID ]] && kill "$API_PID" 2>/dev/null
-    fo_cleanup # speakers (FO_PID), arping, tcpdump, then the namespaces
+    fo_cleanup # speakers (FO_PID), arping, tcpdump, the fake API server, then the namespaces
     if [[ -n ${FOBENCH_KEEP:-} ]]; then echo "bench: kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -82,40 +80,18 @@ trap 'echo "bench: interrupted"; exit 1' INT TERM
 fo_install
 command -v curl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null; }
 
-# Two cargo runs: the fake's dependencies' features must not leak into the speaker's build.
-# The binaries are copied out at once (a shared target dir may be rebuilt by someone else).
-mkdir -p "$WORK/bin"
-OUT=${CARGO_TARGET_DIR:-$ROOT/target}/release
-if [[ -n ${SPEAKER_BIN:-} ]]; then
-    cp "$SPEAKER_BIN" "$WORK/bin/speaker"
-else
-    (cd "$ROOT" && cargo build -q --release --locked -p speaker --bin speaker)
-    cp "$OUT/speaker" "$WORK/bin/speaker"
-fi
-if [[ -n ${FAKE_API_BIN:-} ]]; then
-    cp "$FAKE_API_BIN" "$WORK/bin/fake-apiserver"
-else
-    (cd "$ROOT" && cargo build -q --release --locked -p fake-apiserver --bin fake-apiserver)
-    cp "$OUT/fake-apiserver" "$WORK/bin/fake-apiserver"
-fi
+fo_build_release "$ROOT"
 SPEAKER=$WORK/bin/speaker
 
 ( sleep "${FOBENCH_TIMEOUT:-$((150 * RUNS + 120))}" >/dev/null 2>&1; echo "bench: watchdog expired"; kill -TERM $$ ) &
 WATCHDOG=$!
 
 fo_topology
-API=192.168.79.2:6080
-node_ip() { echo "192.168.79.${FO_HOST[$1]}"; }
-nodes_arg() { local n; for n in "$@"; do printf '%s=%s,' "$n" "$(node_ip "$n")"; done; }
+API=$FO_API
 VIPS_ARG=$(IFS=,; echo "${VIPS[*]}")
-python3 "$HELPER" objects "$(nodes_arg "${FO_NODES[@]}")" "$VIPS_ARG" >"$WORK/objects.ndjson"
+python3 "$HELPER" objects "$(fo_nodes_arg "${FO_NODES[@]}")" "$VIPS_ARG" >"$WORK/objects.ndjson"
 
-# The fake API server on the client's bridge address; $! is the server itself.
-ip netns exec "$P-client" "$WORK/bin/fake-apiserver" --addr "$API" --objects "$WORK/objects.ndjson" \
-    --kubeconfig-out "$WORK/kubeconfig" >"$WORK/api.out" 2>"$WORK/api.err" &
-API_PID=$!
-for _ in $(seq 100); do [[ -s $WORK/api.out ]] && break; sleep 0.05; done
-[[ -s $WORK/api.out ]] || { echo "bench: fake API server did not start: $(cat "$WORK/api.err")"; exit 1; }
+fo_api_start "$WORK/objects.ndjson" || exit 1
 api() { ip netns exec "$P-client" curl -sf --max-time 5 "$@"; }
 
 # The DaemonSet's secret: the controller writes 128 random bytes, base64; the speaker keys
@@ -125,7 +101,7 @@ SECRET=$(head -c 128 /dev/urandom | base64 -w0)
 # spk_start NODE: the release speaker in the node's namespace, with the DaemonSet's env.
 spk_start() {
     local node=$1 ip
-    ip=$(node_ip "$node")
+    ip=$(fo_node_ip "$node")
     # Not through a function: `ip netns exec` execs env, which execs the speaker: $! is it.
     ip netns exec "$P-$node" env METALLB_NODE_NAME="$node" METALLB_HOST="$ip" \
         METALLB_ML_BIND_ADDR="$ip" METALLB_ML_LABELS="app=metallb,component=speaker" \
@@ -138,7 +114,7 @@ spk_start() {
 
 # spk_state NODE...: "ok" once the listed (running) speakers agree as they must when exactly
 # they are alive; otherwise what differs.
-spk_state() { ip netns exec "$P-client" python3 "$HELPER" state "$(nodes_arg "$@")" "$VIPS_ARG"; }
+spk_state() { ip netns exec "$P-client" python3 "$HELPER" state "$(fo_nodes_arg "$@")" "$VIPS_ARG"; }
 
 # wait_state SECONDS NODE...: polls every 100 ms.
 wait_state() {
@@ -150,7 +126,7 @@ wait_state() {
         sleep 0.1
     done
     echo "bench: no agreement among $* after $secs s: $s" >&2
-    ip netns exec "$P-client" python3 "$HELPER" members "$(nodes_arg "$@")" | sed 's/^/bench:   /' >&2
+    ip netns exec "$P-client" python3 "$HELPER" members "$(fo_nodes_arg "$@")" | sed 's/^/bench:   /' >&2
     return 1
 }
 
@@ -218,7 +194,7 @@ one_kill() {
     [[ $macs == "${FO_MAC[$next]}" ]] && settled=ok || settled="FAIL(answered by '$macs', want ${FO_MAC[$next]})"
     # Survivors whose memberlist declared the killed node dead but whose decision loop still
     # counts it live (their /status "members").
-    stuck=$(ip netns exec "$P-client" python3 "$HELPER" stale "$(nodes_arg "${rest[@]}")" "$gone")
+    stuck=$(ip netns exec "$P-client" python3 "$HELPER" stale "$(fo_nodes_arg "${rest[@]}")" "$gone")
     LINE="$(python3 "$HELPER" analyse "$WORK/cap-$PROFILE-$run.txt" "$vip" "$since" "${FO_MAC[$gone]}") settled=$settled loop_stale_on=$stuck killed=$gone expected_next=$next(${FO_MAC[$next]}) vip=$vip"
     # Back to three members and one stable owner per VIP before the next run; if the restarted
     # speaker and the others do not agree, all three are restarted.
@@ -234,7 +210,7 @@ echo "bench: machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /
 echo "bench: speaker $(sha256sum "$SPEAKER" | cut -c1-12), memberlist ${ML_FAST:+fast}${ML_FAST:-default LAN} timers, $RUNS runs per profile, slow = ${SLOW_MS} ms on create,update,patch"
 for node in "${FO_NODES[@]}"; do spk_start "$node"; done
 settle "${FO_NODES[@]}" || restart_all || { echo "bench: the three speakers did not agree"; exit 1; }
-ip netns exec "$P-client" python3 "$HELPER" members "$(nodes_arg "${FO_NODES[@]}")" | sed 's/^/bench: memberlist: /'
+ip netns exec "$P-client" python3 "$HELPER" members "$(fo_nodes_arg "${FO_NODES[@]}")" | sed 's/^/bench: memberlist: /'
 
 for PROFILE in fast slow; do
     ms=0

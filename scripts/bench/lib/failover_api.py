@@ -26,21 +26,12 @@ members NODES                memberlist's own view (name@addr/state) from each n
 
 NODES is "name=ip,name=ip,…"; VIPS is "ip,ip,…". Services are default/svc-0… in VIP order.
 """
-import hashlib
-import json
+import os
 import sys
-import urllib.request
 
-NS = "metallb-system"
-CLIENT_MAC = "02:00:00:00:03:0c"
-
-
-def parse_nodes(text):
-    return dict(item.split("=", 1) for item in text.split(",") if item)
-
-
-def owner(vip, nodes):
-    return min(nodes, key=lambda n: (hashlib.sha256(f"{n}#{vip}".encode()).hexdigest(), n))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../lab/lib"))
+from fake_cluster import (CLIENT_MAC, endpoint_slice, layer2_config, lb_service, node,  # noqa: E402
+                          owner, parse_nodes, print_ndjson, speaker_pod, status)
 
 
 def service_key(i):
@@ -48,51 +39,13 @@ def service_key(i):
 
 
 def objects(nodes, vips):
-    out = []
-    pool = "address-pools:\n- name: default\n  protocol: layer2\n  addresses:\n" + "".join(
-        "  - %s/32\n" % v for v in vips)
-    out.append({"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "config", "namespace": NS}, "data": {"config": pool}})
+    out = [layer2_config("%s/32" % v for v in vips)]
     for name, ip in nodes.items():
-        out.append({"apiVersion": "v1", "kind": "Node",
-                    "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name,
-                                                          "kubernetes.io/os": "linux"}},
-                    "status": {"addresses": [{"type": "InternalIP", "address": ip},
-                                             {"type": "Hostname", "address": name}],
-                               "conditions": [{"type": "Ready", "status": "True"}]}})
-        out.append({"apiVersion": "v1", "kind": "Pod",
-                    "metadata": {"name": "speaker-" + name, "namespace": NS,
-                                 "labels": {"app": "metallb", "component": "speaker"}},
-                    "spec": {"nodeName": name, "hostNetwork": True,
-                             "containers": [{"name": "speaker", "image": "metallb-rs/speaker"}]},
-                    "status": {"phase": "Running", "hostIP": ip, "podIP": ip,
-                               "podIPs": [{"ip": ip}],
-                               "conditions": [{"type": "Ready", "status": "True"}]}})
+        out += [node(name, ip), speaker_pod(name, ip)]
     for i, vip in enumerate(vips):
         name = "svc-%d" % i
-        out.append({"apiVersion": "v1", "kind": "Service",
-                    "metadata": {"name": name, "namespace": "default", "uid": "uid-svc-%d" % i,
-                                 "labels": {"app": name}},
-                    "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.%d" % (10 + i),
-                             "clusterIPs": ["10.96.0.%d" % (10 + i)],
-                             "ports": [{"name": "http", "port": 80, "protocol": "TCP",
-                                        "targetPort": 8080}],
-                             "selector": {"app": name}, "externalTrafficPolicy": "Cluster",
-                             "sessionAffinity": "None", "ipFamilies": ["IPv4"],
-                             "ipFamilyPolicy": "SingleStack"},
-                    "status": {"loadBalancer": {"ingress": [{"ip": vip}]}}})
-        out.append({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                    "metadata": {"name": name + "-abcde", "namespace": "default",
-                                 "labels": {"kubernetes.io/service-name": name}},
-                    "addressType": "IPv4",
-                    "endpoints": [{"addresses": ["10.244.%d.%d" % (j, 10 + i)],
-                                   "conditions": {"ready": True, "serving": True,
-                                                  "terminating": False},
-                                   "nodeName": n}
-                                  for j, n in enumerate(nodes)],
-                    "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]})
-    for o in out:
-        print(json.dumps(o))
+        out += [lb_service(name, i, vip), endpoint_slice(name, i, list(nodes))]
+    print_ndjson(out)
 
 
 def state(nodes, vips):
@@ -101,8 +54,7 @@ def state(nodes, vips):
     problems = []
     for name in names:
         try:
-            with urllib.request.urlopen("http://%s:7472/status" % nodes[name], timeout=1) as r:
-                doc = json.load(r)
+            doc = status(nodes[name])
         except Exception as e:  # noqa: BLE001 - any failure means "not there yet"
             problems.append("%s: /status: %s" % (name, e))
             continue
@@ -126,8 +78,7 @@ def state(nodes, vips):
 def members(nodes):
     for name in sorted(nodes):
         try:
-            with urllib.request.urlopen("http://%s:7472/status" % nodes[name], timeout=1) as r:
-                doc = json.load(r)
+            doc = status(nodes[name])
         except Exception as e:  # noqa: BLE001
             print("%s: /status: %s" % (name, e))
             continue
@@ -141,8 +92,7 @@ def stale(nodes, killed):
     out = []
     for name in sorted(nodes):
         try:
-            with urllib.request.urlopen("http://%s:7472/status" % nodes[name], timeout=1) as r:
-                doc = json.load(r)
+            doc = status(nodes[name])
         except Exception:  # noqa: BLE001
             continue
         in_ml = any(m["name"] == killed for m in doc.get("memberlist") or [])

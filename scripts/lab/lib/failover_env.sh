@@ -4,6 +4,9 @@
 # Callers set P (namespace prefix), WORK (scratch dir), BIN (the l2_member binary) and VIPS,
 # and call fo_cleanup on exit. All traffic stays inside these namespaces.
 #
+# The release speaker against the fake API server (scripts/bench/failover-api.sh,
+# scripts/lab/rbac-v083.sh): fo_build_release, then fo_api_start; fo_cleanup stops the server.
+#
 # Addresses: client 192.168.79.2, nodeN 192.168.79.1N (memberlist on port 7946), and
 # fd79::2 / fd79::1N. IPv6 VIPs are announced and drained but not probed (arping is IPv4).
 
@@ -17,8 +20,14 @@ declare -A FO_PID=()
 FO_CLIENT_IP=192.168.79.2
 FO_CAPTURE_PID=
 FO_ARPING_PID=
+FO_API_PID=
+FO_API=192.168.79.2:6080
 FO_FAST=--ml-fast
 FO_EXTRA=
+
+fo_node_ip() { echo "192.168.79.${FO_HOST[$1]}"; }
+# fo_nodes_arg NODE...: "node1=192.168.79.11,…", as the python helpers take them.
+fo_nodes_arg() { local n; for n in "$@"; do printf '%s=%s,' "$n" "$(fo_node_ip "$n")"; done; }
 
 fo_in_ns() { local ns=$1; shift; ip netns exec "$P-$ns" "$@"; }
 
@@ -56,8 +65,44 @@ fo_cleanup() {
     for node in "${!FO_PID[@]}"; do kill -KILL "${FO_PID[$node]}" 2>/dev/null; done
     [[ -n $FO_ARPING_PID ]] && kill "$FO_ARPING_PID" 2>/dev/null
     [[ -n $FO_CAPTURE_PID ]] && kill "$FO_CAPTURE_PID" 2>/dev/null
+    [[ -n $FO_API_PID ]] && kill "$FO_API_PID" 2>/dev/null
     wait 2>/dev/null
     for node in client "${FO_NODES[@]}" br; do ip netns del "$P-$node" 2>/dev/null; done
+}
+
+# fo_build_release ROOT: the release `speaker` and `fake-apiserver` into $WORK/bin (or copies of
+# SPEAKER_BIN / FAKE_API_BIN when set). Two cargo runs: the fake's dependencies' features must
+# not leak into the speaker's build. The binaries are copied out at once (a shared target dir
+# may be rebuilt by someone else).
+fo_build_release() {
+    local root=$1 out=${CARGO_TARGET_DIR:-$1/target}/release
+    mkdir -p "$WORK/bin"
+    if [[ -n ${SPEAKER_BIN:-} ]]; then
+        cp "$SPEAKER_BIN" "$WORK/bin/speaker"
+    else
+        (cd "$root" && cargo build -q --release --locked -p speaker --bin speaker)
+        cp "$out/speaker" "$WORK/bin/speaker"
+    fi
+    if [[ -n ${FAKE_API_BIN:-} ]]; then
+        cp "$FAKE_API_BIN" "$WORK/bin/fake-apiserver"
+    else
+        (cd "$root" && cargo build -q --release --locked -p fake-apiserver --bin fake-apiserver)
+        cp "$out/fake-apiserver" "$WORK/bin/fake-apiserver"
+    fi
+}
+
+# fo_api_start OBJECTS [FLAG...]: $WORK/bin/fake-apiserver on the client's bridge address
+# ($FO_API) holding OBJECTS, writing $WORK/kubeconfig; returns once it listens (1 if it
+# does not start within 5 s). Logs in $WORK/api.out and api.err.
+fo_api_start() {
+    local objects=$1 _; shift
+    # Not through fo_in_ns: `ip netns exec` execs the server, so $! is the server itself.
+    ip netns exec "$P-client" "$WORK/bin/fake-apiserver" --addr "$FO_API" --objects "$objects" \
+        --kubeconfig-out "$WORK/kubeconfig" "$@" >"$WORK/api.out" 2>"$WORK/api.err" &
+    FO_API_PID=$!
+    for _ in $(seq 100); do [[ -s $WORK/api.out ]] && return 0; sleep 0.05; done
+    echo "fake API server did not start: $(cat "$WORK/api.err")" >&2
+    return 1
 }
 
 # The Layer 2 owner (docs/layer2.md#election) among the given nodes, computed with sha256sum,
