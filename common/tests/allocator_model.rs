@@ -16,7 +16,10 @@ fn pool(name: &str, cidrs: &[&str], avoid_buggy: bool, auto_assign: bool) -> Poo
     Pool {
         name: name.to_owned(),
         protocol: Protocol::Layer2,
-        cidrs: cidrs.iter().map(|c| c.parse().unwrap()).collect(),
+        cidrs: cidrs
+            .iter()
+            .map(|c| c.parse().expect("test input"))
+            .collect(),
         avoid_buggy_ips: avoid_buggy,
         auto_assign,
         bgp_advertisements: Vec::new(),
@@ -379,7 +382,7 @@ fn address() -> impl Strategy<Value = IpAddr> {
         "192.0.2.1",
         "::ffff:10.0.0.2",
     ])
-    .prop_map(|s| s.parse::<IpAddr>().unwrap().to_canonical())
+    .prop_map(|s| s.parse::<IpAddr>().expect("test input").to_canonical())
 }
 
 const SERVICES: usize = 10;

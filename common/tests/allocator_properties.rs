@@ -20,7 +20,10 @@ fn pool(name: &str, cidrs: &[&str], avoid_buggy: bool, auto_assign: bool) -> Poo
     Pool {
         name: name.to_owned(),
         protocol: Protocol::Layer2,
-        cidrs: cidrs.iter().map(|c| c.parse().unwrap()).collect(),
+        cidrs: cidrs
+            .iter()
+            .map(|c| c.parse().expect("test input"))
+            .collect(),
         avoid_buggy_ips: avoid_buggy,
         auto_assign,
         bgp_advertisements: Vec::new(),

@@ -41,12 +41,12 @@ fn v(name: &str) -> Vec<u8> {
 }
 
 fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
+    s.parse().expect("test input")
 }
 
 fn src(addr: &str, node: &str) -> Option<Source> {
     Some(Source {
-        addr: addr.parse::<SocketAddr>().unwrap(),
+        addr: addr.parse::<SocketAddr>().expect("test input"),
         node: node.into(),
     })
 }
@@ -197,7 +197,7 @@ fn compressed_message_matches_go() {
 fn crc_frame_matches_go() {
     let bytes = v("crc-ping");
     assert_eq!(packet::with_crc(&ping().encode()), bytes);
-    let opened = packet::open_packet(&bytes, None, true).unwrap();
+    let opened = packet::open_packet(&bytes, None, true).expect("test input");
     assert_eq!(packet::decode_messages(&opened), vec![Ok(ping())]);
 }
 
@@ -260,24 +260,26 @@ fn push_pull_matches_go_plain_and_compressed() {
 #[test]
 fn metallb_key_derivation_matches_go() {
     assert_eq!(
-        SecretKey::from_metallb_secret("abc").unwrap().as_bytes(),
+        SecretKey::from_metallb_secret("abc")
+            .expect("test input")
+            .as_bytes(),
         v("key-abc")
     );
     assert_eq!(
         SecretKey::from_metallb_secret("0123456789abcdefXYZ")
-            .unwrap()
+            .expect("test input")
             .as_bytes(),
         v("key-long")
     );
 }
 
 fn nonce_of(sealed: &[u8]) -> [u8; 12] {
-    sealed[1..13].try_into().unwrap()
+    sealed[1..13].try_into().expect("test input")
 }
 
 #[test]
 fn encrypted_datagrams_match_go_both_ways() {
-    let key = SecretKey::from_metallb_secret("abc").unwrap();
+    let key = SecretKey::from_metallb_secret("abc").expect("test input");
     let ring = Keyring::new(key.clone());
     for (name, version) in [
         ("udp-encrypted-v1", EncryptionVersion::V1),
@@ -289,23 +291,24 @@ fn encrypted_datagrams_match_go_both_ways() {
             Ok(ping().encode()),
             "{name}"
         );
-        let ours = crypto::seal(version, &key, &nonce_of(&sealed), &ping().encode(), &[]).unwrap();
+        let ours = crypto::seal(version, &key, &nonce_of(&sealed), &ping().encode(), &[])
+            .expect("test input");
         assert_eq!(ours, sealed, "{name}");
-        let opened = packet::open_packet(&sealed, Some(&ring), true).unwrap();
+        let opened = packet::open_packet(&sealed, Some(&ring), true).expect("test input");
         assert_eq!(packet::decode_messages(&opened), vec![Ok(ping())]);
     }
 }
 
 #[test]
 fn encrypted_push_pull_stream_matches_go_both_ways() {
-    let key = SecretKey::from_metallb_secret("abc").unwrap();
+    let key = SecretKey::from_metallb_secret("abc").expect("test input");
     let ring = Keyring::new(key.clone());
     let sealed = v("push-pull-encrypted");
     assert_eq!(
         stream::decode_stream(&sealed, Some(&ring), true),
         Ok(Some(StreamMessage::PushPull(push_pull())))
     );
-    let nonce: [u8; 12] = sealed[6..18].try_into().unwrap();
+    let nonce: [u8; 12] = sealed[6..18].try_into().expect("test input");
     let enc = Encrypt {
         key: &key,
         version: EncryptionVersion::V1,

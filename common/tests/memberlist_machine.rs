@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 fn me() -> SocketAddr {
-    "10.0.0.1:7946".parse().unwrap()
+    "10.0.0.1:7946".parse().expect("test input")
 }
 
 fn peer(i: u8) -> SocketAddr {
@@ -25,7 +25,7 @@ fn node(now: Instant) -> Memberlist {
         enable_compression: false,
         ..Config::lan("me", me())
     };
-    Memberlist::new(config, [1; 32], now).unwrap()
+    Memberlist::new(config, [1; 32], now).expect("test input")
 }
 
 fn drain(ml: &mut Memberlist) -> Vec<Output> {
@@ -41,10 +41,10 @@ fn sent(outputs: &[Output]) -> Vec<(SocketAddr, Message)> {
             _ => None,
         })
         .flat_map(|(to, payload)| {
-            let plain = open_packet(payload, None, true).unwrap();
+            let plain = open_packet(payload, None, true).expect("test input");
             decode_messages(&plain)
                 .into_iter()
-                .map(move |m| (to, m.unwrap()))
+                .map(move |m| (to, m.expect("test input")))
         })
         .collect()
 }
@@ -71,7 +71,7 @@ fn start_reports_ourselves_and_rejects_bad_configs() {
     assert_eq!(ml.members().len(), 1);
     assert_eq!(ml.members()[0].incarnation, 1);
 
-    let err = |c: Config| Memberlist::new(c, [0; 32], now).unwrap_err();
+    let err = |c: Config| Memberlist::new(c, [0; 32], now).expect_err("test input");
     assert_eq!(err(Config::lan("", me())), ConfigError::EmptyName);
     assert_eq!(
         err(Config {
@@ -111,19 +111,21 @@ fn pings_are_acked_to_the_named_source_or_the_sender() {
         }),
     });
     ml.handle_packet(peer(2), &with_source.encode(), now)
-        .unwrap();
+        .expect("test input");
     let plain = Message::Ping(Ping {
         seq_no: 12,
         node: String::new(),
         source: None,
     });
-    ml.handle_packet(peer(3), &plain.encode(), now).unwrap();
+    ml.handle_packet(peer(3), &plain.encode(), now)
+        .expect("test input");
     let wrong = Message::Ping(Ping {
         seq_no: 13,
         node: "someone-else".into(),
         source: None,
     });
-    ml.handle_packet(peer(3), &wrong.encode(), now).unwrap();
+    ml.handle_packet(peer(3), &wrong.encode(), now)
+        .expect("test input");
     let acks: Vec<_> = sent(&drain(&mut ml))
         .into_iter()
         .filter(|(_, m)| matches!(m, Message::Ack(_)))
@@ -166,7 +168,8 @@ fn indirect_probes_relay_the_ack_or_send_a_nack() {
         .encode()
     };
     // First request: the target answers.
-    ml.handle_packet(peer(2), &req(500, true), now).unwrap();
+    ml.handle_packet(peer(2), &req(500, true), now)
+        .expect("test input");
     let out = sent(&drain(&mut ml));
     let Some((to, Message::Ping(ping))) = out.iter().find(|(_, m)| matches!(m, Message::Ping(_)))
     else {
@@ -177,7 +180,8 @@ fn indirect_probes_relay_the_ack_or_send_a_nack() {
         seq_no: ping.seq_no,
         payload: vec![],
     });
-    ml.handle_packet(peer(3), &ack.encode(), now).unwrap();
+    ml.handle_packet(peer(3), &ack.encode(), now)
+        .expect("test input");
     let relayed = sent(&drain(&mut ml));
     assert!(
         relayed.contains(&(
@@ -191,8 +195,10 @@ fn indirect_probes_relay_the_ack_or_send_a_nack() {
     );
 
     // Second request: silence, so a nack after the probe timeout; a third without nack.
-    ml.handle_packet(peer(2), &req(501, true), now).unwrap();
-    ml.handle_packet(peer(4), &req(502, false), now).unwrap();
+    ml.handle_packet(peer(2), &req(501, true), now)
+        .expect("test input");
+    ml.handle_packet(peer(4), &req(502, false), now)
+        .expect("test input");
     drain(&mut ml);
     ml.handle_timeout(now + Duration::from_millis(499));
     assert!(
@@ -214,12 +220,12 @@ fn a_failed_probe_goes_indirect_then_suspects() {
     let mut ml = node(now);
     for (i, name) in [(2, "b"), (3, "c")] {
         ml.handle_packet(peer(i), &alive(name, peer(i), 1).encode(), now)
-            .unwrap();
+            .expect("test input");
     }
     drain(&mut ml);
     // Run until a probe goes out; remember whom it targets.
     let (target, seq, t) = loop {
-        let t = ml.poll_timeout().unwrap();
+        let t = ml.poll_timeout().expect("test input");
         ml.handle_timeout(t);
         if let Some((to, Message::Ping(p))) = sent(&drain(&mut ml))
             .into_iter()
@@ -251,10 +257,16 @@ fn a_failed_probe_goes_indirect_then_suspects() {
     );
     // The other peer's nack arrives; at the end of the interval the target is suspect.
     ml.handle_packet(other, &Message::Nack(Nack { seq_no: seq }).encode(), t)
-        .unwrap();
+        .expect("test input");
     ml.handle_timeout(t + Duration::from_secs(1));
-    assert_eq!(ml.member(target_name).unwrap().state, MemberState::Suspect);
-    assert_eq!(ml.member(other_name).unwrap().state, MemberState::Alive);
+    assert_eq!(
+        ml.member(target_name).expect("test input").state,
+        MemberState::Suspect
+    );
+    assert_eq!(
+        ml.member(other_name).expect("test input").state,
+        MemberState::Alive
+    );
     assert_eq!(ml.health_score(), 0, "the nack came: not our fault");
 }
 
@@ -263,7 +275,7 @@ fn alive_news_needs_a_newer_incarnation_and_dead_ones_an_equal_one() {
     let now = Instant::now();
     let mut ml = node(now);
     ml.handle_packet(peer(2), &alive("b", peer(2), 5).encode(), now)
-        .unwrap();
+        .expect("test input");
     let dead = |inc| {
         Message::Dead(Dead {
             incarnation: inc,
@@ -272,28 +284,33 @@ fn alive_news_needs_a_newer_incarnation_and_dead_ones_an_equal_one() {
         })
         .encode()
     };
-    ml.handle_packet(peer(3), &dead(4), now).unwrap();
+    ml.handle_packet(peer(3), &dead(4), now)
+        .expect("test input");
     assert_eq!(
-        ml.member("b").unwrap().state,
+        ml.member("b").expect("test input").state,
         MemberState::Alive,
         "older death ignored"
     );
-    ml.handle_packet(peer(3), &dead(5), now).unwrap();
-    assert_eq!(ml.member("b").unwrap().state, MemberState::Dead);
+    ml.handle_packet(peer(3), &dead(5), now)
+        .expect("test input");
+    assert_eq!(ml.member("b").expect("test input").state, MemberState::Dead);
     ml.handle_packet(peer(2), &alive("b", peer(2), 5).encode(), now)
-        .unwrap();
+        .expect("test input");
     assert_eq!(
-        ml.member("b").unwrap().state,
+        ml.member("b").expect("test input").state,
         MemberState::Dead,
         "same incarnation is no news"
     );
     ml.handle_packet(peer(2), &alive("b", peer(2), 6).encode(), now)
-        .unwrap();
-    assert_eq!(ml.member("b").unwrap().state, MemberState::Alive);
+        .expect("test input");
+    assert_eq!(
+        ml.member("b").expect("test input").state,
+        MemberState::Alive
+    );
     // A different address under the same name is a conflict unless the node had left.
     ml.handle_packet(peer(7), &alive("b", peer(7), 9).encode(), now)
-        .unwrap();
-    assert_eq!(ml.member("b").unwrap().addr, peer(2));
+        .expect("test input");
+    assert_eq!(ml.member("b").expect("test input").addr, peer(2));
     let events: Vec<_> = drain(&mut ml)
         .into_iter()
         .filter_map(|o| match o {
@@ -323,8 +340,9 @@ fn accusations_about_ourselves_are_refuted() {
         node: "me".into(),
         from: "b".into(),
     });
-    ml.handle_packet(peer(2), &dead_me.encode(), now).unwrap();
-    let me_now = ml.member("me").unwrap();
+    ml.handle_packet(peer(2), &dead_me.encode(), now)
+        .expect("test input");
+    let me_now = ml.member("me").expect("test input");
     assert_eq!((me_now.state, me_now.incarnation), (MemberState::Alive, 8));
     assert_eq!(
         ml.pending_broadcasts(),
@@ -343,7 +361,7 @@ fn inbound_streams_answer_pings_push_pulls_and_refuse_garbage() {
         node: "me".into(),
         source: None,
     });
-    let bytes = seal_stream(&ping.encode(), false, None).unwrap();
+    let bytes = seal_stream(&ping.encode(), false, None).expect("test input");
     assert_eq!(ml.handle_stream(&bytes[..2], now), StreamReply::NeedMore);
     let StreamReply::Reply(reply) = ml.handle_stream(&bytes, now) else {
         panic!("no reply")
@@ -369,7 +387,8 @@ fn inbound_streams_answer_pings_push_pulls_and_refuse_garbage() {
         }],
         user_state: vec![],
     };
-    let bytes = seal_stream(&StreamMessage::PushPull(remote).encode(), true, None).unwrap();
+    let bytes =
+        seal_stream(&StreamMessage::PushPull(remote).encode(), true, None).expect("test input");
     let StreamReply::Reply(reply) = ml.handle_stream(&bytes, now) else {
         panic!("no reply")
     };
@@ -385,7 +404,7 @@ fn inbound_streams_answer_pings_push_pulls_and_refuse_garbage() {
         ["me"]
     );
     assert_eq!(
-        ml.member("b").unwrap().state,
+        ml.member("b").expect("test input").state,
         MemberState::Alive,
         "merged after answering"
     );
@@ -405,9 +424,15 @@ fn leaving_alone_finishes_at_once_and_ignores_news_about_us() {
     let mut ml = node(now);
     ml.leave(now);
     assert!(ml.leave_finished());
-    assert_eq!(ml.member("me").unwrap().state, MemberState::Left);
+    assert_eq!(
+        ml.member("me").expect("test input").state,
+        MemberState::Left
+    );
     ml.handle_packet(peer(2), &alive("me", me(), 50).encode(), now)
-        .unwrap();
-    assert_eq!(ml.member("me").unwrap().state, MemberState::Left);
+        .expect("test input");
+    assert_eq!(
+        ml.member("me").expect("test input").state,
+        MemberState::Left
+    );
     assert!(ml.members().is_empty());
 }

@@ -23,7 +23,7 @@ fn service(name: &str) -> Service {
                      "finalizers": ["example.com/keep"]},
         "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
     }))
-    .unwrap()
+    .expect("test input")
 }
 
 fn with_ingress(mut s: Service, ip: &str) -> Service {
@@ -46,7 +46,7 @@ async fn status_put_with_stripped_metadata_wipes_labels_annotations_finalizers_b
     let created = api
         .create(&PostParams::default(), &service("web"))
         .await
-        .unwrap();
+        .expect("test input");
 
     // What a careless controller sends: name/namespace/resourceVersion only, and a spec that
     // the status strategy must ignore.
@@ -69,16 +69,18 @@ async fn status_put_with_stripped_metadata_wipes_labels_annotations_finalizers_b
     let out = api
         .replace_status("web", &PostParams::default(), &stripped)
         .await
-        .unwrap();
+        .expect("test input");
     assert_eq!(out.metadata.labels, None);
     assert_eq!(out.metadata.annotations, None);
     assert_eq!(out.metadata.finalizers, None);
     assert_eq!(out.metadata.uid, created.metadata.uid);
     assert_eq!(
-        out.spec.as_ref().unwrap().type_.as_deref(),
+        out.spec.as_ref().expect("test input").type_.as_deref(),
         Some("LoadBalancer")
     );
-    let stored = fake.get("services", Some("default"), "web").unwrap();
+    let stored = fake
+        .get("services", Some("default"), "web")
+        .expect("test input");
     assert_eq!(stored["metadata"].get("labels"), None);
     assert_eq!(stored["spec"]["type"], "LoadBalancer");
     assert_eq!(
@@ -90,7 +92,7 @@ async fn status_put_with_stripped_metadata_wipes_labels_annotations_finalizers_b
     let (code, reason, message) = api_error(
         api.replace_status("web", &PostParams::default(), &stripped)
             .await
-            .unwrap_err(),
+            .expect_err("test input"),
     );
     assert_eq!((code, reason.as_str()), (409, "Conflict"));
     assert_eq!(
@@ -107,12 +109,12 @@ async fn status_put_with_full_metadata_keeps_it() {
     let created = api
         .create(&PostParams::default(), &service("web"))
         .await
-        .unwrap();
+        .expect("test input");
     let body = with_ingress(created.clone(), "192.0.2.2");
     let out = api
         .replace_status("web", &PostParams::default(), &body)
         .await
-        .unwrap();
+        .expect("test input");
     assert_eq!(out.metadata.labels, created.metadata.labels);
     assert_eq!(out.metadata.annotations, created.metadata.annotations);
     assert_eq!(out.metadata.finalizers, created.metadata.finalizers);
@@ -120,9 +122,9 @@ async fn status_put_with_full_metadata_keeps_it() {
         s.metadata
             .resource_version
             .clone()
-            .unwrap()
+            .expect("test input")
             .parse::<u64>()
-            .unwrap()
+            .expect("test input")
     };
     assert_eq!(rv(&out), rv(&created) + 1);
     assert_eq!(fake.resource_version(), rv(&out));
@@ -133,15 +135,15 @@ async fn status_put_with_full_metadata_keeps_it() {
     let replaced = api
         .replace("web", &PostParams::default(), &edit)
         .await
-        .unwrap();
+        .expect("test input");
     assert_eq!(replaced.metadata.labels, None);
     let ip = &replaced
         .status
-        .unwrap()
+        .expect("test input")
         .load_balancer
-        .unwrap()
+        .expect("test input")
         .ingress
-        .unwrap()[0]
+        .expect("test input")[0]
         .ip;
     assert_eq!(ip.as_deref(), Some("192.0.2.2"));
 }
@@ -150,7 +152,7 @@ async fn status_put_with_full_metadata_keeps_it() {
 async fn create_get_delete_and_their_errors() {
     let fake = FakeApi::new();
     let api: Api<Service> = Api::namespaced(fake.client(), "default");
-    let (code, reason, message) = api_error(api.get("web").await.unwrap_err());
+    let (code, reason, message) = api_error(api.get("web").await.expect_err("test input"));
     assert_eq!(
         (code, reason.as_str(), message.as_str()),
         (404, "NotFound", "services \"web\" not found")
@@ -159,40 +161,46 @@ async fn create_get_delete_and_their_errors() {
     let a = api
         .create(&PostParams::default(), &service("web"))
         .await
-        .unwrap();
+        .expect("test input");
     let b = api
         .create(&PostParams::default(), &service("db"))
         .await
-        .unwrap();
+        .expect("test input");
     assert!(a.metadata.uid.is_some() && a.metadata.uid != b.metadata.uid);
     assert!(a.metadata.creation_timestamp.is_some());
     let (code, reason, _) = api_error(
         api.create(&PostParams::default(), &service("web"))
             .await
-            .unwrap_err(),
+            .expect_err("test input"),
     );
     assert_eq!((code, reason.as_str()), (409, "AlreadyExists"));
-    assert_eq!(api.get("web").await.unwrap().metadata.uid, a.metadata.uid);
+    assert_eq!(
+        api.get("web").await.expect("test input").metadata.uid,
+        a.metadata.uid
+    );
 
     // With a finalizer, delete only marks the object.
     let marked = api
         .delete("web", &DeleteParams::default())
         .await
-        .unwrap()
+        .expect("test input")
         .left()
-        .unwrap();
+        .expect("test input");
     assert!(marked.metadata.deletion_timestamp.is_some());
-    let mut last = api.get("web").await.unwrap();
+    let mut last = api.get("web").await.expect("test input");
     last.metadata.finalizers = None;
     api.replace("web", &PostParams::default(), &last)
         .await
-        .unwrap();
-    assert_eq!(api_error(api.get("web").await.unwrap_err()).0, 404);
+        .expect("test input");
+    assert_eq!(
+        api_error(api.get("web").await.expect_err("test input")).0,
+        404
+    );
     assert_eq!(
         api_error(
             api.delete("web", &DeleteParams::default())
                 .await
-                .unwrap_err()
+                .expect_err("test input")
         )
         .0,
         404
@@ -213,9 +221,18 @@ async fn create_get_delete_and_their_errors() {
         reason: Some("IPAllocated".into()),
         ..Default::default()
     };
-    let e1 = events.create(&PostParams::default(), &ev).await.unwrap();
-    let e2 = events.create(&PostParams::default(), &ev).await.unwrap();
-    let (n1, n2) = (e1.metadata.name.unwrap(), e2.metadata.name.unwrap());
+    let e1 = events
+        .create(&PostParams::default(), &ev)
+        .await
+        .expect("test input");
+    let e2 = events
+        .create(&PostParams::default(), &ev)
+        .await
+        .expect("test input");
+    let (n1, n2) = (
+        e1.metadata.name.expect("test input"),
+        e2.metadata.name.expect("test input"),
+    );
     assert!(
         n1.starts_with("db.") && n1.len() > 3 && n1 != n2,
         "{n1} {n2}"
@@ -242,11 +259,15 @@ async fn list_pages_with_limit_and_continue_and_selects() {
     let mut pages = 0;
     let mut first_rv = None;
     loop {
-        let page = all.list(&lp).await.unwrap();
+        let page = all.list(&lp).await.expect("test input");
         pages += 1;
         first_rv.get_or_insert(page.metadata.resource_version.clone());
         assert_eq!(Some(page.metadata.resource_version.clone()), first_rv);
-        names.extend(page.items.into_iter().map(|s| s.metadata.name.unwrap()));
+        names.extend(
+            page.items
+                .into_iter()
+                .map(|s| s.metadata.name.expect("test input")),
+        );
         match page.metadata.continue_ {
             Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
             _ => break,
@@ -266,13 +287,17 @@ async fn list_pages_with_limit_and_continue_and_selects() {
 
     let ns: Api<Service> = Api::namespaced(fake.client(), "other");
     assert_eq!(
-        ns.list(&ListParams::default()).await.unwrap().items.len(),
+        ns.list(&ListParams::default())
+            .await
+            .expect("test input")
+            .items
+            .len(),
         50
     );
     let even = ns
         .list(&ListParams::default().labels("tier=even"))
         .await
-        .unwrap();
+        .expect("test input");
     assert_eq!(even.items.len(), 25, "every tenth is even and in \"other\"");
     let odd_default = all
         .list(
@@ -281,17 +306,17 @@ async fn list_pages_with_limit_and_continue_and_selects() {
                 .fields("metadata.namespace=default"),
         )
         .await
-        .unwrap();
+        .expect("test input");
     assert_eq!(odd_default.items.len(), 100);
     let one = all
         .list(&ListParams::default().fields("metadata.name=svc-007"))
         .await
-        .unwrap();
+        .expect("test input");
     assert_eq!(one.items.len(), 1);
     let bad = api_error(
         all.list(&ListParams::default().fields("spec.type=x"))
             .await
-            .unwrap_err(),
+            .expect_err("test input"),
     );
     assert_eq!(
         (bad.0, bad.2.as_str()),
@@ -299,13 +324,16 @@ async fn list_pages_with_limit_and_continue_and_selects() {
     );
 
     // A continue token from before a compaction has expired.
-    let page = all.list(&ListParams::default().limit(10)).await.unwrap();
+    let page = all
+        .list(&ListParams::default().limit(10))
+        .await
+        .expect("test input");
     fake.compact();
-    let token = page.metadata.continue_.unwrap();
+    let token = page.metadata.continue_.expect("test input");
     let (code, reason, _) = api_error(
         all.list(&ListParams::default().limit(10).continue_token(&token))
             .await
-            .unwrap_err(),
+            .expect_err("test input"),
     );
     assert_eq!((code, reason.as_str()), (410, "Expired"));
 }
@@ -316,8 +344,13 @@ async fn unknown_paths_and_unserved_resources_are_404_status() {
     let client = fake.client();
     let req = http::Request::get("/apis/metallb.io/v1beta1/ipaddresspools")
         .body(Vec::new())
-        .unwrap();
-    let (code, reason, _) = api_error(client.request::<serde_json::Value>(req).await.unwrap_err());
+        .expect("test input");
+    let (code, reason, _) = api_error(
+        client
+            .request::<serde_json::Value>(req)
+            .await
+            .expect_err("test input"),
+    );
     assert_eq!((code, reason.as_str()), (404, "NotFound"));
 
     use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -325,11 +358,17 @@ async fn unknown_paths_and_unserved_resources_are_404_status() {
     assert!(slices.list(&ListParams::default()).await.is_ok());
     fake.unserve("endpointslices");
     assert_eq!(
-        api_error(slices.list(&ListParams::default()).await.unwrap_err()).0,
+        api_error(
+            slices
+                .list(&ListParams::default())
+                .await
+                .expect_err("test input")
+        )
+        .0,
         404
     );
     let records = fake.requests();
-    let last = records.last().unwrap();
+    let last = records.last().expect("test input");
     assert_eq!(
         (last.method.as_str(), last.path.as_str(), last.status),
         ("GET", "/apis/discovery.k8s.io/v1/endpointslices", 404)

@@ -16,7 +16,7 @@ const SPEAKER: &str = "system:serviceaccount:metallb-system:speaker";
 fn svc(name: &str) -> Service {
     serde_json::from_value(json!({"apiVersion": "v1", "kind": "Service",
         "metadata": {"name": name, "namespace": "default"}, "spec": {"type": "LoadBalancer"}}))
-    .unwrap()
+    .expect("test input")
 }
 
 fn status_of(e: kube::Error) -> kube::core::Status {
@@ -29,7 +29,7 @@ fn status_of(e: kube::Error) -> kube::core::Status {
 #[tokio::test]
 async fn rbac_denies_with_the_real_403_and_allows_granted_verbs() {
     let fake = FakeApi::new();
-    fake.upsert(serde_json::to_value(svc("web")).unwrap());
+    fake.upsert(serde_json::to_value(svc("web")).expect("test input"));
     fake.set_rbac(Some(
         Rbac::new(SPEAKER)
             .allow(Rule::cluster(
@@ -45,14 +45,19 @@ async fn rbac_denies_with_the_real_403_and_allows_granted_verbs() {
             )),
     ));
     let slices: Api<EndpointSlice> = Api::all(fake.client());
-    let s = status_of(slices.list(&ListParams::default()).await.unwrap_err());
+    let s = status_of(
+        slices
+            .list(&ListParams::default())
+            .await
+            .expect_err("test input"),
+    );
     assert_eq!((s.code, s.reason.as_str()), (403, "Forbidden"));
     assert_eq!(
         s.message,
         "endpointslices.discovery.k8s.io is forbidden: User \"system:serviceaccount:metallb-system:speaker\" \
          cannot list resource \"endpointslices\" in API group \"discovery.k8s.io\" at the cluster scope"
     );
-    let d = s.details.unwrap();
+    let d = s.details.expect("test input");
     assert_eq!(
         (d.group.as_str(), d.kind.as_str()),
         ("discovery.k8s.io", "endpointslices")
@@ -63,7 +68,7 @@ async fn rbac_denies_with_the_real_403_and_allows_granted_verbs() {
         services
             .list(&ListParams::default())
             .await
-            .unwrap()
+            .expect("test input")
             .items
             .len(),
         1
@@ -73,7 +78,7 @@ async fn rbac_denies_with_the_real_403_and_allows_granted_verbs() {
     let s = status_of(
         ns.replace_status("web", &PostParams::default(), &svc("web"))
             .await
-            .unwrap_err(),
+            .expect_err("test input"),
     );
     assert_eq!(
         s.message,
@@ -84,7 +89,7 @@ async fn rbac_denies_with_the_real_403_and_allows_granted_verbs() {
 
     let event = serde_json::from_value::<Event>(json!({"metadata": {"name": "e1"},
         "involvedObject": {"kind": "Service", "name": "web"}}))
-    .unwrap();
+    .expect("test input");
     let here: Api<Event> = Api::namespaced(fake.client(), "metallb-system");
     assert!(here.create(&PostParams::default(), &event).await.is_ok());
     let there: Api<Event> = Api::namespaced(fake.client(), "default");
@@ -93,7 +98,7 @@ async fn rbac_denies_with_the_real_403_and_allows_granted_verbs() {
             there
                 .create(&PostParams::default(), &event)
                 .await
-                .unwrap_err()
+                .expect_err("test input")
         )
         .code,
         403
@@ -110,7 +115,7 @@ async fn latency_delays_only_the_chosen_verbs_and_applies_after_the_delay() {
     let api: Api<Service> = Api::namespaced(fake.client(), "default");
 
     let t0 = Instant::now();
-    api.list(&ListParams::default()).await.unwrap();
+    api.list(&ListParams::default()).await.expect("test input");
     assert_eq!(t0.elapsed(), Duration::ZERO);
 
     let create = tokio::spawn({
@@ -122,7 +127,7 @@ async fn latency_delays_only_the_chosen_verbs_and_applies_after_the_delay() {
         fake.get("services", Some("default"), "web").is_none(),
         "not applied yet"
     );
-    assert!(create.await.unwrap().is_ok());
+    assert!(create.await.expect("test input").is_ok());
     assert!(t0.elapsed() >= Duration::from_secs(2) && t0.elapsed() < Duration::from_millis(2100));
     assert!(fake.get("services", Some("default"), "web").is_some());
 
@@ -130,20 +135,20 @@ async fn latency_delays_only_the_chosen_verbs_and_applies_after_the_delay() {
     let t1 = Instant::now();
     api.create(&PostParams::default(), &svc("db"))
         .await
-        .unwrap();
+        .expect("test input");
     assert_eq!(t1.elapsed(), Duration::ZERO);
 }
 
 #[tokio::test(start_paused = true)]
 async fn outage_fails_requests_ends_watches_and_recovers_with_the_same_store() {
     let fake = FakeApi::new();
-    fake.upsert(serde_json::to_value(svc("a")).unwrap());
+    fake.upsert(serde_json::to_value(svc("a")).expect("test input"));
     let api: Api<Service> = Api::all(fake.client());
     let rv = fake.resource_version().to_string();
     let mut open = api
         .watch(&WatchParams::default(), &rv)
         .await
-        .unwrap()
+        .expect("test input")
         .boxed();
     let mut w = watcher::watcher(api.clone(), watcher::Config::default())
         .boxed()
@@ -154,7 +159,10 @@ async fn outage_fails_requests_ends_watches_and_recovers_with_the_same_store() {
     }
 
     fake.set_down(true);
-    let err = api.list(&ListParams::default()).await.unwrap_err();
+    let err = api
+        .list(&ListParams::default())
+        .await
+        .expect_err("test input");
     assert!(
         matches!(err, kube::Error::Service(_)),
         "transport error, got {err:?}"
@@ -167,11 +175,15 @@ async fn outage_fails_requests_ends_watches_and_recovers_with_the_same_store() {
     assert!(ended, "the open watch fails abruptly");
 
     // Changes during the outage (admin writes still work) reach the watcher once back up.
-    fake.upsert(serde_json::to_value(svc("b")).unwrap());
+    fake.upsert(serde_json::to_value(svc("b")).expect("test input"));
     tokio::time::sleep(Duration::from_secs(10)).await;
     fake.set_down(false);
     assert_eq!(
-        api.list(&ListParams::default()).await.unwrap().items.len(),
+        api.list(&ListParams::default())
+            .await
+            .expect("test input")
+            .items
+            .len(),
         2
     );
     match tokio::time::timeout(Duration::from_secs(120), w.next()).await {

@@ -13,11 +13,11 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::{Value, json};
 
 async fn client_for(fake: &FakeApi, url: &str) -> kube::Client {
-    let kc = Kubeconfig::from_yaml(&fake.kubeconfig_yaml(url)).unwrap();
+    let kc = Kubeconfig::from_yaml(&fake.kubeconfig_yaml(url)).expect("test input");
     let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
-        .unwrap();
-    kube::Client::try_from(config).unwrap()
+        .expect("test input");
+    kube::Client::try_from(config).expect("test input")
 }
 
 fn svc(name: &str) -> Value {
@@ -30,37 +30,43 @@ async fn control(client: &kube::Client, method: &str, path: &str) -> Value {
         .method(method)
         .uri(path)
         .body(Vec::new())
-        .unwrap();
-    serde_json::from_str(&client.request_text(req).await.unwrap()).unwrap()
+        .expect("test input");
+    serde_json::from_str(&client.request_text(req).await.expect("test input")).expect("test input")
 }
 
 #[tokio::test]
 async fn lists_and_watches_over_tcp_and_obeys_the_control_api() {
     let fake = FakeApi::new();
     fake.upsert(svc("a"));
-    let addr = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let addr = fake
+        .serve("127.0.0.1:0".parse().expect("test input"))
+        .await
+        .expect("test input");
     let client = client_for(&fake, &format!("http://{addr}")).await;
     let api: Api<Service> = Api::all(client.clone());
 
-    let list = api.list(&ListParams::default()).await.unwrap();
+    let list = api.list(&ListParams::default()).await.expect("test input");
     assert_eq!(list.items.len(), 1);
-    let rv = list.metadata.resource_version.unwrap();
+    let rv = list.metadata.resource_version.expect("test input");
     let mut w = api
         .watch(&WatchParams::default(), &rv)
         .await
-        .unwrap()
+        .expect("test input")
         .boxed();
     fake.upsert(svc("b"));
     let ev = tokio::time::timeout(Duration::from_secs(10), w.next())
         .await
-        .unwrap();
+        .expect("test input");
     assert!(
         matches!(ev, Some(Ok(WatchEvent::Added(s))) if s.metadata.name.as_deref() == Some("b"))
     );
 
     // Down: API requests fail at the transport and the open watch is cut; /_fake/ still works.
     assert_eq!(control(&client, "POST", "/_fake/down").await["ok"], true);
-    let err = api.list(&ListParams::default()).await.unwrap_err();
+    let err = api
+        .list(&ListParams::default())
+        .await
+        .expect_err("test input");
     assert!(
         !matches!(err, kube::Error::Api(_)),
         "no HTTP answer while down: {err:?}"
@@ -73,11 +79,15 @@ async fn lists_and_watches_over_tcp_and_obeys_the_control_api() {
         }
         true
     });
-    assert!(end.await.unwrap());
+    assert!(end.await.expect("test input"));
     assert_eq!(control(&client, "GET", "/_fake/stats").await["down"], true);
     control(&client, "POST", "/_fake/up").await;
     assert_eq!(
-        api.list(&ListParams::default()).await.unwrap().items.len(),
+        api.list(&ListParams::default())
+            .await
+            .expect("test input")
+            .items
+            .len(),
         2
     );
 
@@ -94,11 +104,11 @@ async fn lists_and_watches_over_tcp_and_obeys_the_control_api() {
 #[test]
 fn binary_preloads_objects_writes_a_kubeconfig_and_serves() {
     let dir = std::env::temp_dir().join(format!("fake-apiserver-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&dir).expect("test input");
     let objects = dir.join("objects.ndjson");
-    let mut f = std::fs::File::create(&objects).unwrap();
+    let mut f = std::fs::File::create(&objects).expect("test input");
     for i in 0..500 {
-        writeln!(f, "{}", svc(&format!("s{i}"))).unwrap();
+        writeln!(f, "{}", svc(&format!("s{i}"))).expect("test input");
     }
     drop(f);
     let kubeconfig = dir.join("kubeconfig");
@@ -109,11 +119,11 @@ fn binary_preloads_objects_writes_a_kubeconfig_and_serves() {
         .arg(&kubeconfig)
         .stdout(Stdio::piped())
         .spawn()
-        .unwrap();
+        .expect("test input");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(child.stdout.take().expect("test input"))
         .read_line(&mut line)
-        .unwrap();
+        .expect("test input");
     assert!(
         line.trim().parse::<std::net::SocketAddr>().is_ok(),
         "{line:?}"
@@ -122,9 +132,9 @@ fn binary_preloads_objects_writes_a_kubeconfig_and_serves() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
+        .expect("test input");
     let result = rt.block_on(async {
-        let kc = Kubeconfig::read_from(&kubeconfig).unwrap();
+        let kc = Kubeconfig::read_from(&kubeconfig).expect("test input");
         let config =
             kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?;
         let client = kube::Client::try_from(config)?;
@@ -132,11 +142,11 @@ fn binary_preloads_objects_writes_a_kubeconfig_and_serves() {
         let page = api.list(&ListParams::default().limit(200)).await?;
         let req = http::Request::post("/_fake/objects")
             .body(svc("extra").to_string().into_bytes())
-            .unwrap();
+            .expect("test input");
         client.request_text(req).await?;
         let req = http::Request::delete("/_fake/objects/services/default/s0")
             .body(Vec::new())
-            .unwrap();
+            .expect("test input");
         client.request_text(req).await?;
         let all = api.list(&ListParams::default()).await?;
         Ok::<_, kube::Error>((
@@ -148,5 +158,5 @@ fn binary_preloads_objects_writes_a_kubeconfig_and_serves() {
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(result.unwrap(), (200, Some(300), 500));
+    assert_eq!(result.expect("test input"), (200, Some(300), 500));
 }

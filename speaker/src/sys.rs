@@ -3,6 +3,8 @@
 //! Each function wraps one system call whose arguments the safe crates cannot express
 //! (a `sockaddr_ll`, an `icmp6_filter`) and checks its result; callers see only `io::Result`.
 
+#![allow(unsafe_code)] // the one audited module: see its doc comment
+
 use std::io;
 use std::mem::{MaybeUninit, size_of};
 use std::os::fd::AsRawFd;
