@@ -135,6 +135,19 @@ IMAGES_BIN_DIR=$IMAGES_BIN_DIR IMAGES_OUT=$WORK/images bash scripts/build-images
 ( sleep 180 >/dev/null 2>&1; echo "lab: watchdog expired"; kill -TERM $$ ) &
 WATCHDOG=$!
 
+# The references built are those the manifests, the kustomize overlay and the chart install.
+appversion=$(sed -n 's/^appVersion: *//p' charts/metallb/Chart.yaml)
+for name in controller speaker; do
+    ref=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"])' \
+        <(tar -xOf "$WORK/images/$name.oci.tar" index.json))
+    check "$name: the archive is tagged $ref, as manifests/metallb.yaml names it" \
+        grep -qx "        image: $ref" manifests/metallb.yaml
+    check "$name: ... as the chart installs it (repository ${ref%:*}, appVersion $appversion)" \
+        test "${ref%:*}:$appversion" == "$ref" -a "$(grep -c "repository: ${ref%:*}$" charts/metallb/values.yaml)" -eq 1
+    tag=$(grep -A1 -x -- "- name: ${ref%:*}" testdata/kustomize/kustomization.yaml | sed -n 's/^  newTag: //p')
+    check "$name: ... and the kustomize overlay pins it (newTag ${tag:-none})" test "${ref%:*}:$tag" == "$ref"
+done
+
 # bundle NAME: unpacks target image NAME into $WORK/NAME-bundle (umoci, from the OCI archive).
 bundle() {
     local name=$1 layout=$WORK/$1-layout
