@@ -4,7 +4,8 @@ the crates `cargo tree -e normal` lists for its package (with their checksums in
 and the Debian packages of the shared libraries copied next to it into the image.
 
 Usage: sbom.py NAME VERSION REVISION SOURCE EPOCH TREE LOCK [DEB=VERSION ...]
-  TREE  `cargo tree -p NAME -e normal --prefix none -f '{p}|{l}|{r}'` output (duplicates allowed)
+  TREE  `cargo tree -p NAME -e normal --prefix none -f '{p}|{l}|{r}'` output (duplicates allowed;
+        proc-macro crates are left out: they run in the compiler, none of their code is linked)
   LOCK  Cargo.lock
   DEB   Debian package=version of a library shipped in the image
 
@@ -29,10 +30,14 @@ def main(argv):
         line = line.strip()
         if not line or "|" not in line:
             continue
+        if line.endswith(" (*)"):  # already listed (cargo tree's dedupe marker)
+            line = line[:-4]
         pkg, lic, repo = line.split("|", 2)
         parts = pkg.split()
+        if "(proc-macro)" in parts:
+            continue  # runs in the compiler; none of its code is in the binary
         crate, ver = parts[0], parts[1].lstrip("v")
-        local = len(parts) > 2  # a workspace member: "(path)"
+        local = any(p.startswith("(/") for p in parts[2:])  # a workspace member: "(path)"
         if local and crate == name:
             continue  # the binary itself is the metadata component
         purl = "pkg:cargo/%s@%s" % (crate, ver)
