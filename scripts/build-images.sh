@@ -7,7 +7,8 @@
 # Tool: umoci (Debian package, installed here when missing): it writes an OCI image layout
 # directly, needs no daemon, no storage driver and no base image, and takes file metadata from
 # the staged tree, so mtimes and ownership are ours to fix. The archive is the layout in a tar
-# written by GNU tar with sorted names and fixed mtimes.
+# written by GNU tar with sorted names and fixed mtimes. (buildah would need its storage under
+# /var/lib/containers with the vfs driver, a full copy per step, for the same one-layer result.)
 #
 # Each image is one layer FROM scratch: the release binary (scripts/build-release.sh: glibc,
 # dynamically linked, DT_RELR, so glibc >= 2.36), exactly the shared libraries `ldd` names and the

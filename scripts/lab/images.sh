@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Image lab (issue #23): builds the two OCI images with scripts/build-images.sh and runs them
-# under a real OCI runtime (runc, Debian package), configured as manifests/metallb.yaml runs them:
+# under a real OCI runtime (runc, Debian package; crun 1.8.1 refuses hosts with cgroup v1 plus a
+# cgroup2 mount holding a controller, as this one), configured as manifests/metallb.yaml runs them:
 #   * controller: uid/gid 65534, every capability dropped, read-only root filesystem, no new
 #     privileges, its own network namespace;
 #   * speaker: root with CAP_NET_RAW only (bounding, effective, permitted), read-only root, no new
