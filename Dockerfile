@@ -9,6 +9,10 @@
 # (glibc, stripped). The runtime stages are distroless/cc on Debian 12: the glibc the binaries
 # were linked against in the Debian 12 build stage, CA certificates, no shell, no package manager.
 # Entrypoints /controller and /speaker are upstream's paths.
+#
+# Without a Docker daemon, scripts/build-images.sh builds the same two images FROM scratch (the
+# binaries, the glibc libraries they link, passwd/group, an SBOM) as reproducible OCI archives;
+# that is what scripts/lab/images.sh runs under runc and MIGRATION.md tells how to push.
 
 # The exact toolchain speaker/link-order.txt was generated with: symbol names carry a hash of the
 # rustc version, and names the linker does not find are laid out as if unlisted.
