@@ -174,12 +174,28 @@ impl Speaker {
         // took to answer, and a hung one for good (kube's client sets no read timeout).
         let mut pod_list: Option<PodList> = None;
 
+        // Nothing is decided until the four initial lists are complete; see `Startup`.
+        let mut startup = Some(Startup::default());
         loop {
+            let mut listed = |watch: fn(&mut Startup) -> &mut bool, done: bool| {
+                if let Some(s) = startup.as_mut() {
+                    *watch(s) |= done;
+                }
+            };
             let dirty = tokio::select! {
-                ev = configs.next() => self.on_config(ev.context("configmap watch ended")?),
-                ev = services.next() => self.on_service(ev.context("service watch ended")?),
+                ev = configs.next() => {
+                    let ev = ev.context("configmap watch ended")?;
+                    listed(|s| &mut s.config, init_done(&ev));
+                    self.on_config(ev)
+                }
+                ev = services.next() => {
+                    let ev = ev.context("service watch ended")?;
+                    listed(|s| &mut s.services, init_done(&ev));
+                    self.on_service(ev)
+                }
                 ev = nodes.next() => {
                     let ev = ev.context("node watch ended")?;
+                    listed(|s| &mut s.nodes, init_done(&ev));
                     let rejoin = ev.as_ref().is_ok_and(|e| k8s::own_node_changed(e, &self.settings.node));
                     let dirty = self.on_node(ev);
                     if rejoin && self.membership.is_some() && pod_list.is_none() {
@@ -188,8 +204,14 @@ impl Speaker {
                     }
                     dirty
                 }
-                Some(ev) = next_opt(&mut slices) => self.on_endpoints(ev, k8s::endpoint_slice),
-                Some(ev) = next_opt(&mut eps) => self.on_endpoints(ev, |e: &Endpoints| Some(k8s::endpoints(e))),
+                Some(ev) = next_opt(&mut slices) => {
+                    listed(|s| &mut s.endpoints, init_done(&ev));
+                    self.on_endpoints(ev, k8s::endpoint_slice)
+                }
+                Some(ev) = next_opt(&mut eps) => {
+                    listed(|s| &mut s.endpoints, init_done(&ev));
+                    self.on_endpoints(ev, |e: &Endpoints| Some(k8s::endpoints(e)))
+                }
                 _ = pod_poll.tick() => {
                     // A list still in flight answers for this tick too.
                     if pod_list.is_none() {
@@ -212,7 +234,20 @@ impl Speaker {
                 }
             };
             self.metrics.k8s.updates_total.inc();
-            self.reconcile(dirty).await;
+            match startup {
+                // Whatever changed before is covered by the first pass, which decides all.
+                Some(s) if !s.complete() => continue,
+                Some(_) => {
+                    startup = None;
+                    tracing::info!(
+                        op = "startup",
+                        services = self.index.services.len(),
+                        "initial lists complete, deciding every service"
+                    );
+                    self.reconcile(Changed::everything()).await;
+                }
+                None => self.reconcile(dirty).await,
+            }
         }
     }
 
@@ -459,6 +494,31 @@ impl Speaker {
         };
         self.events.post(about, kind, reason, message);
     }
+}
+
+/// Which initial lists are complete. Deciding before all four are would announce from a
+/// partial view (services without their endpoints withdrawn, then announced again) and
+/// recompute the routes per listed object; after them, every service is decided once and
+/// the sessions get the whole route set at once, packed (`docs/bgp.md#packing`). A missing
+/// ConfigMap still completes its list, empty. The speaker pods and memberlist are not
+/// waited for: their answer re-decides every service when it comes.
+#[derive(Debug, Default, Clone, Copy)]
+struct Startup {
+    config: bool,
+    services: bool,
+    endpoints: bool,
+    nodes: bool,
+}
+
+impl Startup {
+    fn complete(&self) -> bool {
+        self.config && self.services && self.endpoints && self.nodes
+    }
+}
+
+/// Whether a watch item ends a list (the initial one, or a re-list).
+fn init_done<K>(ev: &Result<watcher::Event<K>, watcher::Error>) -> bool {
+    matches!(ev, Ok(watcher::Event::InitDone))
 }
 
 async fn next_membership(m: &mut Option<Membership>) -> Option<crate::memberlist::Notification> {
