@@ -14,8 +14,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use common::config::{Loaded, Mode, Protocol};
 use common::speaker::{
-    Announcements, Change, Changed, Cluster, Endpoint, Index, Live, Sources, Verdict, decide,
-    desired_routes,
+    Announcements, Change, Changed, Cluster, Endpoint, Index, Live, RouteTable, Sources, Verdict,
+    decide,
 };
 use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Node, Pod, Service};
@@ -96,6 +96,9 @@ pub struct Speaker {
     /// No memberlist and the RBAC refuses `list pods` (v0.8.x installs): see [`Live::Unknown`].
     pods_forbidden: bool,
     announcements: Announcements,
+    /// The BGP routes of `announcements`, kept per service: a service's change costs its own
+    /// prefixes, not a pass over every announced service.
+    routes: RouteTable,
     /// Events go out through a sink that never waits: a decision is never held up by the API.
     events: EventSink,
     watch_health: feed::Healths,
@@ -130,6 +133,7 @@ impl Speaker {
             live: BTreeSet::new(),
             pods_forbidden: false,
             announcements: Announcements::default(),
+            routes: RouteTable::new(),
             membership,
             bgp,
             status: crate::status::Board::default(),
@@ -414,10 +418,11 @@ impl Speaker {
         self.publish_cluster();
     }
 
-    /// Carries out one change; returns whether BGP routes must be recomputed.
+    /// Carries out one change; returns whether the BGP routes changed.
     async fn apply(&mut self, change: Change) -> bool {
         match change {
             Change::Announce { key, protocol, ips } => {
+                let routes_changed = protocol == Protocol::Bgp && self.set_routes_of(&key, &ips);
                 if protocol == Protocol::Layer2
                     && let Err(e) = self.layer2.set_balancer(&key, ips.clone()).await
                 {
@@ -429,7 +434,7 @@ impl Speaker {
                 tracing::info!(event = "serviceAnnounced", service = %key, protocol = protocol.as_str(), ips = ?ips.iter().map(|i| common::gotext::ip_string(*i)).collect::<Vec<_>>(), "service has IP, announcing");
                 let message = common::speaker::status::announcing_message(&self.settings.node);
                 self.post_service_event(&key, EventType::Normal, "nodeAssigned", &message);
-                protocol == Protocol::Bgp
+                routes_changed
             }
             Change::Withdraw {
                 key,
@@ -437,6 +442,7 @@ impl Speaker {
                 ips,
                 reason,
             } => {
+                let routes_changed = protocol == Protocol::Bgp && self.routes.remove(&key);
                 if protocol == Protocol::Layer2
                     && let Err(e) = self.layer2.delete_balancer(&key).await
                 {
@@ -451,26 +457,45 @@ impl Speaker {
                 {
                     self.post_service_event(&key, EventType::Normal, why, &message);
                 }
-                protocol == Protocol::Bgp
+                routes_changed
             }
         }
     }
 
     /// The routes this node advertises now, pushed to every active session.
     fn push_bgp_routes(&mut self) {
+        self.bgp.set_routes(self.routes.routes().clone());
+    }
+
+    /// `key`'s routes: its IPs × its pool's advertisements (`common::speaker::desired_routes`
+    /// is the same union computed at once). Returns whether the route set changed.
+    fn set_routes_of(&mut self, key: &str, ips: &[IpAddr]) -> bool {
         let Some(cfg) = self.config.current().cloned() else {
-            return;
+            return self.routes.remove(key);
         };
-        let announced: Vec<(&str, &[IpAddr], &common::config::Pool)> = self
-            .announcements
-            .with_protocol(Protocol::Bgp)
-            .filter_map(|(k, ips)| cfg.pool_containing_all(ips).map(|p| (k, ips, p)))
-            .collect();
-        let (routes, errors) = desired_routes(announced);
+        let Some(pool) = cfg.pool_containing_all(ips) else {
+            return self.routes.remove(key);
+        };
+        let (changed, errors) = self.routes.set(key, ips, pool);
         for e in errors {
             tracing::error!(op = "advertise", error = %e, "cannot advertise");
         }
-        self.bgp.set_routes(routes);
+        changed
+    }
+
+    /// A new config may change every BGP service's attributes: their routes are recomputed
+    /// from what is announced (once per config load).
+    fn rebuild_routes(&mut self) {
+        self.routes.clear();
+        let bgp: Vec<(String, Vec<IpAddr>)> = self
+            .announcements
+            .with_protocol(Protocol::Bgp)
+            .map(|(k, ips)| (k.to_owned(), ips.to_vec()))
+            .collect();
+        for (key, ips) in bgp {
+            self.set_routes_of(&key, &ips);
+        }
+        self.push_bgp_routes();
     }
 
     /// Sessions for the peers that select this node (config or own labels changed).
