@@ -99,6 +99,8 @@ pub struct Speaker {
     /// The BGP routes of `announcements`, kept per service: a service's change costs its own
     /// prefixes, not a pass over every announced service.
     routes: RouteTable,
+    /// Route changes wait here a few milliseconds for others, then go out as one set.
+    route_batch: crate::bgp::RouteBatch,
     /// Events go out through a sink that never waits: a decision is never held up by the API.
     events: EventSink,
     watch_health: feed::Healths,
@@ -134,6 +136,7 @@ impl Speaker {
             pods_forbidden: false,
             announcements: Announcements::default(),
             routes: RouteTable::new(),
+            route_batch: crate::bgp::RouteBatch::new(crate::bgp::ROUTE_BATCH_WINDOW),
             membership,
             bgp,
             status: crate::status::Board::default(),
@@ -228,6 +231,10 @@ impl Speaker {
                     self.on_pods(listed).await
                 }
                 Some(n) = next_membership(&mut self.membership) => self.on_membership(n),
+                () = self.route_batch.due() => {
+                    self.push_bgp_routes();
+                    continue;
+                }
                 _ = term.recv() => {
                     tracing::info!(op = "shutdown", "SIGTERM received, stopping");
                     let handle = self.membership.take().map(|m| m.handle);
@@ -249,6 +256,8 @@ impl Speaker {
                         "initial lists complete, deciding every service"
                     );
                     self.reconcile(Changed::everything()).await;
+                    // The whole set at once: nothing to wait for.
+                    self.flush_routes();
                 }
                 None => self.reconcile(dirty).await,
             }
@@ -413,7 +422,7 @@ impl Speaker {
             bgp_changed |= self.apply(change).await;
         }
         if bgp_changed {
-            self.push_bgp_routes();
+            self.route_batch.touch();
         }
         self.publish_cluster();
     }
@@ -465,6 +474,13 @@ impl Speaker {
     /// The routes this node advertises now, pushed to every active session.
     fn push_bgp_routes(&mut self) {
         self.bgp.set_routes(self.routes.routes().clone());
+    }
+
+    /// Hands the routes off now if a change is pending (instead of at the batch's deadline).
+    fn flush_routes(&mut self) {
+        if self.route_batch.take() {
+            self.push_bgp_routes();
+        }
     }
 
     /// `key`'s routes: its IPs × its pool's advertisements (`common::speaker::desired_routes`
