@@ -14,8 +14,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use common::config::{Loaded, Mode, Protocol};
 use common::speaker::{
-    Announcements, Change, Changed, Cluster, Endpoint, Index, Live, Sources, Verdict, decide,
-    desired_routes,
+    Announcements, Change, Changed, Cluster, Endpoint, Index, Live, RouteTable, Sources, Verdict,
+    decide,
 };
 use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Node, Pod, Service};
@@ -96,6 +96,11 @@ pub struct Speaker {
     /// No memberlist and the RBAC refuses `list pods` (v0.8.x installs): see [`Live::Unknown`].
     pods_forbidden: bool,
     announcements: Announcements,
+    /// The BGP routes of `announcements`, kept per service: a service's change costs its own
+    /// prefixes, not a pass over every announced service.
+    routes: RouteTable,
+    /// Route changes wait here a few milliseconds for others, then go out as one set.
+    route_batch: crate::bgp::RouteBatch,
     /// Events go out through a sink that never waits: a decision is never held up by the API.
     events: EventSink,
     watch_health: feed::Healths,
@@ -130,6 +135,8 @@ impl Speaker {
             live: BTreeSet::new(),
             pods_forbidden: false,
             announcements: Announcements::default(),
+            routes: RouteTable::new(),
+            route_batch: crate::bgp::RouteBatch::new(crate::bgp::ROUTE_BATCH_WINDOW),
             membership,
             bgp,
             status: crate::status::Board::default(),
@@ -174,12 +181,28 @@ impl Speaker {
         // took to answer, and a hung one for good (kube's client sets no read timeout).
         let mut pod_list: Option<PodList> = None;
 
+        // Nothing is decided until the four initial lists are complete; see `Startup`.
+        let mut startup = Some(Startup::default());
         loop {
+            let mut listed = |watch: fn(&mut Startup) -> &mut bool, done: bool| {
+                if let Some(s) = startup.as_mut() {
+                    *watch(s) |= done;
+                }
+            };
             let dirty = tokio::select! {
-                ev = configs.next() => self.on_config(ev.context("configmap watch ended")?),
-                ev = services.next() => self.on_service(ev.context("service watch ended")?),
+                ev = configs.next() => {
+                    let ev = ev.context("configmap watch ended")?;
+                    listed(|s| &mut s.config, init_done(&ev));
+                    self.on_config(ev)
+                }
+                ev = services.next() => {
+                    let ev = ev.context("service watch ended")?;
+                    listed(|s| &mut s.services, init_done(&ev));
+                    self.on_service(ev)
+                }
                 ev = nodes.next() => {
                     let ev = ev.context("node watch ended")?;
+                    listed(|s| &mut s.nodes, init_done(&ev));
                     let rejoin = ev.as_ref().is_ok_and(|e| k8s::own_node_changed(e, &self.settings.node));
                     let dirty = self.on_node(ev);
                     if rejoin && self.membership.is_some() && pod_list.is_none() {
@@ -188,8 +211,14 @@ impl Speaker {
                     }
                     dirty
                 }
-                Some(ev) = next_opt(&mut slices) => self.on_endpoints(ev, k8s::endpoint_slice),
-                Some(ev) = next_opt(&mut eps) => self.on_endpoints(ev, |e: &Endpoints| Some(k8s::endpoints(e))),
+                Some(ev) = next_opt(&mut slices) => {
+                    listed(|s| &mut s.endpoints, init_done(&ev));
+                    self.on_endpoints(ev, k8s::endpoint_slice)
+                }
+                Some(ev) = next_opt(&mut eps) => {
+                    listed(|s| &mut s.endpoints, init_done(&ev));
+                    self.on_endpoints(ev, |e: &Endpoints| Some(k8s::endpoints(e)))
+                }
                 _ = pod_poll.tick() => {
                     // A list still in flight answers for this tick too.
                     if pod_list.is_none() {
@@ -202,6 +231,10 @@ impl Speaker {
                     self.on_pods(listed).await
                 }
                 Some(n) = next_membership(&mut self.membership) => self.on_membership(n),
+                () = self.route_batch.due() => {
+                    self.push_bgp_routes();
+                    continue;
+                }
                 _ = term.recv() => {
                     tracing::info!(op = "shutdown", "SIGTERM received, stopping");
                     let handle = self.membership.take().map(|m| m.handle);
@@ -212,7 +245,22 @@ impl Speaker {
                 }
             };
             self.metrics.k8s.updates_total.inc();
-            self.reconcile(dirty).await;
+            match startup {
+                // Whatever changed before is covered by the first pass, which decides all.
+                Some(s) if !s.complete() => continue,
+                Some(_) => {
+                    startup = None;
+                    tracing::info!(
+                        op = "startup",
+                        services = self.index.services.len(),
+                        "initial lists complete, deciding every service"
+                    );
+                    self.reconcile(Changed::everything()).await;
+                    // The whole set at once: nothing to wait for.
+                    self.flush_routes();
+                }
+                None => self.reconcile(dirty).await,
+            }
         }
     }
 
@@ -374,15 +422,16 @@ impl Speaker {
             bgp_changed |= self.apply(change).await;
         }
         if bgp_changed {
-            self.push_bgp_routes();
+            self.route_batch.touch();
         }
         self.publish_cluster();
     }
 
-    /// Carries out one change; returns whether BGP routes must be recomputed.
+    /// Carries out one change; returns whether the BGP routes changed.
     async fn apply(&mut self, change: Change) -> bool {
         match change {
             Change::Announce { key, protocol, ips } => {
+                let routes_changed = protocol == Protocol::Bgp && self.set_routes_of(&key, &ips);
                 if protocol == Protocol::Layer2
                     && let Err(e) = self.layer2.set_balancer(&key, ips.clone()).await
                 {
@@ -394,7 +443,7 @@ impl Speaker {
                 tracing::info!(event = "serviceAnnounced", service = %key, protocol = protocol.as_str(), ips = ?ips.iter().map(|i| common::gotext::ip_string(*i)).collect::<Vec<_>>(), "service has IP, announcing");
                 let message = common::speaker::status::announcing_message(&self.settings.node);
                 self.post_service_event(&key, EventType::Normal, "nodeAssigned", &message);
-                protocol == Protocol::Bgp
+                routes_changed
             }
             Change::Withdraw {
                 key,
@@ -402,6 +451,7 @@ impl Speaker {
                 ips,
                 reason,
             } => {
+                let routes_changed = protocol == Protocol::Bgp && self.routes.remove(&key);
                 if protocol == Protocol::Layer2
                     && let Err(e) = self.layer2.delete_balancer(&key).await
                 {
@@ -416,26 +466,52 @@ impl Speaker {
                 {
                     self.post_service_event(&key, EventType::Normal, why, &message);
                 }
-                protocol == Protocol::Bgp
+                routes_changed
             }
         }
     }
 
     /// The routes this node advertises now, pushed to every active session.
     fn push_bgp_routes(&mut self) {
+        self.bgp.set_routes(self.routes.routes().clone());
+    }
+
+    /// Hands the routes off now if a change is pending (instead of at the batch's deadline).
+    fn flush_routes(&mut self) {
+        if self.route_batch.take() {
+            self.push_bgp_routes();
+        }
+    }
+
+    /// `key`'s routes: its IPs × its pool's advertisements (`common::speaker::desired_routes`
+    /// is the same union computed at once). Returns whether the route set changed.
+    fn set_routes_of(&mut self, key: &str, ips: &[IpAddr]) -> bool {
         let Some(cfg) = self.config.current().cloned() else {
-            return;
+            return self.routes.remove(key);
         };
-        let announced: Vec<(&str, &[IpAddr], &common::config::Pool)> = self
-            .announcements
-            .with_protocol(Protocol::Bgp)
-            .filter_map(|(k, ips)| cfg.pool_containing_all(ips).map(|p| (k, ips, p)))
-            .collect();
-        let (routes, errors) = desired_routes(announced);
+        let Some(pool) = cfg.pool_containing_all(ips) else {
+            return self.routes.remove(key);
+        };
+        let (changed, errors) = self.routes.set(key, ips, pool);
         for e in errors {
             tracing::error!(op = "advertise", error = %e, "cannot advertise");
         }
-        self.bgp.set_routes(routes);
+        changed
+    }
+
+    /// A new config may change every BGP service's attributes: their routes are recomputed
+    /// from what is announced (once per config load).
+    fn rebuild_routes(&mut self) {
+        self.routes.clear();
+        let bgp: Vec<(String, Vec<IpAddr>)> = self
+            .announcements
+            .with_protocol(Protocol::Bgp)
+            .map(|(k, ips)| (k.to_owned(), ips.to_vec()))
+            .collect();
+        for (key, ips) in bgp {
+            self.set_routes_of(&key, &ips);
+        }
+        self.push_bgp_routes();
     }
 
     /// Sessions for the peers that select this node (config or own labels changed).
@@ -459,6 +535,31 @@ impl Speaker {
         };
         self.events.post(about, kind, reason, message);
     }
+}
+
+/// Which initial lists are complete. Deciding before all four are would announce from a
+/// partial view (services without their endpoints withdrawn, then announced again) and
+/// recompute the routes per listed object; after them, every service is decided once and
+/// the sessions get the whole route set at once, packed (`docs/bgp.md#packing`). A missing
+/// ConfigMap still completes its list, empty. The speaker pods and memberlist are not
+/// waited for: their answer re-decides every service when it comes.
+#[derive(Debug, Default, Clone, Copy)]
+struct Startup {
+    config: bool,
+    services: bool,
+    endpoints: bool,
+    nodes: bool,
+}
+
+impl Startup {
+    fn complete(&self) -> bool {
+        self.config && self.services && self.endpoints && self.nodes
+    }
+}
+
+/// Whether a watch item ends a list (the initial one, or a re-list).
+fn init_done<K>(ev: &Result<watcher::Event<K>, watcher::Error>) -> bool {
+    matches!(ev, Ok(watcher::Event::InitDone))
 }
 
 async fn next_membership(m: &mut Option<Membership>) -> Option<crate::memberlist::Notification> {

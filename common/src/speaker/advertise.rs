@@ -18,6 +18,8 @@ pub enum AdvertiseError {
 /// The union of the routes for `announced` (service key, status IPs, pool), in service-key
 /// order. Where two services produce the same prefix with different attributes, the first
 /// (by key, then advertisement order) wins; upstream's choice there depended on map order.
+/// The speaker keeps the same union incrementally ([`RouteTable`](super::RouteTable)); this
+/// full recomputation is its reference.
 pub fn desired_routes<'a>(
     announced: impl IntoIterator<Item = (&'a str, &'a [IpAddr], &'a Pool)>,
 ) -> (DesiredRoutes, Vec<AdvertiseError>) {
@@ -26,34 +28,52 @@ pub fn desired_routes<'a>(
     let mut items: Vec<_> = announced.into_iter().collect();
     items.sort_by_key(|(key, _, _)| *key);
     for (key, ips, pool) in items {
-        for ad in &pool.bgp_advertisements {
-            let attrs = match RouteAttrs::new(ad.localpref, ad.communities.iter().copied()) {
-                Ok(a) => a,
-                Err(_) => {
-                    errors.push(AdvertiseError::TooManyCommunities {
-                        service: key.to_owned(),
-                        count: ad.communities.len(),
-                    });
-                    continue;
-                }
-            };
-            for ip in ips {
-                let len = match ip {
-                    IpAddr::V4(_) => ad.aggregation_length,
-                    IpAddr::V6(_) => ad.aggregation_length_v6,
-                };
-                // Config validation keeps lengths within 0..=32 / 0..=128 for families the pool
-                // holds; anything else cannot apply to this IP.
-                let Some(net) = u8::try_from(len).ok().and_then(|l| IpNet::new(*ip, l).ok()) else {
-                    continue;
-                };
-                routes
-                    .entry(Prefix::new(net))
-                    .or_insert_with(|| attrs.clone());
-            }
+        for (prefix, attrs) in service_routes(key, ips, pool, &mut errors) {
+            routes.entry(prefix).or_insert(attrs);
         }
     }
     (routes, errors)
+}
+
+/// One service's routes: every status IP × every advertisement of its pool, masked to the
+/// aggregation length, in advertisement order; a prefix produced twice keeps its first
+/// attributes.
+pub(super) fn service_routes(
+    key: &str,
+    ips: &[IpAddr],
+    pool: &Pool,
+    errors: &mut Vec<AdvertiseError>,
+) -> Vec<(Prefix, RouteAttrs)> {
+    let mut out: Vec<(Prefix, RouteAttrs)> = Vec::new();
+    for ad in &pool.bgp_advertisements {
+        let attrs = match RouteAttrs::new(ad.localpref, ad.communities.iter().copied()) {
+            Ok(a) => a,
+            Err(_) => {
+                errors.push(AdvertiseError::TooManyCommunities {
+                    service: key.to_owned(),
+                    count: ad.communities.len(),
+                });
+                continue;
+            }
+        };
+        for ip in ips {
+            let len = match ip {
+                IpAddr::V4(_) => ad.aggregation_length,
+                IpAddr::V6(_) => ad.aggregation_length_v6,
+            };
+            // Config validation keeps lengths within 0..=32 / 0..=128 for families the pool
+            // holds; anything else cannot apply to this IP.
+            let Some(net) = u8::try_from(len).ok().and_then(|l| IpNet::new(*ip, l).ok()) else {
+                continue;
+            };
+            let prefix = Prefix::new(net);
+            // A handful per service (IPs × advertisements): a scan beats a set.
+            if !out.iter().any(|(p, _)| *p == prefix) {
+                out.push((prefix, attrs.clone()));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod advertise;
 mod decision;
 mod endpoints;
 pub mod index;
+mod routes;
 pub mod selfcheck;
 mod state;
 pub mod status;
@@ -16,4 +17,5 @@ pub use decision::{
 };
 pub use endpoints::{Endpoint, Readiness, Sources};
 pub use index::{Changed, Index, Relist};
+pub use routes::RouteTable;
 pub use state::{Announcements, Change, WithdrawReason};

@@ -7,6 +7,7 @@
 //! can own it in its single task: peers and routes are handed to the session tasks through
 //! channels, the routes through a `watch` so a burst of changes costs each session one diff.
 
+mod batch;
 mod dial;
 mod driver;
 mod interfaces;
@@ -26,6 +27,7 @@ use kube_shell::metrics::Bgp;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use batch::{ROUTE_BATCH_WINDOW, RouteBatch};
 pub use dial::DialError;
 pub use interfaces::InterfacesError;
 

@@ -55,6 +55,7 @@ impl Speaker {
             ReloadOutcome::Loaded(_) => {
                 tracing::info!(event = "configLoaded", "config (re)loaded");
                 self.sync_peers();
+                self.rebuild_routes();
                 Changed::everything()
             }
             ReloadOutcome::Invalid(e) => {

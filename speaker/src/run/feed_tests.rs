@@ -100,6 +100,8 @@ async fn deliver<K>(
         let changed = on(s, ev);
         out.push(changed.clone());
         s.reconcile(changed).await;
+        // The loop hands route changes off a few milliseconds later; here, at once.
+        s.flush_routes();
     }
     out
 }

@@ -1,0 +1,132 @@
+//! Route changes that arrive close together go to the sessions as one set.
+//!
+//! Each hand-off costs every session a diff against its Adj-RIB-out and at least one UPDATE;
+//! a burst of service changes (a rollout, a re-list) handed off one by one sends as many
+//! UPDATEs of one prefix each. Held for a short, bounded window instead, the burst leaves
+//! as one set, packed (`docs/bgp.md#packing`), and a lone change still leaves within the
+//! window.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// How long a route change may wait for others before it is handed to the sessions.
+pub const ROUTE_BATCH_WINDOW: Duration = Duration::from_millis(5);
+
+/// A pending hand-off: due one window after the first change not yet handed off.
+#[derive(Debug)]
+pub struct RouteBatch {
+    window: Duration,
+    due: Option<Instant>,
+}
+
+impl RouteBatch {
+    pub fn new(window: Duration) -> Self {
+        Self { window, due: None }
+    }
+
+    /// The routes changed: a hand-off is due within the window (the first change since
+    /// the last hand-off sets the deadline; later ones join it).
+    pub fn touch(&mut self) {
+        if self.due.is_none() {
+            self.due = Some(Instant::now() + self.window);
+        }
+    }
+
+    /// Whether a hand-off is pending.
+    pub fn is_pending(&self) -> bool {
+        self.due.is_some()
+    }
+
+    /// Settles the pending hand-off now (the caller hands the routes off); returns whether
+    /// one was pending.
+    pub fn take(&mut self) -> bool {
+        self.due.take().is_some()
+    }
+
+    /// Resolves when the pending hand-off is due, and settles it; never while none is.
+    /// Cancel-safe: dropped before its deadline, the hand-off stays pending.
+    pub async fn due(&mut self) {
+        match self.due {
+            Some(at) => {
+                tokio::time::sleep_until(at).await;
+                self.due = None;
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts hand-offs the way the speaker loop makes them: changes arrive on a channel,
+    /// each touches the batch, and each `due` is one hand-off.
+    async fn hand_offs(changes_at: Vec<Duration>, until: Duration) -> Vec<Duration> {
+        let start = Instant::now();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            for at in changes_at {
+                tokio::time::sleep_until(start + at).await;
+                let _ = tx.send(());
+            }
+            std::future::pending::<()>().await;
+        });
+        let mut batch = RouteBatch::new(ROUTE_BATCH_WINDOW);
+        let mut out = Vec::new();
+        let end = tokio::time::sleep_until(start + until);
+        tokio::pin!(end);
+        loop {
+            tokio::select! {
+                Some(()) = rx.recv() => batch.touch(),
+                () = batch.due() => out.push(start.elapsed()),
+                () = &mut end => return out,
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn changes_inside_the_window_are_one_hand_off() {
+        let within: Vec<Duration> = (0..1000).map(|i| Duration::from_micros(i * 4)).collect();
+        let out = hand_offs(within, Duration::from_secs(1)).await;
+        assert_eq!(out, [ROUTE_BATCH_WINDOW]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lone_change_leaves_within_the_window() {
+        let at = Duration::from_millis(100);
+        let out = hand_offs(vec![at], Duration::from_secs(1)).await;
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out[0] - at <= ROUTE_BATCH_WINDOW, "{out:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_steady_stream_is_handed_off_once_per_window() {
+        // 200 changes a second for a second: at most one hand-off per window, none late.
+        let stream: Vec<Duration> = (0..200).map(|i| Duration::from_millis(i * 5)).collect();
+        let out = hand_offs(stream.clone(), Duration::from_secs(2)).await;
+        assert!(out.len() <= 200 && !out.is_empty(), "{}", out.len());
+        for at in stream {
+            let sent = out.iter().find(|t| **t >= at).expect("handed off");
+            assert!(*sent - at <= ROUTE_BATCH_WINDOW, "{at:?} left at {sent:?}");
+        }
+    }
+
+    #[test]
+    fn take_settles_a_pending_hand_off_at_once() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let mut batch = RouteBatch::new(ROUTE_BATCH_WINDOW);
+            assert!(!batch.take());
+            batch.touch();
+            assert!(batch.is_pending());
+            assert!(batch.take());
+            assert!(!batch.is_pending());
+        });
+    }
+}
