@@ -11,6 +11,8 @@
 # gobgpd (AS 64512, passive, 192.168.78.2), joined to the node (192.168.78.11, AS 64513) by a
 # veth pair. No traffic leaves them. Needs root; otherwise prints SKIP and exits 0.
 # LATENCY_MS=n delays every list and watch request by n ms, as a busy API server would.
+# CHURN=K then adds K more Services with endpoints in one burst (one admin write to the fake):
+# the time from that write to all N+K routes at the router, and the UPDATEs it took.
 # KEEP=1 leaves the scratch directory (logs, capture) behind.
 # Usage: [SPEAKER_BIN=path] [FAKE_API_BIN=path] [LATENCY_MS=0] [KEEP=1] scripts/bench/speaker-bgp.sh [SERVICES (1000)] [RUNS (3)]
 set -euo pipefail
@@ -101,7 +103,11 @@ for a in n.get("afi_safis", []):
 upd = st.get("messages", {}).get("received", {}).get("update", 0)
 print(rcv, upd)'; }
 hz=$(getconf CLK_TCK)
-for f in ready updates cpu rss; do : >"$WORK/$f"; done
+for f in ready updates cpu rss churn churn_updates; do : >"$WORK/$f"; done
+if [[ -n ${CHURN:-} ]]; then
+    python3 "$ROOT/scripts/bench/lib/cluster_objects.py" "$CHURN" --first "$SERVICES" --assigned --endpoints node1 \
+        --protocol bgp --services-only >"$WORK/churn.ndjson"
+fi
 
 for run in $(seq "$RUNS"); do
     # Started without a shell function in between, so that $! is the process itself.
@@ -134,13 +140,30 @@ for run in $(seq "$RUNS"); do
     sleep 1
     read -r got updates < <(neighbor)
     cpu=$(awk -v t="$(ticks)" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
+    c_start=99999999999
+    if [[ -n ${CHURN:-} ]]; then
+        c_start=$(date +%s.%N)
+        in_node curl -sf -X POST --data-binary "@$WORK/churn.ndjson" http://127.0.0.1:6080/_fake/objects >/dev/null
+        for _ in $(seq 300); do
+            read -r c_got c_updates < <(neighbor)
+            ((c_got >= SERVICES + CHURN)) && break
+            sleep 0.05
+        done
+        ((c_got >= SERVICES + CHURN)) || { echo "run $run: churn: only $c_got routes" >&2; exit 1; }
+        c_ready=$(awk -v a="$c_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+        sleep 1
+        read -r c_got c_updates < <(neighbor)
+        echo "$c_ready" >>"$WORK/churn"; echo "$((c_updates - updates))" >>"$WORK/churn_updates"
+        echo "run $run: churn: $CHURN more routes at the router ${c_ready} s after the write (polled), $((c_updates - updates)) UPDATEs"
+    fi
+    # With CHURN, the peak includes the burst.
     rss=$(kib VmHWM)
     kill "$CAPTURE"; wait "$CAPTURE" 2>/dev/null || true
     CAPTURE=
     # The last segment from the speaker carrying more than a KEEPALIVE (19 bytes).
     t_last=$(tcpdump -r "$WORK/bgp.pcap" -tt -n \
         "src host $NODE_IP and (ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2)) > 19" 2>/dev/null |
-        tail -1 | awk '{ print $1 }')
+        awk -v c="$c_start" '$1 < c { t = $1 } END { print t }')
     ready=$(awk -v a="$t_start" -v b="$t_last" 'BEGIN { printf "%.3f", b - a }')
     kill -TERM "$PID"; wait "$PID" 2>/dev/null || true
     PID=
@@ -157,3 +180,6 @@ echo "start → all routes at the router: $(median <"$WORK/ready") s"
 echo "UPDATE messages: $(median <"$WORK/updates")"
 echo "CPU to settle: $(median <"$WORK/cpu") s"
 echo "peak RSS: $(median <"$WORK/rss") KiB"
+if [[ -n ${CHURN:-} ]]; then
+    echo "churn of $CHURN: all at the router $(median <"$WORK/churn") s after the write (polled every 50 ms), UPDATEs $(median <"$WORK/churn_updates")"
+fi
