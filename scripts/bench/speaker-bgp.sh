@@ -117,7 +117,7 @@ for run in $(seq "$RUNS"); do
     ip netns exec "$P-node" "$FAKE" --addr 127.0.0.1:6080 --objects "$WORK/objects.ndjson" --kubeconfig-out "$WORK/kubeconfig" \
         >"$WORK/api.out" 2>"$WORK/api.err" &
     API=$!
-    for _ in $(seq 400); do [[ -s $WORK/api.out ]] && break; sleep 0.05; done
+    for _ in $(seq 400); do in_node curl -sf http://127.0.0.1:6080/_fake/stats >/dev/null 2>&1 && break; sleep 0.05; done
     if [[ -n ${LATENCY_MS:-} ]]; then
         in_node curl -sf -X POST "http://127.0.0.1:6080/_fake/latency?verbs=list,watch&ms=$LATENCY_MS" >/dev/null
     fi
