@@ -6,7 +6,7 @@
 //! same announcements: each service contributes its prefixes (`service_routes`), and where
 //! several services contribute one prefix, the smallest service key's attributes win.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::advertise::{AdvertiseError, service_routes};
@@ -16,10 +16,12 @@ use crate::config::Pool;
 /// The desired routes, maintained service by service.
 #[derive(Debug, Default)]
 pub struct RouteTable {
-    /// Each service's prefixes with the attributes it wants for them.
-    services: HashMap<String, Vec<(Prefix, RouteAttrs)>>,
-    /// Per prefix, every contributing service's attributes, by key (the first one wins).
-    claims: BTreeMap<Prefix, BTreeMap<String, RouteAttrs>>,
+    /// Each service's prefixes (the attributes it wants are in `claims`).
+    services: HashMap<String, Vec<Prefix>>,
+    /// Per prefix, every contributing service's attributes, sorted by key (the first one
+    /// wins). Almost always one: a vector costs one small allocation per prefix, where a
+    /// map's node would cost hundreds of bytes (issue #21's peak RSS).
+    claims: HashMap<Prefix, Vec<(String, RouteAttrs)>>,
     /// The union, as the sessions take it.
     routes: DesiredRoutes,
 }
@@ -49,22 +51,24 @@ impl RouteTable {
         let mut errors = Vec::new();
         let new = service_routes(key, ips, pool, &mut errors);
         let old = self.services.get(key);
-        if old == Some(&new) {
+        if old.is_some_and(|old| self.claims_equal(key, old, &new)) {
             return (false, errors);
         }
         let touched: Vec<Prefix> = old
             .into_iter()
             .flatten()
-            .chain(&new)
-            .map(|(p, _)| *p)
+            .copied()
+            .chain(new.iter().map(|(p, _)| *p))
             .collect();
         let before = self.snapshot(&touched);
         self.unclaim(key);
         for (prefix, attrs) in &new {
             let claims = self.claims.entry(*prefix).or_default();
-            claims.insert(key.to_owned(), attrs.clone());
+            let at = claims.partition_point(|(k, _)| k.as_str() < key);
+            claims.insert(at, (key.to_owned(), attrs.clone()));
         }
-        self.services.insert(key.to_owned(), new);
+        self.services
+            .insert(key.to_owned(), new.into_iter().map(|(p, _)| p).collect());
         (self.settle(before), errors)
     }
 
@@ -73,7 +77,7 @@ impl RouteTable {
         let Some(old) = self.services.get(key) else {
             return false;
         };
-        let touched: Vec<Prefix> = old.iter().map(|(p, _)| *p).collect();
+        let touched: Vec<Prefix> = old.clone();
         let before = self.snapshot(&touched);
         self.unclaim(key);
         self.services.remove(key);
@@ -95,11 +99,24 @@ impl RouteTable {
             .collect()
     }
 
+    /// Whether `key` already claims exactly `new`, in the same order.
+    fn claims_equal(&self, key: &str, old: &[Prefix], new: &[(Prefix, RouteAttrs)]) -> bool {
+        old.len() == new.len()
+            && old.iter().zip(new).all(|(o, (p, attrs))| {
+                o == p
+                    && self
+                        .claims
+                        .get(p)
+                        .and_then(|c| c.iter().find(|(k, _)| k == key))
+                        .is_some_and(|(_, a)| a == attrs)
+            })
+    }
+
     /// Drops `key`'s claims (its entry in `services` is left to the caller).
     fn unclaim(&mut self, key: &str) {
-        for (prefix, _) in self.services.get(key).into_iter().flatten() {
+        for prefix in self.services.get(key).into_iter().flatten() {
             if let Some(claims) = self.claims.get_mut(prefix) {
-                claims.remove(key);
+                claims.retain(|(k, _)| k != key);
             }
         }
     }
@@ -112,7 +129,8 @@ impl RouteTable {
             let winner = self
                 .claims
                 .get(&prefix)
-                .and_then(|c| c.values().next())
+                .and_then(|c| c.first())
+                .map(|(_, attrs)| attrs)
                 .cloned();
             match &winner {
                 Some(attrs) => {

@@ -5,10 +5,11 @@ real ones are (labels, kubectl's last-applied-configuration, another tool's anno
 finalizer), and, with --endpoints, one ready EndpointSlice per Service on NODE plus the Node
 and a Ready speaker pod on it.
 
-usage: cluster_objects.py N [--assigned] [--endpoints NODE] [--protocol layer2|bgp]
+usage: cluster_objects.py N [--assigned] [--endpoints NODE] [--protocol layer2|bgp] [--first I --services-only]
 
 --assigned writes each Service's status as the controller would have (10.200.0.0 + i): the
-state right after an image swap.
+state right after an image swap. --first I numbers the Services from I; --services-only leaves out
+the ConfigMap, Node and pod (for adding Services to a running cluster).
 """
 import argparse
 import ipaddress
@@ -74,13 +75,21 @@ def main():
     p.add_argument("--assigned", action="store_true")
     p.add_argument("--endpoints", metavar="NODE")
     p.add_argument("--protocol", default="layer2", choices=["layer2", "bgp"])
+    p.add_argument("--first", type=int, default=0)
+    p.add_argument("--services-only", action="store_true")
     a = p.parse_args()
     out = sys.stdout
-    out.write(json.dumps(config(a.protocol)) + "\n")
-    for i in range(a.n):
+    numbers = range(a.first, a.first + a.n)
+    if not a.services_only:
+        out.write(json.dumps(config(a.protocol)) + "\n")
+    for i in numbers:
         out.write(json.dumps(service(i, a.assigned)) + "\n")
     if a.endpoints:
         node = a.endpoints
+        if a.services_only:
+            for i in numbers:
+                out.write(json.dumps(endpoint_slice(i, node)) + "\n")
+            return
         out.write(json.dumps({"apiVersion": "v1", "kind": "Node",
                               "metadata": {"name": node, "labels": {"kubernetes.io/hostname": node}}}) + "\n")
         out.write(json.dumps({"apiVersion": "v1", "kind": "Pod",
@@ -89,7 +98,7 @@ def main():
                               "spec": {"nodeName": node, "containers": [{"name": "speaker", "image": "speaker"}]},
                               "status": {"phase": "Running", "podIP": "192.168.78.11",
                                          "conditions": [{"type": "Ready", "status": "True"}]}}) + "\n")
-        for i in range(a.n):
+        for i in numbers:
             out.write(json.dumps(endpoint_slice(i, node)) + "\n")
 
 
