@@ -35,13 +35,11 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=lib/lab.sh
+source "$ROOT/scripts/lab/lib/lab.sh"
 P=imglab-$$
 WORK=$(mktemp -d /tmp/imglab.XXXXXX)
 STATE=$WORK/runc
-PASSED=0
-FAILED=0
-SUMMARY_DONE=
-WATCHDOG=
 API_PID=
 CAPTURE_PID=
 declare -A RUN_PID=()
@@ -56,23 +54,13 @@ VIP=192.168.80.100
 VALID=testdata/config/valid/layer2-docs.yaml
 INVALID=testdata/config/invalid/bad-selector.yaml
 
-pass() { echo "PASS: $*"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL: $*"; FAILED=$((FAILED + 1)); }
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
-summary() { SUMMARY_DONE=1; echo "$PASSED passed, $FAILED failed"; }
 rt() { runc --root "$STATE" "$@"; }
 
 cleanup() {
     local rc=$? id
     trap '' INT TERM
     set +e
-    if [[ -n $WATCHDOG ]]; then
-        local sleeper
-        sleeper=$(pgrep -P "$WATCHDOG")
-        kill "$WATCHDOG" 2>/dev/null
-        # shellcheck disable=SC2086 # one PID per line
-        [[ -n $sleeper ]] && kill $sleeper 2>/dev/null
-    fi
+    lab_stop_watchdog
     for id in "${!RUN_PID[@]}"; do
         rt kill "$id" KILL 2>/dev/null
         kill "${RUN_PID[$id]}" 2>/dev/null

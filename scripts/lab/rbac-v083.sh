@@ -35,13 +35,11 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=lib/lab.sh
+source "$ROOT/scripts/lab/lib/lab.sh"
 P=rbac083-$$
 WORK=$(mktemp -d /tmp/rbac083.XXXXXX)
 HELPER=$ROOT/scripts/lab/lib/rbac_v083.py
-PASSED=0
-FAILED=0
-SUMMARY_DONE=
-WATCHDOG=
 # shellcheck source=lib/failover_env.sh
 source "$ROOT/scripts/lab/lib/failover_env.sh"
 
@@ -52,22 +50,12 @@ declare -A READY=([web]="node1 node2" [dns]="node2 node3" [db]="node1 node2 node
 # The service whose owner's endpoint turns not ready.
 MOVE=db
 
-pass() { echo "PASS: $*"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL: $*"; FAILED=$((FAILED + 1)); }
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
-summary() { SUMMARY_DONE=1; echo "$PASSED passed, $FAILED failed"; }
 
 cleanup() {
     local rc=$?
     trap '' INT TERM
     set +e
-    if [[ -n $WATCHDOG ]]; then
-        local sleeper
-        sleeper=$(pgrep -P "$WATCHDOG")
-        kill "$WATCHDOG" 2>/dev/null
-        # shellcheck disable=SC2086 # one PID per line
-        [[ -n $sleeper ]] && kill $sleeper 2>/dev/null
-    fi
+    lab_stop_watchdog
     fo_cleanup # speakers (FO_PID), arping, tcpdump, the fake API server, then the namespaces
     if [[ -z $SUMMARY_DONE ]]; then
         fail "the lab stopped early (exit status $rc)"
