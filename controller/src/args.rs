@@ -26,7 +26,13 @@ pub struct Args {
 pub enum Command {
     /// Validate a ConfigMap manifest or config document as the controller would and print the
     /// normalised config as JSON (exit 0), or the error (exit 1). PATH may be `-` for stdin.
-    CheckConfig { path: String },
+    CheckConfig {
+        path: String,
+        /// Accept an input with no config in it (empty, or a ConfigMap without
+        /// `data.config`) as the empty config, as the cluster would load it.
+        #[arg(long = "allow-empty")]
+        allow_empty: bool,
+    },
     /// Show what the controller would do to every LoadBalancer service after an image swap:
     /// replays a restart with the controller's own reconciler (existing statuses first, then the
     /// rest, in namespace/name order, as the live loop) and prints,

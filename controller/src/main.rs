@@ -31,9 +31,9 @@ fn main() -> ExitCode {
         }
     };
     match &args.command {
-        Some(Command::CheckConfig { path }) => {
-            ExitCode::from(kube_shell::cli::check_config_main(path, Mode::Controller))
-        }
+        Some(Command::CheckConfig { path, allow_empty }) => ExitCode::from(
+            kube_shell::cli::check_config_main(path, Mode::Controller, *allow_empty),
+        ),
         Some(Command::Plan {
             config,
             services,

@@ -249,8 +249,8 @@ mod value_tests {
 }
 
 /// `check-config` as a process: prints the JSON or the error and returns the exit status.
-pub fn check_config_main(path: &str, mode: common::config::Mode) -> u8 {
-    let (code, out) = check_config(path, mode);
+pub fn check_config_main(path: &str, mode: common::config::Mode, allow_empty: bool) -> u8 {
+    let (code, out) = check_config(path, mode, allow_empty);
     match out {
         Ok(json) => print_stdout(&format!("{json}\n")),
         Err(e) => eprintln!("{e}"),
@@ -260,7 +260,11 @@ pub fn check_config_main(path: &str, mode: common::config::Mode) -> u8 {
 
 /// `check-config` as both binaries run it: reads PATH (`-` = stdin), validates in `mode`,
 /// and returns the exit status with what to print on stdout or stderr.
-pub fn check_config(path: &str, mode: common::config::Mode) -> (u8, Result<String, String>) {
+pub fn check_config(
+    path: &str,
+    mode: common::config::Mode,
+    allow_empty: bool,
+) -> (u8, Result<String, String>) {
     let input = if path == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
@@ -269,7 +273,7 @@ pub fn check_config(path: &str, mode: common::config::Mode) -> (u8, Result<Strin
     };
     match input {
         Err(e) => (2, Err(format!("reading {path}: {e}"))),
-        Ok(input) => match common::config::check(&input, mode) {
+        Ok(input) => match common::config::check_input(&input, mode, allow_empty) {
             Ok(json) => (0, Ok(json)),
             Err(e) => (e.exit_code(), Err(e.to_string())),
         },

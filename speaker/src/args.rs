@@ -75,7 +75,13 @@ pub enum Command {
     /// Validate a ConfigMap manifest or config document as the native speaker would (FRR-only
     /// keys rejected) and print the normalised config as JSON (exit 0), or the error (exit 1).
     /// PATH may be `-` for stdin.
-    CheckConfig { path: String },
+    CheckConfig {
+        path: String,
+        /// Accept an input with no config in it (empty, or a ConfigMap without
+        /// `data.config`) as the empty config, as the cluster would load it.
+        #[arg(long = "allow-empty")]
+        allow_empty: bool,
+    },
     /// Print the Layer 2 election key this command line and environment select, and why
     /// (as the speaker logs it at start-up), then exit.
     ElectionKey,

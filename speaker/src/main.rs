@@ -24,10 +24,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Some(Command::CheckConfig { path }) = &args.command {
+    if let Some(Command::CheckConfig { path, allow_empty }) = &args.command {
         return ExitCode::from(kube_shell::cli::check_config_main(
             path,
             Mode::NativeSpeaker,
+            *allow_empty,
         ));
     }
     let election = match args.election(&matches) {

@@ -26,7 +26,7 @@ pub use duration::parse_go_duration;
 pub use error::ConfigError;
 pub use json::to_json;
 pub use loaded::{Loaded, ReloadOutcome};
-pub use manifest::{CheckError, check, config_text};
+pub use manifest::{CheckError, check, check_input, config_text};
 pub use parse::{Mode, parse};
 pub use peer::{Asn, HoldTime, Peer};
 pub use pool::{BgpAdvertisement, Pool, Protocol};
