@@ -51,6 +51,28 @@ fn check_config_reads_stdin() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("10.0.0.0/30"));
 }
 
+/// `kubectl get cm … | controller check-config -` when kubectl failed: nothing on stdin.
+#[test]
+fn empty_stdin_is_not_a_valid_config() {
+    let run = |args: &[&str]| {
+        let child = Command::new(env!("CARGO_BIN_EXE_controller"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // stdin is dropped at once: an empty input.
+        child.wait_with_output().expect("wait")
+    };
+    let out = run(&["check-config", "-"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the input is empty"), "{err}");
+    let out = run(&["check-config", "--allow-empty", "-"]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
 #[test]
 fn go_flag_syntax_is_accepted() {
     let file = testdata("valid/bare-document.yaml");
