@@ -7,6 +7,7 @@ use kube_shell::cli::CommonArgs;
 #[derive(Debug, Parser)]
 #[command(
     name = "controller",
+    version,
     about = "metallb-rs controller: allocates LoadBalancer IPs (MetalLB v0.12 compatible)"
 )]
 pub struct Args {

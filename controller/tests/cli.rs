@@ -123,3 +123,19 @@ fn unknown_flags_and_bad_levels_fail_like_upstream() {
         Some(1)
     );
 }
+
+#[test]
+fn version_in_both_flag_syntaxes() {
+    for flag in ["-version", "--version"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_controller"))
+            .arg(flag)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(0), "{flag}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            concat!("controller ", env!("CARGO_PKG_VERSION")),
+            "{flag}"
+        );
+    }
+}

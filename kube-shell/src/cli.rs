@@ -53,6 +53,8 @@ where
         }
         match value {
             Some(v) => out.push(format!("--{name}={v}")),
+            // clap's own `--help`/`--version` take no value at all.
+            None if name == "help" || name == "version" => out.push(format!("--{name}")),
             None if bools.contains(&name) => out.push(format!("--{name}=true")),
             None => {
                 out.push(format!("--{name}"));
@@ -102,6 +104,11 @@ mod tests {
             ["c", "check-config", "-"]
         );
         assert_eq!(norm(&["c", "--", "-port"]), ["c", "--", "-port"]);
+        // Go's -help, and -version, reach clap's own flags without a value.
+        assert_eq!(
+            normalize_go_flags(["c", "-version"], &["version"], &[]),
+            ["c", "--version"]
+        );
     }
 }
 
@@ -123,7 +130,11 @@ pub fn go_args_from<T: clap::Parser>(
     argv: impl IntoIterator<Item = String>,
 ) -> Result<(T, clap::ArgMatches), clap::Error> {
     let cmd = T::command();
-    let long: Vec<&str> = cmd.get_arguments().filter_map(|a| a.get_long()).collect();
+    // clap adds `--help` and `--version` when it builds the command; Go's flag package takes
+    // `-help` (and our `-version`) too.
+    let generated = ["help", "version"];
+    let mut long: Vec<&str> = cmd.get_arguments().filter_map(|a| a.get_long()).collect();
+    long.extend(generated);
     let bools: Vec<&str> = cmd
         .get_arguments()
         .filter(|a| a.get_num_args().is_some_and(|r| r.min_values() == 0))

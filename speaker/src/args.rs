@@ -9,6 +9,7 @@ use kube_shell::cli::{CommonArgs, parse_go_bool};
 #[derive(Debug, Parser)]
 #[command(
     name = "speaker",
+    version,
     about = "metallb-rs speaker: announces LoadBalancer IPs over Layer 2 and BGP (MetalLB v0.12 compatible)"
 )]
 pub struct Args {
