@@ -11,6 +11,7 @@ use fake_apiserver::{FakeApi, Rbac, Verb};
 use prometheus::Registry;
 use serde_json::{Value, json};
 
+use crate::loop_tests::ingress_ips as ips;
 use crate::run::{Metrics, reconcile_loop};
 
 const NS: &str = "metallb-system";
@@ -84,17 +85,6 @@ fn start_under(api: &FakeApi, rbac: Rbac) -> (tokio::task::JoinHandle<()>, Regis
 fn stored(api: &FakeApi, name: &str) -> Value {
     api.get("services", Some("shop"), name)
         .unwrap_or_else(|| panic!("service {name} is stored"))
-}
-
-fn ips(obj: &Value) -> Vec<String> {
-    obj["status"]["loadBalancer"]["ingress"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|i| i["ip"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Waits (virtual time) until `done` holds for the stored objects.

@@ -48,7 +48,8 @@ impl Write {
     }
 }
 
-fn ingress_ips(obj: &Value) -> Vec<String> {
+/// The `ip`s of a Service JSON's `status.loadBalancer.ingress` (shared with the fake-API tests).
+pub(crate) fn ingress_ips(obj: &Value) -> Vec<String> {
     obj["status"]["loadBalancer"]["ingress"]
         .as_array()
         .map(|a| {

@@ -297,21 +297,11 @@ impl Shell {
                 self.metrics
                     .forbidden
                     .report(&denied, "no status is written; retrying with back-off");
-                let mut out = rec.status_write_failed(&key);
-                out.extend(
-                    next.into_iter()
-                        .map(|(svc, ips)| Action::WriteStatus { svc, ips }),
-                );
-                out
+                retry_then(rec, &key, next)
             }
             Written::Failed(e) => {
                 tracing::error!(op = "updateServiceStatus", service = %key, error = %e, "failed to update service status");
-                let mut out = rec.status_write_failed(&key);
-                out.extend(
-                    next.into_iter()
-                        .map(|(svc, ips)| Action::WriteStatus { svc, ips }),
-                );
-                out
+                retry_then(rec, &key, next)
             }
         };
         // A slot is free: start the oldest waiting write.
@@ -385,6 +375,13 @@ impl Shell {
         self.writes
             .spawn(async move { (key, put_status(&client, &svc, &ips).await) });
     }
+}
+
+/// A failed write goes back to the retry queue; the write queued behind it still starts.
+fn retry_then(rec: &mut Reconciler, key: &str, next: Option<PendingWrite>) -> Vec<Action> {
+    let mut out = rec.status_write_failed(key);
+    out.extend(next.map(|(svc, ips)| Action::WriteStatus { svc, ips }));
+    out
 }
 
 /// PUT `services/status` (the only Service write upstream's RBAC grants) with the object as
