@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Some(Command::CheckConfig { path, allow_empty }) => ExitCode::from(
             kube_shell::cli::check_config_main(path, Mode::Controller, *allow_empty),
         ),
+        Some(Command::Convert { config }) => convert_command(config),
         Some(Command::Plan {
             config,
             services,
@@ -64,6 +65,31 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
             }
+        }
+    }
+}
+
+/// `convert`: the objects on stdout; notes (renames, allocation order) on stderr too, where
+/// a redirect to a file does not hide them.
+fn convert_command(path: &str) -> ExitCode {
+    let input = match kube_shell::cli::read_input(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match common::crd::convert(&input) {
+        Ok(converted) => {
+            for note in &converted.notes {
+                eprintln!("note: {note}");
+            }
+            kube_shell::cli::print_stdout(&converted.to_yaml());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -18,51 +18,79 @@ where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
-    let mut out = Vec::new();
-    let mut iter = args.into_iter().map(Into::into);
-    if let Some(argv0) = iter.next() {
-        out.push(argv0);
+    GoFlags {
+        long,
+        bools,
+        bare: &[],
     }
-    let mut expect_value = false;
-    let mut done = false;
-    for arg in iter {
-        if done || expect_value {
-            expect_value = false;
-            out.push(arg);
-            continue;
+    .normalize(args)
+}
+
+/// The long flags of a command, by how they take a value.
+struct GoFlags<'a> {
+    /// Every long flag (those below included).
+    long: &'a [&'a str],
+    /// Optional-value bools: bare `-name` becomes `--name=true`.
+    bools: &'a [&'a str],
+    /// Flags that take no value at all (`--allow-empty`): bare `-name` becomes `--name`.
+    bare: &'a [&'a str],
+}
+
+impl GoFlags<'_> {
+    fn normalize<I, S>(&self, args: I) -> Vec<String>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let (long, bools) = (self.long, self.bools);
+        let mut out = Vec::new();
+        let mut iter = args.into_iter().map(Into::into);
+        if let Some(argv0) = iter.next() {
+            out.push(argv0);
         }
-        if arg == "--" {
-            done = true;
-            out.push(arg);
-            continue;
-        }
-        let body = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-'));
-        let Some(body) = body.filter(|b| !b.is_empty()) else {
-            // A positional argument (or "-" for stdin): Go stops parsing flags here, but our
-            // subcommands take their own flags, so keep going.
-            out.push(arg);
-            continue;
-        };
-        let (name, value) = match body.split_once('=') {
-            Some((n, v)) => (n, Some(v)),
-            None => (body, None),
-        };
-        if !long.contains(&name) {
-            out.push(arg);
-            continue;
-        }
-        match value {
-            Some(v) => out.push(format!("--{name}={v}")),
-            // clap's own `--help`/`--version` take no value at all.
-            None if name == "help" || name == "version" => out.push(format!("--{name}")),
-            None if bools.contains(&name) => out.push(format!("--{name}=true")),
-            None => {
-                out.push(format!("--{name}"));
-                expect_value = true;
+        let mut expect_value = false;
+        let mut done = false;
+        for arg in iter {
+            if done || expect_value {
+                expect_value = false;
+                out.push(arg);
+                continue;
+            }
+            if arg == "--" {
+                done = true;
+                out.push(arg);
+                continue;
+            }
+            let body = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-'));
+            let Some(body) = body.filter(|b| !b.is_empty()) else {
+                // A positional argument (or "-" for stdin): Go stops parsing flags here, but our
+                // subcommands take their own flags, so keep going.
+                out.push(arg);
+                continue;
+            };
+            let (name, value) = match body.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (body, None),
+            };
+            if !long.contains(&name) {
+                out.push(arg);
+                continue;
+            }
+            match value {
+                Some(v) => out.push(format!("--{name}={v}")),
+                // clap's own `--help`/`--version` take no value at all, nor do `bare` flags.
+                None if name == "help" || name == "version" || self.bare.contains(&name) => {
+                    out.push(format!("--{name}"));
+                }
+                None if bools.contains(&name) => out.push(format!("--{name}=true")),
+                None => {
+                    out.push(format!("--{name}"));
+                    expect_value = true;
+                }
             }
         }
+        out
     }
-    out
 }
 
 #[cfg(test)]
@@ -93,6 +121,23 @@ mod tests {
         assert_eq!(
             norm(&["c", "--log-level", "-debug"]),
             ["c", "--log-level", "-debug"]
+        );
+    }
+
+    #[test]
+    fn no_value_flags_never_take_the_next_argument() {
+        let flags = GoFlags {
+            long: &["allow-empty", "config"],
+            bools: &[],
+            bare: &["allow-empty"],
+        };
+        assert_eq!(
+            flags.normalize(["c", "check-config", "-allow-empty", "-"]),
+            ["c", "check-config", "--allow-empty", "-"]
+        );
+        assert_eq!(
+            flags.normalize(["c", "convert", "-config", "-"]),
+            ["c", "convert", "--config", "-"]
         );
     }
 
@@ -131,16 +176,29 @@ pub fn go_args_from<T: clap::Parser>(
 ) -> Result<(T, clap::ArgMatches), clap::Error> {
     let cmd = T::command();
     // clap adds `--help` and `--version` when it builds the command; Go's flag package takes
-    // `-help` (and our `-version`) too.
+    // `-help` (and our `-version`) too. Subcommands' flags (`convert -config=-`) count too.
     let generated = ["help", "version"];
-    let mut long: Vec<&str> = cmd.get_arguments().filter_map(|a| a.get_long()).collect();
-    long.extend(generated);
-    let bools: Vec<&str> = cmd
+    let args: Vec<&clap::Arg> = cmd
         .get_arguments()
-        .filter(|a| a.get_num_args().is_some_and(|r| r.min_values() == 0))
-        .filter_map(|a| a.get_long())
+        .chain(cmd.get_subcommands().flat_map(|s| s.get_arguments()))
         .collect();
-    let matches = T::command().try_get_matches_from(normalize_go_flags(argv, &long, &bools))?;
+    let mut long: Vec<&str> = args.iter().filter_map(|a| a.get_long()).collect();
+    long.extend(generated);
+    // Flags that take no value at all (`--allow-empty`) are written bare; optional-value
+    // bools (`--disable-epslices[=false]`) get `=true`.
+    let (bare, bools): (Vec<&clap::Arg>, Vec<&clap::Arg>) = args
+        .iter()
+        .filter(|a| a.get_num_args().is_some_and(|r| r.min_values() == 0))
+        .partition(|a| a.get_num_args().is_some_and(|r| r.max_values() == 0));
+    let bare: Vec<&str> = bare.iter().filter_map(|a| a.get_long()).collect();
+    long.extend(bare.iter().copied());
+    let bools: Vec<&str> = bools.iter().filter_map(|a| a.get_long()).collect();
+    let flags = GoFlags {
+        long: &long,
+        bools: &bools,
+        bare: &bare,
+    };
+    let matches = T::command().try_get_matches_from(flags.normalize(argv))?;
     let args = T::from_arg_matches(&matches).map_err(|e| e.format(&mut T::command()))?;
     Ok((args, matches))
 }
@@ -276,19 +334,24 @@ pub fn check_config(
     mode: common::config::Mode,
     allow_empty: bool,
 ) -> (u8, Result<String, String>) {
+    match read_input(path) {
+        Err(e) => (2, Err(e)),
+        Ok(input) => match common::config::check_input(&input, mode, allow_empty) {
+            Ok(json) => (0, Ok(json)),
+            Err(e) => (e.exit_code(), Err(e.to_string())),
+        },
+    }
+}
+
+/// The input of an offline subcommand: the file at `path`, or standard input for `-`.
+pub fn read_input(path: &str) -> Result<String, String> {
     let input = if path == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
     } else {
         std::fs::read_to_string(path)
     };
-    match input {
-        Err(e) => (2, Err(format!("reading {path}: {e}"))),
-        Ok(input) => match common::config::check_input(&input, mode, allow_empty) {
-            Ok(json) => (0, Ok(json)),
-            Err(e) => (e.exit_code(), Err(e.to_string())),
-        },
-    }
+    input.map_err(|e| format!("reading {path}: {e}"))
 }
 
 /// Writes `text` to stdout; a closed pipe (`controller plan | head`) is not an error worth a
