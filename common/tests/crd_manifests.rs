@@ -1,6 +1,7 @@
 //! manifests/crd/: the CRDs agree with the objects' types and with upstream's bounds, the
 //! objects `controller convert` writes are valid against them (a structural-schema validator:
-//! types, required fields, bounds, and no field the schema does not define).
+//! types, required fields, bounds, and no field the schema does not define), and the CRD-mode
+//! install is the ConfigMap install plus exactly its documented changes.
 
 use std::path::{Path, PathBuf};
 
@@ -393,4 +394,61 @@ fn the_validator_refuses_what_the_api_server_refuses() {
         errs(ad),
         [".spec.aggregationLength: 0 is below the minimum 1"]
     );
+}
+
+/// manifests/crd/metallb.yaml is manifests/metallb.yaml, with `--config-source=crd` on both
+/// workloads and the Role and RoleBinding `metallb-objects`: nothing else differs.
+#[test]
+fn the_crd_install_is_the_configmap_install_plus_its_changes() {
+    let base = yaml_docs(&root().join("manifests/metallb.yaml"));
+    let crd = yaml_docs(&root().join("manifests/crd/metallb.yaml"));
+    let key = |o: &Value| {
+        format!(
+            "{}/{}",
+            o["kind"].as_str().unwrap_or_default(),
+            o["metadata"]["name"].as_str().unwrap_or_default()
+        )
+    };
+    let mut added: Vec<String> = Vec::new();
+    for o in &crd {
+        match base.iter().find(|b| key(b) == key(o)) {
+            None => added.push(key(o)),
+            Some(b) if o["kind"] == "Deployment" || o["kind"] == "DaemonSet" => {
+                let mut expected = b.clone();
+                let args = expected
+                    .pointer_mut("/spec/template/spec/containers/0/args")
+                    .and_then(Value::as_array_mut)
+                    .expect("args");
+                args.push(json!("--config-source=crd"));
+                assert_eq!(o, &expected, "{}", key(o));
+            }
+            Some(b) => assert_eq!(o, b, "{}", key(o)),
+        }
+    }
+    assert_eq!(
+        added,
+        ["Role/metallb-objects", "RoleBinding/metallb-objects"]
+    );
+    assert_eq!(crd.len(), base.len() + 2);
+    // The Role grants reading exactly the CRDs' resources.
+    let role = crd
+        .iter()
+        .find(|o| key(o) == "Role/metallb-objects")
+        .expect("Role");
+    let mut granted: Vec<&str> = role["rules"][0]["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    granted.sort();
+    let crds = crds();
+    let mut plurals: Vec<&str> = crds
+        .iter()
+        .filter_map(|c| c["spec"]["names"]["plural"].as_str())
+        .collect();
+    plurals.sort();
+    assert_eq!(granted, plurals);
+    assert_eq!(role["rules"][0]["verbs"], json!(["get", "list", "watch"]));
+    assert_eq!(role["rules"].as_array().map(Vec::len), Some(1));
 }

@@ -5,6 +5,8 @@ mod alloc;
 mod api_tests;
 mod args;
 #[cfg(test)]
+mod crd_tests;
+#[cfg(test)]
 mod fake_api_tests;
 mod http;
 mod k8s;

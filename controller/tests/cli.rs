@@ -213,3 +213,27 @@ fn no_value_flags_of_subcommands_take_go_syntax() {
     let out = run_stdin(&["check-config", "-allow-empty", "-"], "");
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 }
+
+#[test]
+fn config_source_takes_a_flag_or_the_environment_and_refuses_unknown_values() {
+    let out = run(&[
+        "--config-source=nowhere",
+        "check-config",
+        &testdata("valid/bare-document.yaml"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("[possible values: configmap, crd]"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_controller"))
+        .args(["check-config", &testdata("valid/bare-document.yaml")])
+        .env("METALLB_CONFIG_SOURCE", "nowhere")
+        .output()
+        .expect("run controller");
+    assert_eq!(out.status.code(), Some(2), "the environment is read too");
+    for args in [&["-config-source=crd"][..], &["--config-source", "crd"]] {
+        let mut full = args.to_vec();
+        full.extend(["check-config", "-allow-empty", "/dev/null"]);
+        let out = run(&full);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+    }
+}

@@ -6,7 +6,8 @@
 //! - [`translate`]: objects → `Config`, with upstream v0.13's validation and its error texts,
 //!   each [`CrdError`] naming the object and the field;
 //! - [`convert`]: a legacy config → the objects upstream's `configmaptocrs` would write;
-//! - [`documents`]: reading objects from (and writing them to) multi-document YAML.
+//! - [`documents`]: reading objects from (and writing them to) multi-document YAML;
+//! - [`source`]: CRD mode's watched objects and the candidate configuration they make.
 //!
 //! What v0.13 can express and the ConfigMap cannot is supported where the core already has
 //! it; everything else is refused by name when present, never ignored
@@ -20,11 +21,13 @@ mod names;
 mod peers;
 mod pools;
 mod selectors;
+pub mod source;
 mod translate;
 pub mod types;
 
 pub use convert::{ConvertError, Converted, convert};
 pub use error::{CrdError, ObjectRef, Reason};
+pub use source::{CrdSource, SourceError};
 pub use translate::translate;
 pub use types::{
     BfdProfile, BgpAdvertisement, BgpPeer, Community, IpAddressPool, Kind, L2Advertisement,
