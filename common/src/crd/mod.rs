@@ -66,11 +66,18 @@ impl Resources {
     }
 
     /// Every list in name order: the API server's list order, so a translation never
-    /// depends on the order objects arrived in.
+    /// depends on the order objects arrived in. Objects of one name (a file may hold them,
+    /// the API cannot) are ordered by their content, so that holds for them too.
     pub fn sorted(&self) -> Resources {
-        fn by_name<S: Clone>(v: &[types::Object<S>]) -> Vec<types::Object<S>> {
+        fn by_name<S: Clone + serde::Serialize>(v: &[types::Object<S>]) -> Vec<types::Object<S>> {
+            let content = |o: &types::Object<S>| serde_json::to_string(o).unwrap_or_default();
             let mut v = v.to_vec();
-            v.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+            v.sort_by(|a, b| {
+                a.metadata
+                    .name
+                    .cmp(&b.metadata.name)
+                    .then_with(|| content(a).cmp(&content(b)))
+            });
             v
         }
         Resources {

@@ -69,6 +69,20 @@ fn the_result_does_not_depend_on_object_order() {
     assert_eq!(translate(&res, Mode::Controller).expect("valid"), a);
 }
 
+/// Found by the crd_documents fuzzer: two objects of one name (possible in a file) gave a
+/// different first error in a different order.
+#[test]
+fn objects_of_one_name_are_taken_in_one_order() {
+    let yaml = "kind: IPAddressPool\napiVersion: metallb.io/v1beta1\nmetadata: {name: a}\nspec: {addresses: [10.0.0.x/24]}\n---\nkind: IPAddressPool\napiVersion: metallb.io/v1beta1\nmetadata: {name: a}\nspec: {addresses: []}\n";
+    let mut res = objects(yaml);
+    let first = translate(&res, Mode::Controller).expect_err("refused");
+    res.pools.reverse();
+    assert_eq!(
+        translate(&res, Mode::Controller).expect_err("refused"),
+        first
+    );
+}
+
 #[test]
 fn peers_read_both_versions_and_their_settings() {
     let cfg = translate(
