@@ -1,3 +1,6 @@
+//! Where the speaker's inputs come from: the configuration (the ConfigMap, or in CRD mode the
+//! `metallb.io` objects: `Source`), and the endpoints.
+//!
 //! Which endpoints API the speaker reads: v1 EndpointSlices where the API server serves them
 //! and this ServiceAccount may read them, else v1 Endpoints.
 //!
