@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     };
     match &args.command {
         Some(Command::CheckConfig { path, allow_empty }) => ExitCode::from(
-            kube_shell::cli::check_config_main(path, Mode::Controller, *allow_empty),
+            kube_shell::offline::check_config_main(path, Mode::Controller, *allow_empty),
         ),
         Some(Command::Plan {
             config,
@@ -69,8 +69,15 @@ fn main() -> ExitCode {
 }
 
 fn plan_command(config: &str, services: &str, output: &str) -> ExitCode {
-    let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("reading {p}: {e}"));
-    let (cfg, svcs) = match (read(config), read(services)) {
+    use kube_shell::offline::{MANIFEST_LIMIT, SERVICES_LIMIT, read_input};
+    if config == "-" && services == "-" {
+        eprintln!("only one of --config and --services can be read from stdin (-)");
+        return ExitCode::from(2);
+    }
+    let (cfg, svcs) = match (
+        read_input(config, MANIFEST_LIMIT),
+        read_input(services, SERVICES_LIMIT),
+    ) {
         (Ok(c), Ok(s)) => (c, s),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("{e}");
@@ -80,11 +87,11 @@ fn plan_command(config: &str, services: &str, output: &str) -> ExitCode {
     match plan::run(&cfg, &svcs) {
         Ok(rows) if output == "json" => {
             let json = serde_json::to_string_pretty(&plan::to_json(&rows)).unwrap_or_default();
-            kube_shell::cli::print_stdout(&format!("{json}\n"));
+            kube_shell::offline::print_stdout(&format!("{json}\n"));
             ExitCode::SUCCESS
         }
         Ok(rows) => {
-            kube_shell::cli::print_stdout(&plan::to_table(&rows));
+            kube_shell::offline::print_stdout(&plan::to_table(&rows));
             ExitCode::SUCCESS
         }
         Err(e) => {
