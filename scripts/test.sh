@@ -15,6 +15,14 @@ cargo test --workspace --locked
 echo "== speaker link order still names the release build's functions (builds the release speaker: 4-5 min on 2 cores)"
 bash scripts/link-order.sh --check
 
+# Programs the labs share that a minimal Debian lacks (each lab installs its own specifics:
+# BIRD, GoBGP, arping, tcpdump, Go, ...); as root they are installed here.
+# shellcheck source=scripts/lib/need.sh
+source scripts/lib/need.sh
+if [ "$(id -u)" -eq 0 ]; then
+    need pgrep:procps ip:iproute2 curl:curl python3:python3 py-ensurepip:python3-venv
+fi
+
 # In CI (CI=true, as root) a lab that skips is a failure: the gate must never be green having
 # run no lab.
 labs=0

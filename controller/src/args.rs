@@ -49,10 +49,11 @@ pub enum Command {
     /// rest, in namespace/name order, as the live loop) and prints,
     /// per service, current and planned IPs, the action and the reason.
     Plan {
-        /// The ConfigMap manifest (or bare config document).
+        /// The ConfigMap manifest (or bare config document); `-` reads stdin.
         #[arg(long)]
         config: String,
-        /// `kubectl get svc -A -o yaml` output, or multi-document Service YAML.
+        /// `kubectl get svc -A -o yaml` output, or multi-document Service YAML; `-` reads
+        /// stdin.
         #[arg(long)]
         services: String,
         /// `table` or `json`.

@@ -34,7 +34,7 @@ fn main() -> ExitCode {
     };
     match &args.command {
         Some(Command::CheckConfig { path, allow_empty }) => ExitCode::from(
-            kube_shell::cli::check_config_main(path, Mode::Controller, *allow_empty),
+            kube_shell::offline::check_config_main(path, Mode::Controller, *allow_empty),
         ),
         Some(Command::Convert { config }) => convert_command(config),
         Some(Command::Plan {
@@ -74,7 +74,8 @@ fn main() -> ExitCode {
 /// `convert`: the objects on stdout; notes (renames, allocation order) on stderr too, where
 /// a redirect to a file does not hide them.
 fn convert_command(path: &str) -> ExitCode {
-    let input = match kube_shell::cli::read_input(path) {
+    use kube_shell::offline::{MANIFEST_LIMIT, read_input};
+    let input = match read_input(path, MANIFEST_LIMIT) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -86,7 +87,7 @@ fn convert_command(path: &str) -> ExitCode {
             for note in &converted.notes {
                 eprintln!("note: {note}");
             }
-            kube_shell::cli::print_stdout(&converted.to_yaml());
+            kube_shell::offline::print_stdout(&converted.to_yaml());
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -97,8 +98,15 @@ fn convert_command(path: &str) -> ExitCode {
 }
 
 fn plan_command(config: &str, services: &str, output: &str) -> ExitCode {
-    let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("reading {p}: {e}"));
-    let (cfg, svcs) = match (read(config), read(services)) {
+    use kube_shell::offline::{MANIFEST_LIMIT, SERVICES_LIMIT, read_input};
+    if config == "-" && services == "-" {
+        eprintln!("only one of --config and --services can be read from stdin (-)");
+        return ExitCode::from(2);
+    }
+    let (cfg, svcs) = match (
+        read_input(config, MANIFEST_LIMIT),
+        read_input(services, SERVICES_LIMIT),
+    ) {
         (Ok(c), Ok(s)) => (c, s),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("{e}");
@@ -108,11 +116,11 @@ fn plan_command(config: &str, services: &str, output: &str) -> ExitCode {
     match plan::run(&cfg, &svcs) {
         Ok(rows) if output == "json" => {
             let json = serde_json::to_string_pretty(&plan::to_json(&rows)).unwrap_or_default();
-            kube_shell::cli::print_stdout(&format!("{json}\n"));
+            kube_shell::offline::print_stdout(&format!("{json}\n"));
             ExitCode::SUCCESS
         }
         Ok(rows) => {
-            kube_shell::cli::print_stdout(&plan::to_table(&rows));
+            kube_shell::offline::print_stdout(&plan::to_table(&rows));
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -45,7 +45,8 @@ pub struct Row {
 /// Services from `kubectl get svc -A -o yaml` (a `List`) or multi-document YAML.
 pub fn read_services(text: &str) -> Result<Vec<Service>, PlanError> {
     let docs: Vec<Value> =
-        serde_saphyr::from_str_multiple(text).map_err(|e| PlanError::Services(e.to_string()))?;
+        serde_saphyr::from_str_multiple_with_options(text, services_options(text.len()))
+            .map_err(|e| PlanError::Services(yaml_error(&e)))?;
     let mut out = Vec::new();
     for doc in docs {
         let items = match doc.get("kind").and_then(Value::as_str) {
@@ -74,6 +75,52 @@ pub fn read_services(text: &str) -> Result<Vec<Service>, PlanError> {
         }
     }
     Ok(out)
+}
+
+/// The YAML reader's limits for a service list of `len` bytes. Its defaults (250 000 nodes,
+/// 1 000 000 events) stop at about 5 000 services; a real list has at most a few nodes per
+/// byte, so the caps scale with the input and only alias expansion (a "billion laughs"
+/// document) can reach them.
+fn services_options(len: usize) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = budget.max_nodes.max(len);
+    budget.max_events = budget.max_events.max(len);
+    budget.max_documents = budget.max_documents.max(len / 64);
+    serde_saphyr::options! { budget: Some(budget), with_snippet: false }
+}
+
+/// One line for a YAML reading error: a breached limit in plain words, anything else as the
+/// reader words it (without its multi-line source excerpt).
+fn yaml_error(e: &serde_saphyr::Error) -> String {
+    use serde_saphyr::Error as E;
+    use serde_saphyr::budget::BudgetBreach as B;
+    let at = e
+        .location()
+        .map(|l| format!(" at line {} column {}", l.line(), l.column()))
+        .unwrap_or_default();
+    let mut inner = e;
+    while let E::AliasError { error, .. } | E::WithSnippet { error, .. } = inner {
+        inner = error;
+    }
+    let what = match inner {
+        E::Budget { breach, .. } => match breach {
+            B::Nodes { nodes } => format!("too many YAML nodes ({nodes}, aliases expanded)"),
+            B::Events { events } => format!("too many YAML events ({events})"),
+            B::Aliases { aliases } => format!("too many YAML aliases ({aliases})"),
+            B::Anchors { anchors } => format!("too many YAML anchors ({anchors})"),
+            B::Depth { depth } => format!("YAML nested too deeply ({depth} levels)"),
+            B::Documents { documents } => format!("too many YAML documents ({documents})"),
+            other => format!("the YAML exceeds a reading limit ({other:?})"),
+        },
+        E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => "aliases expand to too much YAML".to_owned(),
+        other => {
+            let text = other.to_string();
+            return text.lines().next().unwrap_or_default().to_owned();
+        }
+    };
+    format!("{what}{at}; the input is refused")
 }
 
 /// Plans `services` against the config in `config_input` (manifest or bare document) by

@@ -139,3 +139,152 @@ fn refusals_name_the_holder_the_rule_and_the_pool_size() {
         r#"Failed to allocate IP for "shop/ccc": no available IPs: pool "tiny": all 1 ipv4 addresses are in use, none shareable with this service (key, backend or port)"#
     );
 }
+
+/// Runs `controller ARGS…` with `stdin`, returning (exit status, stdout, stderr).
+fn controller(args: &[&str], stdin: &str) -> (Option<i32>, String, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_controller"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn controller");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.as_bytes()).expect("write stdin");
+    drop(input);
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Go's flag syntax reaches the subcommand's own flags, and either input may be stdin.
+#[test]
+fn go_flags_and_stdin_give_the_same_plan() {
+    let want = plan("json");
+    let services = std::fs::read_to_string(testdata("services.yaml")).expect("services");
+    let config = std::fs::read_to_string(testdata("config.yaml")).expect("config");
+    let cfg_arg = format!("-config={}", testdata("config.yaml"));
+    let (code, out, err) = controller(
+        &["plan", &cfg_arg, "-services=-", "-output=json"],
+        &services,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, want);
+    let svc_path = testdata("services.yaml");
+    let (code, out, err) = controller(
+        &[
+            "plan",
+            "-config",
+            "-",
+            "-services",
+            &svc_path,
+            "-output",
+            "json",
+        ],
+        &config,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, want);
+    let (code, _, err) = controller(&["plan", "--config", "-", "--services", "-"], "");
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        err.trim_end(),
+        "only one of --config and --services can be read from stdin (-)"
+    );
+}
+
+/// A changed or cleared row says why the old address was refused, not only what replaced it.
+#[test]
+fn changed_and_cleared_rows_say_why_the_old_ip_went() {
+    let rows: serde_json::Value = serde_json::from_str(&plan("json")).expect("json");
+    let row = |svc: &str| {
+        rows.as_array()
+            .and_then(|r| r.iter().find(|r| r["service"] == svc))
+            .cloned()
+            .unwrap_or_else(|| panic!("row {svc}"))
+    };
+    let stray = row("shop/stray");
+    assert_eq!(stray["action"], "changed");
+    assert!(
+        stray["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with(r#"current IP refused: ["203.0.113.9"] is not allowed in config: no address pool contains it; Assigned IP"#)),
+        "{stray}"
+    );
+    let worker = row("shop/worker");
+    assert_eq!(worker["action"], "changed");
+    assert!(
+        worker["reason"].as_str().is_some_and(|r| r
+            .contains("address also in use by shop/web: existing service does not allow sharing")),
+        "{worker}"
+    );
+    let was_lb = row("shop/was-lb");
+    assert_eq!(
+        (&was_lb["action"], &was_lb["reason"]),
+        (&"cleared".into(), &"not a LoadBalancer".into())
+    );
+}
+
+/// A cluster far past the YAML reader's default node budget (about 3 600 such services)
+/// is planned whole; an alias bomb is refused in one plain line.
+#[test]
+fn large_lists_are_read_and_alias_bombs_refused_in_one_line() {
+    let n = 6000;
+    let mut list = String::from("apiVersion: v1\nkind: List\nitems:\n");
+    for i in 0..n {
+        list.push_str(&format!(
+            "- apiVersion: v1\n  kind: Service\n  metadata: {{name: s{i}, namespace: ns, labels: {{app: a{i}, tier: web}}}}\n  spec:\n    type: LoadBalancer\n    clusterIPs: [10.96.{}.{}]\n    ports: [{{port: 443, protocol: TCP, targetPort: 8443, name: https}}, {{port: 80, protocol: TCP, targetPort: 8080, name: http}}]\n  status: {{}}\n",
+            i / 250,
+            i % 250
+        ));
+    }
+    let cfg = "address-pools:\n- name: big\n  protocol: layer2\n  addresses: [10.1.0.0/16]\n";
+    let dir = std::env::temp_dir().join(format!("plan-large-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let cfg_path = dir.join("config.yaml");
+    std::fs::write(&cfg_path, cfg).expect("write config");
+    let cfg_arg = cfg_path.to_string_lossy().into_owned();
+    let (code, out, err) = controller(
+        &[
+            "plan",
+            "--config",
+            &cfg_arg,
+            "--services",
+            "-",
+            "--output",
+            "json",
+        ],
+        &list,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let rows: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let rows = rows.as_array().expect("array");
+    assert_eq!(rows.len(), n);
+    let planned: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .filter_map(|r| r["planned"][0].as_str())
+        .collect();
+    assert_eq!(planned.len(), n, "every service planned on its own address");
+
+    let mut bomb = String::from("a: &a [x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x]\n");
+    for (i, c) in ('b'..='i').enumerate() {
+        let prev = (b'a' + i as u8) as char;
+        bomb.push_str(&format!(
+            "{c}: &{c} [{}]\n",
+            vec![format!("*{prev}"); 20].join(",")
+        ));
+    }
+    let (code, _, err) = controller(&["plan", "--config", &cfg_arg, "--services", "-"], &bomb);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, Some(2));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("services: too many YAML nodes (")
+            && err.trim_end().ends_with("; the input is refused"),
+        "{err}"
+    );
+}

@@ -4,93 +4,145 @@
 //! Go's `flag` package reads all of these, clap reads only the double-dash forms. Rewriting
 //! argv up front keeps one clap `Args` struct per binary and upstream manifests working.
 
+/// The long flags one command level takes, and its subcommands' own: Go's syntax is
+/// rewritten with the flags of the level being read (`controller plan -output=json` is the
+/// `plan` subcommand's `--output`).
+#[derive(Debug, Clone, Default)]
+pub struct FlagSet {
+    long: Vec<String>,
+    /// Flags taking an optional value (`--name[=v]`): bare, they become `--name=true`.
+    bools: Vec<String>,
+    /// Flags taking no value at all (clap's `SetTrue`, `--help`): bare, they stay bare.
+    switches: Vec<String>,
+    subcommands: Vec<(String, FlagSet)>,
+}
+
+impl FlagSet {
+    /// A level with these long flags, of which `bools` may be given bare.
+    pub fn new(long: &[&str], bools: &[&str]) -> Self {
+        let own = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
+        FlagSet {
+            long: own(long),
+            bools: own(bools),
+            switches: own(&["help", "version"]),
+            subcommands: Vec::new(),
+        }
+    }
+
+    /// Adds a subcommand's flags.
+    pub fn with_subcommand(mut self, name: &str, flags: FlagSet) -> Self {
+        self.subcommands.push((name.to_owned(), flags));
+        self
+    }
+
+    /// The flags clap's `cmd` declares, recursively. clap adds `--help` and `--version` when
+    /// it builds the command; Go's flag package takes `-help` (and our `-version`) too.
+    pub fn of(cmd: &clap::Command) -> Self {
+        let mut long: Vec<String> = cmd
+            .get_arguments()
+            .filter_map(|a| a.get_long())
+            .map(str::to_owned)
+            .collect();
+        long.extend(["help", "version"].map(str::to_owned));
+        let (mut switches, mut bools) = (Vec::new(), Vec::new());
+        for arg in cmd.get_arguments() {
+            let Some(name) = arg.get_long() else { continue };
+            // A flag whose value count starts at 0 (`num_args = 0..=1`) takes an optional
+            // value; a plain `SetTrue` switch takes none.
+            if arg
+                .get_num_args()
+                .is_some_and(|r| r.min_values() == 0 && r.max_values() > 0)
+            {
+                bools.push(name.to_owned());
+            } else if matches!(
+                arg.get_action(),
+                clap::ArgAction::SetTrue | clap::ArgAction::SetFalse | clap::ArgAction::Count
+            ) {
+                switches.push(name.to_owned());
+            }
+        }
+        switches.extend(["help", "version"].map(str::to_owned));
+        FlagSet {
+            long,
+            bools,
+            switches,
+            subcommands: cmd
+                .get_subcommands()
+                .map(|sub| (sub.get_name().to_owned(), FlagSet::of(sub)))
+                .collect(),
+        }
+    }
+
+    fn subcommand(&self, name: &str) -> Option<&FlagSet> {
+        self.subcommands
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, f)| f)
+    }
+}
+
 /// Rewrites Go-style flags into clap's syntax:
-/// * `-name`, `-name=v` → `--name`, `--name=v` when `name` is one of `long` (single-dash
-///   long options; unknown ones are left alone so clap rejects them with exit status 2);
+/// * `-name`, `-name=v` → `--name`, `--name=v` when `name` is a long flag of the command level
+///   being read (single-dash long options; unknown ones are left alone so clap rejects them
+///   with exit status 2); a subcommand's name switches to its own flags;
 /// * a bool flag given as `--name false`/`true`? No: Go reads `-flag false` as the flag
 ///   followed by a positional argument, so bool flags are only rewritten to `--name=true`
 ///   when bare, which is what clap's `require_equals` bool flags expect.
 ///
-/// Everything after a bare `--` and after the first positional argument (Go stops at the
-/// first non-flag) is left untouched.
-pub fn normalize_go_flags<I, S>(args: I, long: &[&str], bools: &[&str]) -> Vec<String>
+/// Everything after a bare `--` is left untouched.
+pub fn normalize_go_flags<I, S>(args: I, flags: &FlagSet) -> Vec<String>
 where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
-    GoFlags {
-        long,
-        bools,
-        bare: &[],
+    let mut out = Vec::new();
+    let mut iter = args.into_iter().map(Into::into);
+    if let Some(argv0) = iter.next() {
+        out.push(argv0);
     }
-    .normalize(args)
-}
-
-/// The long flags of a command, by how they take a value.
-struct GoFlags<'a> {
-    /// Every long flag (those below included).
-    long: &'a [&'a str],
-    /// Optional-value bools: bare `-name` becomes `--name=true`.
-    bools: &'a [&'a str],
-    /// Flags that take no value at all (`--allow-empty`): bare `-name` becomes `--name`.
-    bare: &'a [&'a str],
-}
-
-impl GoFlags<'_> {
-    fn normalize<I, S>(&self, args: I) -> Vec<String>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let (long, bools) = (self.long, self.bools);
-        let mut out = Vec::new();
-        let mut iter = args.into_iter().map(Into::into);
-        if let Some(argv0) = iter.next() {
-            out.push(argv0);
+    let mut level = flags;
+    let mut expect_value = false;
+    let mut done = false;
+    for arg in iter {
+        if done || expect_value {
+            expect_value = false;
+            out.push(arg);
+            continue;
         }
-        let mut expect_value = false;
-        let mut done = false;
-        for arg in iter {
-            if done || expect_value {
-                expect_value = false;
-                out.push(arg);
-                continue;
+        if arg == "--" {
+            done = true;
+            out.push(arg);
+            continue;
+        }
+        let body = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-'));
+        let Some(body) = body.filter(|b| !b.is_empty()) else {
+            // A positional argument (or "-" for stdin): Go stops parsing flags here, but our
+            // subcommands take their own flags, so keep going, with the subcommand's.
+            if let Some(sub) = level.subcommand(&arg) {
+                level = sub;
             }
-            if arg == "--" {
-                done = true;
-                out.push(arg);
-                continue;
-            }
-            let body = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-'));
-            let Some(body) = body.filter(|b| !b.is_empty()) else {
-                // A positional argument (or "-" for stdin): Go stops parsing flags here, but our
-                // subcommands take their own flags, so keep going.
-                out.push(arg);
-                continue;
-            };
-            let (name, value) = match body.split_once('=') {
-                Some((n, v)) => (n, Some(v)),
-                None => (body, None),
-            };
-            if !long.contains(&name) {
-                out.push(arg);
-                continue;
-            }
-            match value {
-                Some(v) => out.push(format!("--{name}={v}")),
-                // clap's own `--help`/`--version` take no value at all, nor do `bare` flags.
-                None if name == "help" || name == "version" || self.bare.contains(&name) => {
-                    out.push(format!("--{name}"));
-                }
-                None if bools.contains(&name) => out.push(format!("--{name}=true")),
-                None => {
-                    out.push(format!("--{name}"));
-                    expect_value = true;
-                }
+            out.push(arg);
+            continue;
+        };
+        let (name, value) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (body, None),
+        };
+        if !level.long.iter().any(|l| l == name) {
+            out.push(arg);
+            continue;
+        }
+        match value {
+            Some(v) => out.push(format!("--{name}={v}")),
+            None if level.switches.iter().any(|b| b == name) => out.push(format!("--{name}")),
+            None if level.bools.iter().any(|b| b == name) => out.push(format!("--{name}=true")),
+            None => {
+                out.push(format!("--{name}"));
+                expect_value = true;
             }
         }
-        out
     }
+    out
 }
 
 #[cfg(test)]
@@ -101,7 +153,7 @@ mod tests {
     const BOOLS: &[&str] = &["disable-epslices"];
 
     fn norm(args: &[&str]) -> Vec<String> {
-        normalize_go_flags(args.iter().copied(), LONG, BOOLS)
+        normalize_go_flags(args.iter().copied(), &FlagSet::new(LONG, BOOLS))
     }
 
     #[test]
@@ -125,20 +177,63 @@ mod tests {
     }
 
     #[test]
-    fn no_value_flags_never_take_the_next_argument() {
-        let flags = GoFlags {
-            long: &["allow-empty", "config"],
-            bools: &[],
-            bare: &["allow-empty"],
-        };
+    fn a_subcommand_reads_its_own_flags() {
+        let flags = FlagSet::new(LONG, BOOLS)
+            .with_subcommand("plan", FlagSet::new(&["config", "output"], &[]))
+            .with_subcommand("check-config", {
+                let mut f = FlagSet::new(&["allow-empty"], &[]);
+                f.switches.push("allow-empty".into());
+                f
+            });
+        let norm = |args: &[&str]| normalize_go_flags(args.iter().copied(), &flags);
         assert_eq!(
-            flags.normalize(["c", "check-config", "-allow-empty", "-"]),
+            norm(&["c", "plan", "-output=json", "-config", "-"]),
+            ["c", "plan", "--output=json", "--config", "-"]
+        );
+        // `output` is plan's, not the top level's; `port` is the top level's, not plan's.
+        assert_eq!(norm(&["c", "-output=json"]), ["c", "-output=json"]);
+        assert_eq!(norm(&["c", "plan", "-port=1"]), ["c", "plan", "-port=1"]);
+        // A switch stays bare: clap's SetTrue takes no value.
+        assert_eq!(
+            norm(&["c", "check-config", "-allow-empty", "-"]),
             ["c", "check-config", "--allow-empty", "-"]
         );
+    }
+
+    #[test]
+    fn flags_are_read_from_clap() {
+        #[derive(clap::Parser)]
+        struct Top {
+            #[arg(long, value_parser = parse_go_bool, require_equals = true, num_args = 0..=1, default_missing_value = "true")]
+            debug: bool,
+            #[command(subcommand)]
+            cmd: Option<Sub>,
+        }
+        #[derive(clap::Subcommand)]
+        enum Sub {
+            Plan {
+                #[arg(long)]
+                output: String,
+                #[arg(long)]
+                quiet: bool,
+            },
+        }
+        let flags = FlagSet::of(&<Top as clap::CommandFactory>::command());
         assert_eq!(
-            flags.normalize(["c", "convert", "-config", "-"]),
-            ["c", "convert", "--config", "-"]
+            normalize_go_flags(["c", "-debug", "plan", "-quiet", "-output", "json"], &flags),
+            ["c", "--debug=true", "plan", "--quiet", "--output", "json"]
         );
+        let (parsed, _) = go_args_from::<Top>(
+            ["c", "-debug", "plan", "-quiet", "-output=json"].map(String::from),
+        )
+        .expect("Go syntax parses");
+        assert!(parsed.debug);
+        match parsed.cmd {
+            Some(Sub::Plan { output, quiet }) => {
+                assert_eq!((output.as_str(), quiet), ("json", true))
+            }
+            None => panic!("plan subcommand not parsed"),
+        }
     }
 
     #[test]
@@ -151,7 +246,7 @@ mod tests {
         assert_eq!(norm(&["c", "--", "-port"]), ["c", "--", "-port"]);
         // Go's -help, and -version, reach clap's own flags without a value.
         assert_eq!(
-            normalize_go_flags(["c", "-version"], &["version"], &[]),
+            normalize_go_flags(["c", "-version"], &FlagSet::new(&["version"], &[])),
             ["c", "--version"]
         );
     }
@@ -174,31 +269,8 @@ pub fn parse_go_args_with_matches<T: clap::Parser>() -> (T, clap::ArgMatches) {
 pub fn go_args_from<T: clap::Parser>(
     argv: impl IntoIterator<Item = String>,
 ) -> Result<(T, clap::ArgMatches), clap::Error> {
-    let cmd = T::command();
-    // clap adds `--help` and `--version` when it builds the command; Go's flag package takes
-    // `-help` (and our `-version`) too. Subcommands' flags (`convert -config=-`) count too.
-    let generated = ["help", "version"];
-    let args: Vec<&clap::Arg> = cmd
-        .get_arguments()
-        .chain(cmd.get_subcommands().flat_map(|s| s.get_arguments()))
-        .collect();
-    let mut long: Vec<&str> = args.iter().filter_map(|a| a.get_long()).collect();
-    long.extend(generated);
-    // Flags that take no value at all (`--allow-empty`) are written bare; optional-value
-    // bools (`--disable-epslices[=false]`) get `=true`.
-    let (bare, bools): (Vec<&clap::Arg>, Vec<&clap::Arg>) = args
-        .iter()
-        .filter(|a| a.get_num_args().is_some_and(|r| r.min_values() == 0))
-        .partition(|a| a.get_num_args().is_some_and(|r| r.max_values() == 0));
-    let bare: Vec<&str> = bare.iter().filter_map(|a| a.get_long()).collect();
-    long.extend(bare.iter().copied());
-    let bools: Vec<&str> = bools.iter().filter_map(|a| a.get_long()).collect();
-    let flags = GoFlags {
-        long: &long,
-        bools: &bools,
-        bare: &bare,
-    };
-    let matches = T::command().try_get_matches_from(flags.normalize(argv))?;
+    let flags = FlagSet::of(&T::command());
+    let matches = T::command().try_get_matches_from(normalize_go_flags(argv, &flags))?;
     let args = T::from_arg_matches(&matches).map_err(|e| e.format(&mut T::command()))?;
     Ok((args, matches))
 }
@@ -325,51 +397,6 @@ mod value_tests {
         assert_eq!("warn".parse::<LogLevel>(), Ok(LogLevel::Warn));
         assert!("verbose".parse::<LogLevel>().is_err());
     }
-}
-
-/// `check-config` as a process: prints the JSON or the error and returns the exit status.
-pub fn check_config_main(path: &str, mode: common::config::Mode, allow_empty: bool) -> u8 {
-    let (code, out) = check_config(path, mode, allow_empty);
-    match out {
-        Ok(json) => print_stdout(&format!("{json}\n")),
-        Err(e) => eprintln!("{e}"),
-    }
-    code
-}
-
-/// `check-config` as both binaries run it: reads PATH (`-` = stdin), validates in `mode`,
-/// and returns the exit status with what to print on stdout or stderr.
-pub fn check_config(
-    path: &str,
-    mode: common::config::Mode,
-    allow_empty: bool,
-) -> (u8, Result<String, String>) {
-    match read_input(path) {
-        Err(e) => (2, Err(e)),
-        Ok(input) => match common::config::check_input(&input, mode, allow_empty) {
-            Ok(json) => (0, Ok(json)),
-            Err(e) => (e.exit_code(), Err(e.to_string())),
-        },
-    }
-}
-
-/// The input of an offline subcommand: the file at `path`, or standard input for `-`.
-pub fn read_input(path: &str) -> Result<String, String> {
-    let input = if path == "-" {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
-    } else {
-        std::fs::read_to_string(path)
-    };
-    input.map_err(|e| format!("reading {path}: {e}"))
-}
-
-/// Writes `text` to stdout; a closed pipe (`controller plan | head`) is not an error worth a
-/// panic, so write errors are dropped.
-pub fn print_stdout(text: &str) {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 #[cfg(test)]

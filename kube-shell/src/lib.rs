@@ -11,6 +11,7 @@ pub mod k8s_event;
 pub mod listen;
 pub mod logfmt;
 pub mod metrics;
+pub mod offline;
 pub mod watch;
 pub mod watch_health;
 

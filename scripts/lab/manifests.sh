@@ -18,6 +18,10 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null
     exit 1
 fi
 
+# shellcheck source=scripts/lib/need.sh
+source scripts/lib/need.sh
+need py-ensurepip:python3-venv
+
 stamp="$venv/.requirements.sha256"
 want="$(sha256sum "$reqs" | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then

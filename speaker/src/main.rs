@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(Command::CheckConfig { path, allow_empty }) = &args.command {
-        return ExitCode::from(kube_shell::cli::check_config_main(
+        return ExitCode::from(kube_shell::offline::check_config_main(
             path,
             Mode::NativeSpeaker,
             *allow_empty,
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(Command::ElectionKey) = &args.command {
-        kube_shell::cli::print_stdout(&format!(
+        kube_shell::offline::print_stdout(&format!(
             "{} ({})\n",
             election.key,
             election.source.explain()

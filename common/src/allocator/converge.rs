@@ -91,7 +91,7 @@ struct Pass<'a> {
     status: Status,
     events: Vec<Event>,
     notes: Vec<Note>,
-    last_clear: Option<&'static str>,
+    last_clear: Option<String>,
 }
 
 impl Pass<'_> {
@@ -234,7 +234,7 @@ impl Pass<'_> {
         self.alloc.unassign(self.key);
         self.status = Status::Set(Vec::new());
         if let Some(reason) = reason {
-            self.last_clear = Some(reason.message());
+            self.last_clear = Some(reason.explain());
             self.notes.push(Note::Cleared(reason));
         }
     }
@@ -271,14 +271,17 @@ impl Pass<'_> {
         } else if unchanged {
             (Action::Kept, last_event.unwrap_or_default())
         } else if after_empty {
-            (
-                Action::Cleared,
-                self.last_clear.unwrap_or_default().to_owned(),
-            )
+            (Action::Cleared, self.last_clear.unwrap_or_default())
         } else if before.is_empty() {
             (Action::Assigned, last_event.unwrap_or_default())
         } else {
-            (Action::Changed, last_event.unwrap_or_default())
+            // Say why the old addresses were refused before what replaced them.
+            let assigned = last_event.unwrap_or_default();
+            let reason = match self.last_clear {
+                Some(why) => format!("{why}; {assigned}"),
+                None => assigned,
+            };
+            (Action::Changed, reason)
         };
         Convergence {
             status: if retry {

@@ -60,6 +60,15 @@ impl ClearReason {
         }
     }
 
+    /// Why the old addresses went, for `controller plan` and the plan verdict: the refusal
+    /// itself where there is one (which pool, which sharing rule), else [`Self::message`].
+    pub fn explain(&self) -> String {
+        match self {
+            ClearReason::NotAllowed(e) => format!("current IP refused: {e}"),
+            other => other.message().to_owned(),
+        }
+    }
+
     pub fn message(&self) -> &'static str {
         match self {
             ClearReason::NotLoadBalancer => "not a LoadBalancer",

@@ -17,14 +17,27 @@ pub enum CheckError {
     /// says so instead of answering "valid" (`--allow-empty` when that is meant).
     #[error("{0}; nothing to check (--allow-empty accepts an empty config)")]
     Empty(String),
+    /// The input is a ConfigMap manifest, but not one the API server would store (broken
+    /// YAML, `data.config` not a string): its own error, not the config parser's.
+    #[error("{0}")]
+    Manifest(String),
+    /// More config than the API server stores in one ConfigMap.
+    #[error(
+        "the config is {0} bytes, more than the 1 MiB ({CONFIG_LIMIT} bytes) a ConfigMap can hold"
+    )]
+    TooLarge(usize),
 }
+
+/// The API server refuses a ConfigMap whose data is larger than 1 MiB, so no cluster can hold
+/// a longer config.
+pub const CONFIG_LIMIT: usize = 1 << 20;
 
 impl CheckError {
     /// The process exit status for this failure.
     pub fn exit_code(&self) -> u8 {
         match self {
             CheckError::Invalid(_) | CheckError::Empty(_) => 1,
-            CheckError::WrongKind(_) => 2,
+            CheckError::WrongKind(_) | CheckError::Manifest(_) | CheckError::TooLarge(_) => 2,
         }
     }
 }
@@ -32,72 +45,124 @@ impl CheckError {
 /// The config text inside `input`: `data.config` of a ConfigMap manifest (missing key = empty
 /// document, as upstream), or `input` itself when it is a bare config document.
 pub fn config_text(input: &str) -> Result<String, CheckError> {
+    find(input).map(|found| found.text)
+}
+
+/// The config an input holds, and why it holds none when that is the case.
+struct Found {
+    text: String,
+    empty_because: Option<String>,
+}
+
+fn find(input: &str) -> Result<Found, CheckError> {
+    let found = find_unchecked(input)?;
+    if found.text.len() > CONFIG_LIMIT {
+        return Err(CheckError::TooLarge(found.text.len()));
+    }
+    Ok(found)
+}
+
+fn find_unchecked(input: &str) -> Result<Found, CheckError> {
+    if input.trim().is_empty() {
+        return Ok(Found {
+            text: String::new(),
+            empty_because: Some("the input is empty".to_owned()),
+        });
+    }
     // A loose look at the top level only: a document with a `kind` is a Kubernetes object;
     // anything else is taken as a bare config document and parsed strictly as itself.
-    let envelope = serde_saphyr::from_str::<Option<LooseTop>>(input)
-        .ok()
-        .flatten();
-    match envelope.and_then(|t| t.kind.clone().map(|k| (k, t))) {
-        Some((kind, top)) if kind == "ConfigMap" => Ok(top
-            .data
-            .and_then(|mut d| d.remove("config"))
-            .flatten()
-            .unwrap_or_default()),
-        Some((kind, _)) => Err(CheckError::WrongKind(kind)),
-        None => Ok(input.to_owned()),
+    let top = match serde_saphyr::from_str::<Option<LooseTop>>(input) {
+        Ok(top) => top,
+        Err(e) if looks_like_manifest(input) => {
+            let first = e.to_string();
+            return Err(CheckError::Manifest(format!(
+                "the input has a top-level apiVersion or kind but is not a valid manifest: {}",
+                first.lines().next().unwrap_or_default()
+            )));
+        }
+        Err(_) => None,
+    };
+    let Some(top) = top.filter(|t| t.kind.is_some()) else {
+        return Ok(Found {
+            text: input.to_owned(),
+            empty_because: None,
+        });
+    };
+    if let Some(kind) = top.kind.filter(|k| k != "ConfigMap") {
+        return Err(CheckError::WrongKind(kind));
     }
+    let data = top.data.unwrap_or_default();
+    let (text, empty_because) = match data.get("config") {
+        None if data.is_empty() => (String::new(), Some("the ConfigMap has no data".to_owned())),
+        None => {
+            let keys: Vec<&str> = data.keys().map(String::as_str).collect();
+            let why = format!(
+                "the ConfigMap has no data.config (its data keys: {})",
+                keys.join(", ")
+            );
+            (String::new(), Some(why))
+        }
+        Some(serde_json::Value::Null) => (
+            String::new(),
+            Some("the ConfigMap's data.config is empty".to_owned()),
+        ),
+        Some(serde_json::Value::String(text)) => {
+            let empty = text.trim().is_empty();
+            let why = empty.then(|| "the ConfigMap's data.config is empty".to_owned());
+            (text.clone(), why)
+        }
+        Some(other) => {
+            let what = match other {
+                serde_json::Value::Object(_) => "a mapping",
+                serde_json::Value::Array(_) => "a sequence",
+                serde_json::Value::Bool(_) => "a boolean",
+                _ => "a number",
+            };
+            return Err(CheckError::Manifest(format!(
+                "the ConfigMap's data.config is {what}, not a string: ConfigMap data values are \
+                 text, so write `config: |` and indent the config document under it"
+            )));
+        }
+    };
+    Ok(Found {
+        text,
+        empty_because,
+    })
+}
+
+/// Whether a top-level line starts with `apiVersion:` or `kind:`: what a manifest has and a
+/// config document never does.
+fn looks_like_manifest(input: &str) -> bool {
+    input
+        .lines()
+        .any(|l| l.starts_with("apiVersion:") || l.starts_with("kind:"))
 }
 
 #[derive(Deserialize)]
 struct LooseTop {
     kind: Option<String>,
-    data: Option<std::collections::BTreeMap<String, Option<String>>>,
+    data: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     #[serde(flatten)]
     _rest: std::collections::BTreeMap<String, serde::de::IgnoredAny>,
-}
-
-/// Why `input` holds no config to check, if it holds none.
-fn emptiness(input: &str) -> Option<String> {
-    if input.trim().is_empty() {
-        return Some("the input is empty".to_owned());
-    }
-    let top = serde_saphyr::from_str::<Option<LooseTop>>(input)
-        .ok()
-        .flatten()?;
-    if top.kind.as_deref() != Some("ConfigMap") {
-        return None;
-    }
-    let keys: Vec<&str> = top
-        .data
-        .iter()
-        .flat_map(|d| d.keys().map(String::as_str))
-        .collect();
-    match top.data.as_ref().and_then(|d| d.get("config")) {
-        None if keys.is_empty() => Some("the ConfigMap has no data".to_owned()),
-        None => Some(format!(
-            "the ConfigMap has no data.config (its data keys: {})",
-            keys.join(", ")
-        )),
-        Some(text) if text.as_deref().unwrap_or_default().trim().is_empty() => {
-            Some("the ConfigMap's data.config is empty".to_owned())
-        }
-        Some(_) => None,
-    }
 }
 
 /// `check-config`: the normalised JSON of a valid config, pretty-printed. An input with no
 /// config in it is an error unless `allow_empty`.
 pub fn check_input(input: &str, mode: Mode, allow_empty: bool) -> Result<String, CheckError> {
-    if !allow_empty && let Some(why) = emptiness(input) {
+    let found = find(input)?;
+    if !allow_empty && let Some(why) = found.empty_because {
         return Err(CheckError::Empty(why));
     }
-    check(input, mode)
+    normalised(&found.text, mode)
 }
 
 /// The normalised JSON of the config in `input` (an empty one is the empty config).
 pub fn check(input: &str, mode: Mode) -> Result<String, CheckError> {
-    let text = config_text(input)?;
-    let cfg = parse(&text, mode)?;
+    normalised(&config_text(input)?, mode)
+}
+
+fn normalised(text: &str, mode: Mode) -> Result<String, CheckError> {
+    let cfg = parse(text, mode)?;
     Ok(serde_json::to_string_pretty(&to_json(&cfg)).unwrap_or_default())
 }
 
@@ -157,6 +222,57 @@ mod tests {
             );
         }
         assert!(check_input(DOC, Mode::Controller, false).is_ok());
+    }
+
+    #[test]
+    fn a_broken_manifest_gets_its_own_error() {
+        let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config\ndata:\n";
+        // The `|` forgotten: data.config is a YAML mapping.
+        let forgot_pipe = format!("{cm}  config:\n    address-pools:\n    - name: a\n");
+        let e = check_input(&forgot_pipe, Mode::Controller, false).expect_err("a mapping");
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(
+            e.to_string(),
+            "the ConfigMap's data.config is a mapping, not a string: ConfigMap data values are \
+             text, so write `config: |` and indent the config document under it"
+        );
+        let number = format!("{cm}  config: 42\n");
+        assert!(
+            check(&number, Mode::Controller)
+                .expect_err("a number")
+                .to_string()
+                .contains("is a number, not a string")
+        );
+        // Broken YAML in the manifest itself: the manifest's error, not "field apiVersion not
+        // found in type config.configFile".
+        let broken = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config\n data:\n  config: |\n    peers: []\n";
+        let e = check_input(broken, Mode::Controller, false).expect_err("broken");
+        assert_eq!(e.exit_code(), 2);
+        let text = e.to_string();
+        assert!(
+            text.starts_with(
+                "the input has a top-level apiVersion or kind but is not a valid manifest: "
+            ),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(!text.contains("config.configFile"), "{text}");
+    }
+
+    #[test]
+    fn more_than_a_configmap_holds_is_refused_in_plain_words() {
+        let long = format!("# {}\npeers: []\n", "x".repeat(CONFIG_LIMIT));
+        let e = check(&long, Mode::Controller).expect_err("too large");
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "the config is {} bytes, more than the 1 MiB (1048576 bytes) a ConfigMap can hold",
+                long.len()
+            )
+        );
+        let fits = format!("# {}\npeers: []\n", "x".repeat(CONFIG_LIMIT - 20));
+        assert!(check(&fits, Mode::Controller).is_ok());
     }
 
     #[test]

@@ -212,9 +212,13 @@ fn a_different_pool_request_moves_the_service() {
     let c = run(&mut a, &spec, &["192.168.1.240"]);
     assert_eq!(c.notes[0], Note::Cleared(ClearReason::DifferentPool));
     assert_eq!(c.status, Status::Set(ips(&["192.168.2.0"])));
+    // The plan row says why the old address went before what replaced it.
     assert_eq!(
         (c.action, c.reason.as_str()),
-        (Action::Changed, r#"Assigned IP ["192.168.2.0"]"#)
+        (
+            Action::Changed,
+            r#"user requested a different pool than the one currently assigned; Assigned IP ["192.168.2.0"]"#
+        )
     );
 }
 
