@@ -63,9 +63,9 @@ trap cleanup EXIT
 trap 'echo "lab: interrupted"; exit 1' INT TERM
 
 fo_install
-if ! command -v gobgpd >/dev/null || ! command -v jq >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gobgpd jq >/dev/null
-fi
+# shellcheck source=../lib/need.sh
+source "$ROOT/scripts/lib/need.sh"
+need gobgpd:gobgpd gobgp:gobgpd jq:jq
 if ! ip netns add "$P-probe" 2>/dev/null; then
     fail "cannot create network namespaces as root"
     exit 1
