@@ -45,6 +45,61 @@ pub fn quote_int(v: i64) -> String {
     out
 }
 
+/// `time.Duration.String()`: `1m30s`, `2m0s`, `1.5s`, `500ms`, `0s`. Upstream prints peer
+/// hold and keepalive times this way, in its errors and in the objects its converter writes.
+pub fn duration_string(ns: i64) -> String {
+    if ns == 0 {
+        return "0s".to_owned();
+    }
+    let mut u = ns.unsigned_abs();
+    let mut out = String::new();
+    if u < 1_000_000_000 {
+        // Below a second: one unit, with the fraction it needs.
+        let (prec, unit) = match u {
+            0..1_000 => (0, "ns"),
+            1_000..1_000_000 => (3, "µs"),
+            _ => (6, "ms"),
+        };
+        out.push_str(&fraction(u, prec));
+        out.push_str(unit);
+    } else {
+        let secs = fraction(u, 9);
+        u /= 1_000_000_000;
+        let (h, m, s) = (u / 3600, u / 60 % 60, u % 60);
+        if h > 0 {
+            let _ = write!(out, "{h}h");
+        }
+        if h > 0 || m > 0 {
+            let _ = write!(out, "{m}m");
+        }
+        // `secs` is the whole value over 10^9 with its fraction; keep the seconds digit(s).
+        let frac = secs.split_once('.').map(|(_, f)| f);
+        match frac {
+            Some(f) => {
+                let _ = write!(out, "{s}.{f}s");
+            }
+            None => {
+                let _ = write!(out, "{s}s");
+            }
+        }
+    }
+    if ns < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// `v / 10^prec` in decimal, trailing fractional zeros (and a bare point) dropped.
+fn fraction(v: u64, prec: u32) -> String {
+    let scale = 10u64.pow(prec);
+    let (whole, part) = (v / scale, v % scale);
+    if part == 0 {
+        return whole.to_string();
+    }
+    let digits = format!("{part:0width$}", width = prec as usize);
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
 fn push_escaped(out: &mut String, c: char, delim: char) {
     match c {
         '\u{7}' => out.push_str("\\a"),
@@ -92,6 +147,27 @@ fn is_go_printable(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_print_as_go_prints_them() {
+        const S: i64 = 1_000_000_000;
+        for (ns, text) in [
+            (0, "0s"),
+            (90 * S, "1m30s"),
+            (120 * S, "2m0s"),
+            (3600 * S, "1h0m0s"),
+            (3 * S, "3s"),
+            (S + S / 2, "1.5s"),
+            (61 * S + 5, "1m1.000000005s"),
+            (S / 2, "500ms"),
+            (1_500, "1.5µs"),
+            (7, "7ns"),
+            (-5 * S, "-5s"),
+            (30 * S, "30s"),
+        ] {
+            assert_eq!(duration_string(ns), text, "{ns}");
+        }
+    }
 
     #[test]
     fn ip_text_matches_go() {

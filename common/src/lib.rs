@@ -9,6 +9,7 @@
 pub mod allocator;
 pub mod bgp;
 pub mod config;
+pub mod crd;
 pub mod gotext;
 pub mod l2;
 pub mod memberlist;

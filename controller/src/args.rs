@@ -34,6 +34,16 @@ pub enum Command {
         #[arg(long = "allow-empty")]
         allow_empty: bool,
     },
+    /// Print the MetalLB v0.13 objects (IPAddressPool, L2Advertisement, BGPAdvertisement,
+    /// BGPPeer, Community, BFDProfile) equivalent to a ConfigMap manifest or config document,
+    /// as multi-document YAML for `kubectl apply -f -` (docs/crd.md#converting-a-configmap).
+    /// Exit 1 when the config is invalid or cannot be said with the objects, 2 when the input
+    /// cannot be read or is not a ConfigMap.
+    Convert {
+        /// The ConfigMap manifest or bare config document; `-` is standard input.
+        #[arg(long, default_value = "-")]
+        config: String,
+    },
     /// Show what the controller would do to every LoadBalancer service after an image swap:
     /// replays a restart with the controller's own reconciler (existing statuses first, then the
     /// rest, in namespace/name order, as the live loop) and prints,

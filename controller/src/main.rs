@@ -5,6 +5,8 @@ mod alloc;
 mod api_tests;
 mod args;
 #[cfg(test)]
+mod crd_tests;
+#[cfg(test)]
 mod fake_api_tests;
 mod http;
 mod k8s;
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Some(Command::CheckConfig { path, allow_empty }) => ExitCode::from(
             kube_shell::offline::check_config_main(path, Mode::Controller, *allow_empty),
         ),
+        Some(Command::Convert { config }) => convert_command(config),
         Some(Command::Plan {
             config,
             services,
@@ -64,6 +67,32 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
             }
+        }
+    }
+}
+
+/// `convert`: the objects on stdout; notes (renames, allocation order) on stderr too, where
+/// a redirect to a file does not hide them.
+fn convert_command(path: &str) -> ExitCode {
+    use kube_shell::offline::{MANIFEST_LIMIT, read_input};
+    let input = match read_input(path, MANIFEST_LIMIT) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match common::crd::convert(&input) {
+        Ok(converted) => {
+            for note in &converted.notes {
+                eprintln!("note: {note}");
+            }
+            kube_shell::offline::print_stdout(&converted.to_yaml());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -11,7 +11,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use common::config::{Loaded, Mode, ReloadOutcome};
+use common::config::{Config, Loaded, Mode, ReloadOutcome};
+use common::crd::{ObjectRef, SourceError};
 
 use crate::alloc::Pools;
 use crate::k8s::service::SvcView;
@@ -53,6 +54,14 @@ pub enum Action {
     },
     /// Post a Warning Event about the ConfigMap (a rejected config).
     ConfigEvent { reason: String, message: String },
+    /// Post a Warning Event about a `metallb.io` object of the namespace (CRD mode: the object
+    /// a configuration was refused for).
+    ObjectEvent {
+        object: ObjectRef,
+        uid: Option<String>,
+        reason: String,
+        message: String,
+    },
     /// A log line with upstream's `event` key.
     Log {
         level: tracing::Level,
@@ -101,33 +110,59 @@ impl Reconciler {
 
     /// The ConfigMap's `config` text changed (`None`: the ConfigMap was deleted).
     pub fn config_changed(&mut self, text: Option<&str>) -> Vec<Action> {
-        let mut out = Vec::new();
         let alloc = &mut self.alloc;
-        match self
+        let outcome = self
             .config
-            .apply(text, |cfg| alloc.set_config(&Arc::new(cfg.clone())))
-        {
-            ReloadOutcome::Loaded(_) => {
-                out.push(log(
-                    tracing::Level::INFO,
-                    "configLoaded",
-                    None,
-                    "config (re)loaded",
-                ));
-                if self.synced {
-                    out.extend(self.reprocess_all());
-                }
-            }
-            ReloadOutcome::Invalid(e) => out.extend(rejected(&e)),
-            ReloadOutcome::Rejected(e) => out.extend(rejected(&e)),
-            ReloadOutcome::Missing => {
-                out.push(log(
-                    tracing::Level::ERROR,
-                    "configMissing",
-                    None,
-                    "configuration is missing, MetalLB will not function",
-                ));
-            }
+            .apply(text, |cfg| alloc.set_config(&Arc::new(cfg.clone())));
+        match outcome {
+            ReloadOutcome::Invalid(e) => rejected(&e).into(),
+            ReloadOutcome::Rejected(e) => rejected(&e).into(),
+            ReloadOutcome::Loaded(_) => self.loaded(),
+            ReloadOutcome::Missing => vec![missing()],
+        }
+    }
+
+    /// CRD mode: a new candidate from the `metallb.io` objects (docs/crd.md#crd-mode). A
+    /// refusal is logged and posted as an Event on the object it is about (on the ConfigMap
+    /// when both sources are set); a config the allocator refuses is logged.
+    pub fn config_from_objects(
+        &mut self,
+        candidate: Result<Option<Config>, SourceError>,
+        uid: impl Fn(&ObjectRef) -> Option<String>,
+    ) -> Vec<Action> {
+        let alloc = &mut self.alloc;
+        let outcome = self
+            .config
+            .apply_source(candidate, |cfg| alloc.set_config(&Arc::new(cfg.clone())));
+        match outcome {
+            ReloadOutcome::Invalid(SourceError::Invalid(e)) => vec![
+                stale(&e),
+                Action::ObjectEvent {
+                    uid: uid(&e.object),
+                    object: e.object.clone(),
+                    reason: "InvalidConfig".into(),
+                    message: format!(
+                        "configuration rejected, keeping the previous one: {}",
+                        e.event_message()
+                    ),
+                },
+            ],
+            ReloadOutcome::Invalid(e @ SourceError::Mixed { .. }) => rejected(&e).into(),
+            ReloadOutcome::Rejected(e) => vec![stale(&e)],
+            ReloadOutcome::Loaded(_) => self.loaded(),
+            ReloadOutcome::Missing => vec![missing()],
+        }
+    }
+
+    fn loaded(&mut self) -> Vec<Action> {
+        let mut out = vec![log(
+            tracing::Level::INFO,
+            "configLoaded",
+            None,
+            "config (re)loaded",
+        )];
+        if self.synced {
+            out.extend(self.reprocess_all());
         }
         out
     }
@@ -318,16 +353,30 @@ impl Reconciler {
     }
 }
 
+/// A refused config, logged as upstream does.
+fn stale(e: &dyn std::fmt::Display) -> Action {
+    log(
+        tracing::Level::ERROR,
+        "configStale",
+        None,
+        &format!("config (re)load failed, config marked stale: {e}"),
+    )
+}
+
+fn missing() -> Action {
+    log(
+        tracing::Level::ERROR,
+        "configMissing",
+        None,
+        "configuration is missing, MetalLB will not function",
+    )
+}
+
 /// A refused config: logged as upstream does, and a Warning Event on the ConfigMap so
 /// `kubectl describe cm config` says why the last good config is still in force.
 fn rejected(e: &dyn std::fmt::Display) -> [Action; 2] {
     [
-        log(
-            tracing::Level::ERROR,
-            "configStale",
-            None,
-            &format!("config (re)load failed, config marked stale: {e}"),
-        ),
+        stale(e),
         Action::ConfigEvent {
             reason: "InvalidConfig".into(),
             message: format!("configuration rejected, keeping the previous one: {e}"),

@@ -14,10 +14,14 @@ use prometheus::Registry;
 use tokio::task::JoinSet;
 
 use crate::args::Args;
+
+mod crd_source;
 use crate::k8s::secret;
 use crate::k8s::service::{SvcView, status_body};
 use crate::queue::RetryQueue;
 use crate::reconcile::{Action, Reconciler};
+use common::crd::CrdSource;
+use kube_shell::crd::ConfigSource;
 use kube_shell::k8s_event::{EventType, Regarding};
 use kube_shell::{EventSink, WatchHealth};
 
@@ -49,18 +53,47 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         }
     });
 
-    reconcile_loop(client, namespace, args.common.config.clone(), metrics).await
+    let source = args.common.config_source;
+    reconcile_loop_from(
+        client,
+        namespace,
+        args.common.config.clone(),
+        source,
+        metrics,
+    )
+    .await
 }
 
 /// The watches, the reconcile loop and the writers, on any client: in-cluster from [`run`],
-/// on a mocked API server in the loop tests.
+/// on a mocked API server in the loop tests. Configured by the ConfigMap.
+#[cfg(test)]
 pub(crate) async fn reconcile_loop(
     client: Client,
     namespace: String,
     config_name: String,
     metrics: Metrics,
 ) -> anyhow::Result<()> {
-    Shell::new(client, namespace, config_name, metrics)
+    reconcile_loop_from(
+        client,
+        namespace,
+        config_name,
+        ConfigSource::Configmap,
+        metrics,
+    )
+    .await
+}
+
+/// [`reconcile_loop`], configured from `source`.
+pub(crate) async fn reconcile_loop_from(
+    client: Client,
+    namespace: String,
+    config_name: String,
+    source: ConfigSource,
+    metrics: Metrics,
+) -> anyhow::Result<()> {
+    let crd = (source == ConfigSource::Crd)
+        .then(|| CrdSource::new(common::config::Mode::Controller, config_name.clone()));
+    Shell::new(client, namespace, config_name, metrics, crd)
         .run(Reconciler::new())
         .await
 }
@@ -144,12 +177,22 @@ struct Shell {
     /// Writes waiting for a free slot, oldest first, newest desired status per key.
     backlog: VecDeque<String>,
     backlog_items: HashMap<String, PendingWrite>,
+    /// CRD mode (docs/crd.md#crd-mode): the objects, the candidate they make, and the
+    /// ConfigMap's `config` text beside them (`None`: no ConfigMap).
+    crd: Option<CrdSource>,
+    configmap_text: Option<String>,
 }
 
 type PendingWrite = (Box<SvcView>, Vec<String>);
 
 impl Shell {
-    fn new(client: Client, namespace: String, config_name: String, metrics: Metrics) -> Self {
+    fn new(
+        client: Client,
+        namespace: String,
+        config_name: String,
+        metrics: Metrics,
+        crd: Option<CrdSource>,
+    ) -> Self {
         Self {
             events: EventSink::spawn_reporting(
                 client.clone(),
@@ -166,6 +209,8 @@ impl Shell {
             inflight: HashMap::new(),
             backlog: VecDeque::new(),
             backlog_items: HashMap::new(),
+            crd,
+            configmap_text: None,
         }
     }
 
@@ -188,14 +233,24 @@ impl Shell {
             WatchHealth::new("watchConfigMap").reporting("configmaps", forbidden.clone());
         let mut service_health =
             WatchHealth::new("watchServices").reporting("services", forbidden.clone());
+        let mut object_health = kube_shell::crd::Healths::new(forbidden);
+        let mut object_events = match &self.crd {
+            Some(_) => kube_shell::crd::watch_objects(&self.client, &self.namespace),
+            None => futures::stream::pending().boxed(),
+        };
 
         loop {
             let deadline = self.queue.next_deadline();
             let actions = tokio::select! {
                 ev = config_events.next() => match ev {
+                    Some(Ok(ev)) if self.crd.is_some() => { config_health.ok(now()); self.configmap_beside_objects(&mut rec, ev, &mut listed_config) }
                     Some(Ok(ev)) => { config_health.ok(now()); self.config_event(&mut rec, ev, &mut listed_config, &mut last_config) }
                     Some(Err(e)) => { config_health.watch_error(&e, now()); Vec::new() }
                     None => anyhow::bail!("configmap watch ended"),
+                },
+                ev = object_events.next() => match ev {
+                    Some(ev) => self.object_event(&mut rec, ev, &mut object_health),
+                    None => anyhow::bail!("metallb.io watches ended"),
                 },
                 ev = service_events.next() => {
                     let ev = ev.ok_or_else(|| anyhow::anyhow!("service watch ended"))?;
@@ -338,6 +393,21 @@ impl Shell {
                         namespace: self.namespace.clone(),
                         name: self.config_name.clone(),
                         uid: self.config_uid.clone(),
+                    };
+                    self.events
+                        .post(about, EventType::Warning, &reason, &message);
+                }
+                Action::ObjectEvent {
+                    object,
+                    uid,
+                    reason,
+                    message,
+                } => {
+                    let about = Regarding {
+                        kind: object.kind,
+                        namespace: self.namespace.clone(),
+                        name: object.name,
+                        uid,
                     };
                     self.events
                         .post(about, EventType::Warning, &reason, &message);

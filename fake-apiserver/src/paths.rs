@@ -62,8 +62,21 @@ const fn def(
     }
 }
 
-/// Every resource the fake serves. All are `v1` of their group.
-pub static RESOURCES: [ResourceDef; 10] = [
+/// A `metallb.io` custom resource (docs/crd.md#the-crd-files): namespaced, a `status`
+/// subresource, and `metadata.generation` counting spec changes, as the API server handles
+/// custom resources.
+const fn metallb(resource: &'static str, kind: &'static str, version: &'static str) -> ResourceDef {
+    ResourceDef {
+        version,
+        tracks_generation: true,
+        ..def("metallb.io", resource, kind, true, true)
+    }
+}
+
+/// Every resource the fake serves: the core and apps resources at `v1`, and MetalLB v0.13's
+/// custom resources at the version metallb-rs reads and writes (`BGPPeer` only at v1beta2:
+/// the other version of a multi-version CRD is not served here, a request for it is a 404).
+pub static RESOURCES: [ResourceDef; 16] = [
     def("", "services", "Service", true, true),
     ResourceDef {
         create_on_update: true,
@@ -95,6 +108,12 @@ pub static RESOURCES: [ResourceDef; 10] = [
         tracks_generation: true,
         ..def("apps", "daemonsets", "DaemonSet", true, true)
     },
+    metallb("ipaddresspools", "IPAddressPool", "v1beta1"),
+    metallb("l2advertisements", "L2Advertisement", "v1beta1"),
+    metallb("bgpadvertisements", "BGPAdvertisement", "v1beta1"),
+    metallb("bgppeers", "BGPPeer", "v1beta2"),
+    metallb("communities", "Community", "v1beta1"),
+    metallb("bfdprofiles", "BFDProfile", "v1beta1"),
 ];
 
 /// Looks a resource up by plural (`services`), qualified plural
@@ -189,6 +208,24 @@ mod tests {
         assert!(parse("/api/v1/namespaces/default/nodes").is_none());
         assert!(parse("/api/v1/namespaces/default").is_none());
         assert!(parse("/healthz").is_none());
+    }
+
+    #[test]
+    fn serves_metallb_objects_at_their_versions() {
+        let t =
+            parse("/apis/metallb.io/v1beta1/namespaces/metallb-system/ipaddresspools/lan").unwrap();
+        assert_eq!(
+            (t.def.kind, t.name.as_deref()),
+            ("IPAddressPool", Some("lan"))
+        );
+        assert!(t.def.has_status && t.def.tracks_generation);
+        let t = parse("/apis/metallb.io/v1beta2/namespaces/metallb-system/bgppeers").unwrap();
+        assert_eq!(t.def.api_version(), "metallb.io/v1beta2");
+        assert!(parse("/apis/metallb.io/v1beta1/namespaces/metallb-system/bgppeers").is_none());
+        assert_eq!(
+            find("bgpadvertisements.metallb.io").unwrap().kind,
+            "BGPAdvertisement"
+        );
     }
 
     #[test]

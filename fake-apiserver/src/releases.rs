@@ -135,9 +135,33 @@ pub fn rules(release: Release, component: Component) -> Vec<Rule> {
     rules
 }
 
-/// [`rules`] as the fake server's RBAC for that ServiceAccount.
-pub fn rbac(release: Release, component: Component) -> Rbac {
-    rules(release, component).into_iter().fold(
+/// The rules of `component` on a CRD-mode install (manifests/crd/metallb.yaml,
+/// docs/crd.md#crd-mode): v0.12.1's, plus reading the `metallb.io` objects of the namespace.
+pub fn crd_mode_rules(component: Component) -> Vec<Rule> {
+    let mut rules = rules(Release::V0_12_1, component);
+    rules.push(Rule::namespaced(
+        NS,
+        READ,
+        "metallb.io",
+        &[
+            "ipaddresspools",
+            "l2advertisements",
+            "bgpadvertisements",
+            "bgppeers",
+            "communities",
+            "bfdprofiles",
+        ],
+    ));
+    rules
+}
+
+/// [`crd_mode_rules`] as the fake server's RBAC for that ServiceAccount.
+pub fn crd_mode_rbac(component: Component) -> Rbac {
+    as_rbac(crd_mode_rules(component), component)
+}
+
+fn as_rbac(rules: Vec<Rule>, component: Component) -> Rbac {
+    rules.into_iter().fold(
         Rbac::new(format!(
             "system:serviceaccount:{NS}:{}",
             component.service_account()
@@ -146,11 +170,20 @@ pub fn rbac(release: Release, component: Component) -> Rbac {
     )
 }
 
-/// The RBAC of `RELEASE/COMPONENT`, e.g. `0.8.3/speaker` (the binary's `--rbac`).
+/// [`rules`] as the fake server's RBAC for that ServiceAccount.
+pub fn rbac(release: Release, component: Component) -> Rbac {
+    as_rbac(rules(release, component), component)
+}
+
+/// The RBAC of `RELEASE/COMPONENT`, e.g. `0.8.3/speaker` (the binary's `--rbac`), or of our
+/// CRD-mode install, `crd/speaker`.
 pub fn rbac_from_spec(spec: &str) -> Result<Rbac, String> {
     let (release, component) = spec
         .split_once('/')
         .ok_or_else(|| format!("{spec:?}: expected RELEASE/COMPONENT, e.g. 0.8.3/speaker"))?;
+    if release == "crd" {
+        return Ok(crd_mode_rbac(component.parse()?));
+    }
     Ok(rbac(release.parse()?, component.parse()?))
 }
 
@@ -171,6 +204,16 @@ mod tests {
                 assert_eq!(rbac_from_spec(&spec), Ok(rbac(r, c)), "{spec}");
             }
         }
+    }
+
+    #[test]
+    fn crd_mode_adds_reading_the_objects() {
+        let rbac = rbac_from_spec("crd/controller").expect("valid");
+        assert_eq!(rbac, crd_mode_rbac(Component::Controller));
+        assert_ne!(rbac, super::rbac(Release::V0_12_1, Component::Controller));
+        let extra = crd_mode_rules(Component::Speaker).len()
+            - rules(Release::V0_12_1, Component::Speaker).len();
+        assert_eq!(extra, 1);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use fake_apiserver::releases::{Component, Release, rules};
+use fake_apiserver::Rule;
+use fake_apiserver::releases::{Component, Release, crd_mode_rules, rules};
 use serde_json::Value;
 
 /// (verb, apiGroup, resource, namespace of a Role binding or "" for cluster-wide).
@@ -71,8 +72,12 @@ fn granted(objects: &[Value], sa: &str) -> BTreeSet<Grant> {
 }
 
 fn ours(release: Release, component: Component) -> BTreeSet<Grant> {
+    grants(rules(release, component))
+}
+
+fn grants(rules: Vec<Rule>) -> BTreeSet<Grant> {
     let mut out = BTreeSet::new();
-    for rule in rules(release, component) {
+    for rule in rules {
         for verb in &rule.verbs {
             for resource in &rule.resources {
                 out.insert((
@@ -119,4 +124,23 @@ fn tables_match_the_upstream_manifests() {
         }
     }
     assert_eq!(compared, 12);
+}
+
+/// The CRD-mode table against our own CRD-mode install, which is in the repository.
+#[test]
+fn the_crd_mode_table_matches_manifests_crd() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/crd/metallb.yaml");
+    let text = std::fs::read_to_string(&path).expect("manifests/crd/metallb.yaml");
+    let objects: Vec<Value> = serde_saphyr::from_multiple::<Value>(&text)
+        .expect("YAML")
+        .into_iter()
+        .filter(|o| !o.is_null())
+        .collect();
+    for component in [Component::Controller, Component::Speaker] {
+        assert_eq!(
+            grants(crd_mode_rules(component)),
+            granted(&objects, component.service_account()),
+            "{component:?}"
+        );
+    }
 }

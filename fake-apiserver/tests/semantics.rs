@@ -342,7 +342,7 @@ async fn list_pages_with_limit_and_continue_and_selects() {
 async fn unknown_paths_and_unserved_resources_are_404_status() {
     let fake = FakeApi::new();
     let client = fake.client();
-    let req = http::Request::get("/apis/metallb.io/v1beta1/ipaddresspools")
+    let req = http::Request::get("/apis/metallb.io/v1beta1/addresspools")
         .body(Vec::new())
         .expect("test input");
     let (code, reason, _) = api_error(

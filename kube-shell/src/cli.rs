@@ -285,6 +285,16 @@ pub struct CommonArgs {
     /// Name of the ConfigMap holding the `config` document.
     #[arg(long, default_value = "config")]
     pub config: String,
+    /// Where the configuration comes from: `configmap` (the `config` ConfigMap, as MetalLB
+    /// v0.8–v0.12) or `crd` (MetalLB v0.13's metallb.io objects of the namespace;
+    /// docs/crd.md#crd-mode).
+    #[arg(
+        long = "config-source",
+        env = "METALLB_CONFIG_SOURCE",
+        value_enum,
+        default_value = "configmap"
+    )]
+    pub config_source: crate::crd::ConfigSource,
     /// Namespace of the ConfigMap (default: the service account's).
     #[arg(long, env = "METALLB_NAMESPACE")]
     pub namespace: Option<String>,

@@ -56,7 +56,7 @@ pub fn event_object(
             ..Default::default()
         },
         involved_object: ObjectReference {
-            api_version: Some("v1".to_owned()),
+            api_version: Some(crate::crd::api_version_of(about.kind)),
             kind: Some(about.kind.to_owned()),
             namespace: Some(about.namespace.clone()),
             name: Some(about.name.clone()),

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod crd;
 pub mod events;
 pub mod forbidden;
 pub mod k8s_event;

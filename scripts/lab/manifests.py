@@ -92,6 +92,31 @@ def check_optional_psp() -> str:
     return f"valid for {valid[0]}-{valid[-1]}, API absent from {absent[0]} on"
 
 
+def crd_mode_objects() -> list[dict]:
+    """`kubectl apply -f manifests/namespace.yaml -f manifests/crd/` (docs/crd.md#crd-mode)."""
+    objs = load_docs((ROOT / "manifests/namespace.yaml").read_text())
+    for path in sorted((ROOT / "manifests/crd").glob("*.yaml")):
+        objs += load_docs(path.read_text())
+    return objs
+
+
+def check_crd_mode() -> str:
+    objs = crd_mode_objects()
+    for v in KUBE_VERSIONS:
+        validate(objs, v)
+    check_consistency(objs, KUBE_VERSIONS[-1])
+    crds = find(objs, "CustomResourceDefinition")
+    plurals = sorted(c["spec"]["names"]["plural"] for c in crds)
+    expect(plurals == sorted(["ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers",
+                              "communities", "bfdprofiles"]), f"CRDs {plurals}")
+    for w in find(objs, "Deployment") + find(objs, "DaemonSet"):
+        expect(flag(container(w), "config-source") == "crd", f"{key(w)} is not in CRD mode")
+    granted = {(g, r, verb) for g, r, verb, _ in rule_set(one(objs, "Role", "metallb-objects"), {})}
+    expect(granted == {("metallb.io", p, v) for p in plurals for v in ("get", "list", "watch")},
+           f"metallb-objects grants {sorted(granted)}")
+    return f"{len(crds)} CRDs + install, {len(objs)} objects x {len(KUBE_VERSIONS)} versions"
+
+
 # --------------------------------------------------------------------------------------------
 # Helm chart
 
@@ -375,6 +400,7 @@ def main() -> int:
     check("static manifests: strict schemas 1.22-1.31 and cross-references", check_static_schemas)
     check("static manifests: optional PodSecurityPolicies", check_optional_psp)
     check("kustomize: manifests/ base", check_kustomize_base)
+    check("CRD mode: manifests/crd/ strict schemas 1.22-1.31, flags and RBAC", check_crd_mode)
     check("kustomize: testdata/kustomize overlay with configMapGenerator", check_kustomize_overlay)
     check("helm: lint", check_helm_lint)
     for name, values in SCENARIOS.items():

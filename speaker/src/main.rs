@@ -177,6 +177,7 @@ async fn run(
     };
     Speaker::new(settings, client, metrics, layer2, membership, bgp)
         .with_status(board)
+        .with_config_source(args.common.config_source)
         .run()
         .await
 }

@@ -104,6 +104,8 @@ pub struct Speaker {
     /// Events go out through a sink that never waits: a decision is never held up by the API.
     events: EventSink,
     watch_health: feed::Healths,
+    /// The ConfigMap, or in CRD mode the metallb.io objects (docs/crd.md#crd-mode).
+    source: sources::Source,
     membership: Option<Membership>,
     bgp: crate::bgp::BgpSpeaker,
     /// What `/status` shows (see `explain`).
@@ -122,6 +124,7 @@ impl Speaker {
         Self {
             index: Index::new(settings.node.clone()),
             watch_health: feed::Healths::new(&metrics.forbidden),
+            source: sources::Source::configmap(&metrics.forbidden),
             events: EventSink::spawn_reporting(
                 client.clone(),
                 COMPONENT,
@@ -152,6 +155,7 @@ impl Speaker {
         let mut configs = watcher(Api::<ConfigMap>::namespaced(c.clone(), &ns), cm_cfg)
             .default_backoff()
             .boxed();
+        let mut objects = self.source.watch(&c, &ns);
         let paged = || watcher::Config::default().page_size(LIST_PAGE);
         let mut services = watcher(Api::<Service>::all(c.clone()), paged())
             .default_backoff()
@@ -192,8 +196,16 @@ impl Speaker {
             let dirty = tokio::select! {
                 ev = configs.next() => {
                     let ev = ev.context("configmap watch ended")?;
-                    listed(|s| &mut s.config, init_done(&ev));
-                    self.on_config(ev)
+                    let done = init_done(&ev);
+                    let dirty = self.on_config(ev);
+                    listed(|s| &mut s.config, self.source.listed(done));
+                    dirty
+                }
+                ev = objects.next() => {
+                    let ev = ev.context("metallb.io watches ended")?;
+                    let dirty = self.on_objects(ev);
+                    listed(|s| &mut s.config, self.source.listed(false));
+                    dirty
                 }
                 ev = services.next() => {
                     let ev = ev.context("service watch ended")?;

@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use super::{Config, ConfigError, Mode, parse};
 
-/// What became of one reload attempt.
+/// What became of one reload attempt. `I` is why a source was invalid: the ConfigMap
+/// parser's [`ConfigError`], or CRD mode's refusal (`crate::crd::SourceError`).
 #[derive(Debug)]
-pub enum ReloadOutcome<E> {
+pub enum ReloadOutcome<E, I = ConfigError> {
     /// The new configuration is in force.
     Loaded(Arc<Config>),
     /// The document did not parse or validate; the previous configuration stays.
-    Invalid(ConfigError),
+    Invalid(I),
     /// The document parsed but the caller refused it (e.g. it would orphan allocated IPs);
     /// the previous configuration stays.
     Rejected(E),
@@ -50,6 +51,11 @@ impl Loaded {
         self.stale
     }
 
+    /// Which process's rules the configuration is validated by.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
     /// Applies the ConfigMap's `config` text (`None` when the ConfigMap was deleted). `accept`
     /// sees the parsed candidate and may refuse it; only an accepted candidate replaces the
     /// configuration in force.
@@ -58,12 +64,24 @@ impl Loaded {
         text: Option<&str>,
         accept: impl FnOnce(&Config) -> Result<(), E>,
     ) -> ReloadOutcome<E> {
-        let Some(text) = text else {
-            self.stale = true;
-            return ReloadOutcome::Missing;
-        };
-        let candidate = match parse(text, self.mode) {
-            Ok(c) => c,
+        let candidate = text.map(|t| parse(t, self.mode)).transpose();
+        self.apply_source(candidate, accept)
+    }
+
+    /// Applies a configuration read from elsewhere (CRD mode translates objects):
+    /// `Ok(None)` is no configuration at all, `Err` a refused source. The same rules as
+    /// [`Loaded::apply`]: only an accepted candidate replaces the configuration in force.
+    pub fn apply_source<E, I>(
+        &mut self,
+        candidate: Result<Option<Config>, I>,
+        accept: impl FnOnce(&Config) -> Result<(), E>,
+    ) -> ReloadOutcome<E, I> {
+        let candidate = match candidate {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                self.stale = true;
+                return ReloadOutcome::Missing;
+            }
             Err(e) => {
                 self.stale = true;
                 return ReloadOutcome::Invalid(e);
@@ -83,6 +101,28 @@ impl Loaded {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_source_follows_the_same_rules() {
+        let mut l = Loaded::new(Mode::NativeSpeaker);
+        assert_eq!(l.mode(), Mode::NativeSpeaker);
+        let good = parse(GOOD, Mode::NativeSpeaker).expect("valid");
+        assert!(matches!(
+            l.apply_source::<(), &str>(Ok(Some(good.clone())), |_| Ok(())),
+            ReloadOutcome::Loaded(_)
+        ));
+        assert!(matches!(
+            l.apply_source::<(), &str>(Err("refused"), |_| Ok(())),
+            ReloadOutcome::Invalid("refused")
+        ));
+        assert!(l.is_stale());
+        assert_eq!(l.current().map(|c| &**c), Some(&good));
+        assert!(matches!(
+            l.apply_source::<(), &str>(Ok(None), |_| Ok(())),
+            ReloadOutcome::Missing
+        ));
+        assert_eq!(l.current().map(|c| &**c), Some(&good));
+    }
 
     const GOOD: &str =
         "address-pools:\n- name: a\n  protocol: layer2\n  addresses: [10.0.0.0/24]\n";

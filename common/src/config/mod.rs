@@ -21,7 +21,7 @@ mod range;
 mod selector;
 
 pub use bfd::BfdProfile;
-pub use community::Community;
+pub use community::{Community, parse_u16_go};
 pub use duration::parse_go_duration;
 pub use error::ConfigError;
 pub use json::to_json;
@@ -30,7 +30,7 @@ pub use manifest::{CheckError, check, check_input, config_text};
 pub use parse::{Mode, parse};
 pub use peer::{Asn, HoldTime, Peer};
 pub use pool::{BgpAdvertisement, Pool, Protocol};
-pub use range::{AddrRange, parse_ip, summarize};
+pub use range::{AddrRange, parse_entry, parse_ip, summarize};
 pub use selector::{Labels, Operator, Requirement, Selector};
 
 /// A parsed and validated configuration.

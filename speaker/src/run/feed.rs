@@ -25,12 +25,17 @@ impl Speaker {
     /// config loads.
     pub(super) fn on_config(&mut self, ev: Result<Event<ConfigMap>, watcher::Error>) -> Changed {
         let retry = matches!(ev, Ok(Event::Apply(_))) && self.config.is_stale();
+        let listed = matches!(ev, Ok(Event::InitDone));
         let changed = feed(
             &mut self.index.config,
             ev,
             |cm| Some(k8s::config_text(cm)),
             &mut self.watch_health.config,
         );
+        if self.source.is_crd() {
+            // CRD mode: the ConfigMap only matters beside the objects (docs/crd.md#crd-mode).
+            return self.configmap_beside_objects(listed);
+        }
         if !changed.config && !retry {
             return Changed::default();
         }
@@ -40,24 +45,10 @@ impl Speaker {
     fn reload_config(&mut self) -> Changed {
         let announced = self.announced_ips();
         let outcome = self.config.apply(self.index.config.text(), |cfg| {
-            // A config that would strand an announced service is refused.
-            match announced
-                .iter()
-                .find(|(_, ips)| cfg.pool_containing_all(ips).is_none())
-            {
-                Some((key, _)) => Err(format!(
-                    "service {key} has no configuration under new config"
-                )),
-                None => Ok(()),
-            }
+            strands_none(&announced, cfg)
         });
         let changed = match outcome {
-            ReloadOutcome::Loaded(_) => {
-                tracing::info!(event = "configLoaded", "config (re)loaded");
-                self.sync_peers();
-                self.rebuild_routes();
-                Changed::everything()
-            }
+            ReloadOutcome::Loaded(_) => self.config_loaded(),
             ReloadOutcome::Invalid(e) => {
                 tracing::error!(event = "configStale", error = %e, "config (re)load failed, config marked stale");
                 Changed::default()
@@ -66,14 +57,21 @@ impl Speaker {
                 tracing::error!(event = "configStale", error = %e, "new configuration rejected");
                 Changed::default()
             }
-            ReloadOutcome::Missing => {
-                tracing::error!(
-                    event = "configMissing",
-                    "configuration is missing, MetalLB will not function"
-                );
-                Changed::default()
-            }
+            ReloadOutcome::Missing => config_missing(),
         };
+        self.config_metrics();
+        changed
+    }
+
+    /// A new config is in force: every service is decided again.
+    pub(super) fn config_loaded(&mut self) -> Changed {
+        tracing::info!(event = "configLoaded", "config (re)loaded");
+        self.sync_peers();
+        self.rebuild_routes();
+        Changed::everything()
+    }
+
+    pub(super) fn config_metrics(&self) {
         self.metrics
             .k8s
             .config_loaded_bool
@@ -82,7 +80,6 @@ impl Speaker {
             .k8s
             .config_stale_bool
             .set(i64::from(self.config.is_stale()));
-        changed
     }
 
     pub(super) fn on_service(&mut self, ev: Result<Event<Service>, watcher::Error>) -> Changed {
@@ -129,6 +126,30 @@ impl Speaker {
         }
         changed
     }
+}
+
+/// A config that would strand an announced service is refused.
+pub(super) fn strands_none(
+    announced: &[(String, Vec<std::net::IpAddr>)],
+    cfg: &common::config::Config,
+) -> Result<(), String> {
+    match announced
+        .iter()
+        .find(|(_, ips)| cfg.pool_containing_all(ips).is_none())
+    {
+        Some((key, _)) => Err(format!(
+            "service {key} has no configuration under new config"
+        )),
+        None => Ok(()),
+    }
+}
+
+pub(super) fn config_missing() -> Changed {
+    tracing::error!(
+        event = "configMissing",
+        "configuration is missing, MetalLB will not function"
+    );
+    Changed::default()
 }
 
 #[cfg(test)]

@@ -1,3 +1,6 @@
+//! Where the speaker's inputs come from: the configuration (the ConfigMap, or in CRD mode the
+//! `metallb.io` objects: `Source`), and the endpoints.
+//!
 //! Which endpoints API the speaker reads: v1 EndpointSlices where the API server serves them
 //! and this ServiceAccount may read them, else v1 Endpoints.
 //!
@@ -59,3 +62,144 @@ pub async fn choose(
         delay = (delay * 2).min(Duration::from_secs(30));
     }
 }
+
+/// Where the configuration comes from (docs/crd.md#crd-mode): the ConfigMap alone, or the
+/// `metallb.io` objects (with the ConfigMap watched beside them, to refuse a leftover one).
+pub(super) struct Source {
+    crd: Option<common::crd::CrdSource>,
+    healths: kube_shell::crd::Healths,
+}
+
+impl Source {
+    pub(super) fn configmap(forbidden: &kube_shell::Forbidden) -> Self {
+        Self {
+            crd: None,
+            healths: kube_shell::crd::Healths::new(forbidden),
+        }
+    }
+
+    pub(super) fn is_crd(&self) -> bool {
+        self.crd.is_some()
+    }
+
+    /// The `metallb.io` watches in CRD mode; a stream that never yields otherwise.
+    pub(super) fn watch(
+        &self,
+        client: &kube::Client,
+        namespace: &str,
+    ) -> futures::stream::BoxStream<'static, kube_shell::crd::ObjectEvent> {
+        use futures::StreamExt as _;
+        match self.crd {
+            Some(_) => kube_shell::crd::watch_objects(client, namespace),
+            None => futures::stream::pending().boxed(),
+        }
+    }
+
+    /// Whether the configuration's initial lists are complete, given that the ConfigMap's
+    /// is (`configmap_listed`): in CRD mode, the objects' too.
+    pub(super) fn listed(&self, configmap_listed: bool) -> bool {
+        match &self.crd {
+            None => configmap_listed,
+            Some(crd) => crd.all_listed(),
+        }
+    }
+}
+
+impl super::Speaker {
+    /// Reads the configuration from `source` (`--config-source`).
+    pub fn with_config_source(mut self, source: kube_shell::crd::ConfigSource) -> Self {
+        if source == kube_shell::crd::ConfigSource::Crd {
+            self.source.crd = Some(common::crd::CrdSource::new(
+                common::config::Mode::NativeSpeaker,
+                self.settings.config_name.clone(),
+            ));
+        }
+        self
+    }
+
+    /// CRD mode: one event of a `metallb.io` watch.
+    pub(super) fn on_objects(
+        &mut self,
+        ev: kube_shell::crd::ObjectEvent,
+    ) -> common::speaker::Changed {
+        let Some(crd) = &mut self.source.crd else {
+            return common::speaker::Changed::default();
+        };
+        let (kind, done) = (ev.kind, ev.init_done());
+        kube_shell::crd::feed(&mut crd.objects, ev, &mut self.source.healths);
+        if done {
+            crd.mark_listed(kind);
+        }
+        self.reload_from_objects()
+    }
+
+    /// CRD mode: the ConfigMap changed (or completed its list).
+    pub(super) fn configmap_beside_objects(&mut self, listed: bool) -> common::speaker::Changed {
+        if listed && let Some(crd) = &mut self.source.crd {
+            crd.mark_listed("ConfigMap");
+        }
+        self.reload_from_objects()
+    }
+
+    /// Applies the objects' candidate when it is new. A refusal is logged; an Event is
+    /// posted on the object only when the refusal is the speaker's own (FRR-only settings
+    /// the controller accepts), as the controller posts the others.
+    fn reload_from_objects(&mut self) -> common::speaker::Changed {
+        use common::config::ReloadOutcome;
+        use common::crd::{Reason, SourceError};
+        let stale = self.config.is_stale();
+        let Some(crd) = &mut self.source.crd else {
+            return common::speaker::Changed::default();
+        };
+        let Some(candidate) = crd.next(self.index.config.text(), stale) else {
+            return common::speaker::Changed::default();
+        };
+        let announced = self.announced_ips();
+        let outcome = self
+            .config
+            .apply_source(candidate, |cfg| super::feed::strands_none(&announced, cfg));
+        let changed = match outcome {
+            ReloadOutcome::Loaded(_) => self.config_loaded(),
+            ReloadOutcome::Invalid(e) => {
+                tracing::error!(event = "configStale", error = %e, "config (re)load failed, config marked stale");
+                if let SourceError::Invalid(e) = &e
+                    && matches!(*e.reason, Reason::NativeMode(_))
+                {
+                    let about = kube_shell::k8s_event::Regarding {
+                        kind: e.object.kind,
+                        namespace: self.settings.namespace.clone(),
+                        name: e.object.name.clone(),
+                        uid: self
+                            .source
+                            .crd
+                            .as_ref()
+                            .and_then(|c| c.objects.uid(&e.object)),
+                    };
+                    let message = format!(
+                        "configuration rejected by the speaker on {}, keeping the previous one: {}",
+                        self.settings.node,
+                        e.event_message()
+                    );
+                    self.events.post(
+                        about,
+                        kube_shell::k8s_event::EventType::Warning,
+                        "InvalidConfig",
+                        &message,
+                    );
+                }
+                common::speaker::Changed::default()
+            }
+            ReloadOutcome::Rejected(e) => {
+                tracing::error!(event = "configStale", error = %e, "new configuration rejected");
+                common::speaker::Changed::default()
+            }
+            ReloadOutcome::Missing => super::feed::config_missing(),
+        };
+        self.config_metrics();
+        changed
+    }
+}
+
+#[cfg(test)]
+#[path = "crd_tests.rs"]
+mod crd_tests;
