@@ -19,6 +19,28 @@ pub fn ip_string(ip: IpAddr) -> String {
     }
 }
 
+/// Bytes as text the way Go's JSON encoder shows a string that is not UTF-8: each byte of
+/// an invalid sequence becomes U+FFFD (Rust's `from_utf8_lossy` merges them).
+pub fn lossy(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(s);
+                break;
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(good).unwrap_or_default());
+                out.push('\u{FFFD}');
+                rest = bad.get(1..).unwrap_or_default();
+            }
+        }
+    }
+    out
+}
+
 /// Go's `%q` on a string (`strconv.Quote`): double quotes, Go escapes for control characters,
 /// printable Unicode kept as is.
 pub fn quote(s: &str) -> String {

@@ -18,10 +18,13 @@ mod parse;
 mod peer;
 mod pool;
 mod range;
+mod raw;
 mod selector;
+mod yaml;
 
 pub use bfd::BfdProfile;
 pub use community::{Community, parse_u16_go};
+pub use decode::DecodeError;
 pub use duration::parse_go_duration;
 pub use error::ConfigError;
 pub use json::to_json;
@@ -63,5 +66,5 @@ impl Config {
 /// Decoding alone (no validation), for benchmarks that separate the two costs.
 #[doc(hidden)]
 pub fn decode_only(text: &str) -> bool {
-    decode::decode(text).is_ok()
+    decode::unmarshal_strict::<raw::RawConfig>(text).is_ok()
 }

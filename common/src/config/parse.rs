@@ -7,11 +7,12 @@ use ipnet::IpNet;
 
 use super::bfd::parse_bfd_profile;
 use super::community::Community;
-use super::decode::{RawConfig, decode};
+use super::decode::unmarshal_strict;
 use super::error::ConfigError;
 use super::peer::parse_peer;
 use super::pool::{PoolError, parse_pool};
 use super::range::parse_entry;
+use super::raw::RawConfig;
 use super::{Config, Protocol};
 
 /// Which process validates, and so which mode-specific rules apply
@@ -27,27 +28,23 @@ pub enum Mode {
 
 /// Parses and validates a configuration document.
 pub fn parse(text: &str, mode: Mode) -> Result<Config, ConfigError> {
-    let raw = decode(text).map_err(ConfigError::Decode)?;
+    let raw: RawConfig = unmarshal_strict(text).map_err(ConfigError::Decode)?;
     if mode == Mode::NativeSpeaker {
         discard_frr_only(&raw).map_err(ConfigError::Mode)?;
     }
 
     let mut cfg = Config::default();
-    let no_profile = Default::default();
-    for (i, p) in raw.bfd_profiles.iter().flatten().enumerate() {
-        let profile = parse_bfd_profile(p.as_ref().unwrap_or(&no_profile))
-            .map_err(|e| ConfigError::Bfd(i + 1, e))?;
+    for (i, p) in raw.bfd_profiles.iter().enumerate() {
+        let profile = parse_bfd_profile(p).map_err(|e| ConfigError::Bfd(i + 1, e))?;
         if cfg.bfd_profiles.contains_key(&profile.name) {
             return Err(ConfigError::DuplicateBfd(profile.name));
         }
         cfg.bfd_profiles.insert(profile.name.clone(), profile);
     }
 
-    let no_peer = Default::default();
     let mut seen_peers = HashSet::new();
-    for (i, p) in raw.peers.iter().flatten().enumerate() {
-        let peer =
-            parse_peer(p.as_ref().unwrap_or(&no_peer)).map_err(|e| ConfigError::Peer(i + 1, e))?;
+    for (i, p) in raw.peers.iter().enumerate() {
+        let peer = parse_peer(p).map_err(|e| ConfigError::Peer(i + 1, e))?;
         if !peer.bfd_profile.is_empty() && !cfg.bfd_profiles.contains_key(&peer.bfd_profile) {
             return Err(ConfigError::UnknownBfdProfile(i + 1, peer.bfd_profile));
         }
@@ -61,17 +58,15 @@ pub fn parse(text: &str, mode: Mode) -> Result<Config, ConfigError> {
 
     // Upstream walks a Go map here; key order makes the reported error deterministic.
     let mut aliases = BTreeMap::new();
-    for (alias, value) in raw.bgp_communities.iter().flatten() {
-        let value = value.as_deref().unwrap_or("");
+    for (alias, value) in &raw.bgp_communities {
         let c = Community::parse(value).map_err(|e| ConfigError::Community(alias.clone(), e))?;
         aliases.insert(alias.clone(), c);
     }
 
     let mut names = HashSet::new();
     let mut all_cidrs: Vec<(IpNet, usize)> = Vec::new();
-    let no_pool = Default::default();
-    for (i, p) in raw.address_pools.iter().flatten().enumerate() {
-        let pool = match parse_pool(p.as_ref().unwrap_or(&no_pool), &aliases) {
+    for (i, p) in raw.address_pools.iter().enumerate() {
+        let pool = match parse_pool(p, &aliases) {
             Ok(pool) => pool,
             // Upstream checks each pool for overlaps before parsing the next one, so an
             // overlap among the earlier pools is the error it would have reported.
@@ -95,33 +90,31 @@ pub fn parse(text: &str, mode: Mode) -> Result<Config, ConfigError> {
 
 /// `DiscardFRROnly`, minus its IPv6 rule (we advertise IPv6 natively).
 fn discard_frr_only(raw: &RawConfig) -> Result<(), String> {
-    for p in raw.peers.iter().flatten().flatten() {
-        let addr = p.peer_address.as_deref().unwrap_or("");
-        if p.bfd_profile.as_deref().is_some_and(|s| !s.is_empty()) {
+    for p in &raw.peers {
+        let addr = &p.peer_address;
+        if !p.bfd_profile.is_empty() {
             return Err(format!(
                 "peer {addr} has bfd-profile set on native bgp mode"
             ));
         }
-        if p.keepalive_time.as_deref().is_some_and(|s| !s.is_empty()) {
+        if !p.keepalive_time.is_empty() {
             return Err(format!(
                 "peer {addr} has keepalive-time set on native bgp mode"
             ));
         }
     }
-    if raw.bfd_profiles.as_ref().is_some_and(|v| !v.is_empty()) {
+    if !raw.bfd_profiles.is_empty() {
         return Err("bfd profiles section set".to_owned());
     }
-    for p in raw.address_pools.iter().flatten().flatten() {
-        if p.protocol.as_deref() != Some(Protocol::Bgp.as_str()) {
+    for p in &raw.address_pools {
+        if p.protocol.0 != Protocol::Bgp.as_str() {
             continue;
         }
-        let name = p.name.as_deref().unwrap_or("");
-        for entry in p.addresses.iter().flatten() {
-            let entry = entry.as_deref().unwrap_or("");
+        for entry in &p.addresses {
             if let Err(reason) = parse_entry(entry) {
                 return Err(PoolError::Entry {
-                    entry: entry.to_owned(),
-                    pool: name.to_owned(),
+                    entry: entry.clone(),
+                    pool: p.name.clone(),
                     reason: Box::new(reason),
                 }
                 .to_string());

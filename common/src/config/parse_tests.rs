@@ -62,7 +62,11 @@ fn decode_errors_use_yaml_v2_wording() {
     );
     assert_eq!(
         err("address-pools:\n- name: a\n  name: b\n"),
-        "could not parse config: yaml: unmarshal errors:\n  line 3: key \"name\" already set in map"
+        "could not parse config: yaml: unmarshal errors:\n  line 3: field name already set in type config.addressPool"
+    );
+    assert_eq!(
+        err("bgp-communities:\n  a: 1:1\n  a: 1:2\n"),
+        "could not parse config: yaml: unmarshal errors:\n  line 3: key \"a\" already set in map"
     );
     assert_eq!(
         err("peers:\n- my-asn: abc\n"),
@@ -378,10 +382,12 @@ fn overlaps_are_reported_against_the_first_earlier_cidr() {
         "CIDR \"10.1.2.3/32\" in pool \"b\" overlaps with already defined CIDR \"10.0.0.0/8\""
     );
     // IPv4 and IPv6 never overlap; adjacent CIDRs do not.
-    ok(
-        "address-pools:\n- name: a\n  protocol: layer2\n  addresses: [0.0.0.0/0, 10.0.0.0/8]\n"
-            .replace("10.0.0.0/8", "::/0")
-            .as_str(),
+    ok("address-pools:\n- name: a\n  protocol: layer2\n  addresses: [0.0.0.0/0, '::/0']\n");
+    // Unquoted, `::/0` starts with the value indicator in a flow sequence: YAML 1.1 (and
+    // upstream) reject it.
+    assert_eq!(
+        err("address-pools:\n- name: a\n  protocol: layer2\n  addresses: [0.0.0.0/0, ::/0]\n"),
+        "could not parse config: yaml: line 3: did not find expected node content"
     );
     ok(&pool(
         "  protocol: layer2\n  addresses: [10.0.0.0/25, 10.0.0.128/25]\n",

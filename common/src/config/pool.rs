@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::community::{Community, CommunityError};
-use super::decode::{RawAdvertisement, RawPool};
 use super::range::{RangeError, parse_entry};
+use super::raw::{RawAdvertisement, RawPool};
 use crate::gotext::{quote, quote_int};
 
 /// How a pool's addresses are announced.
@@ -137,16 +137,11 @@ pub(crate) fn parse_pool(
     raw: &RawPool,
     aliases: &BTreeMap<String, Community>,
 ) -> Result<Pool, PoolError> {
-    let name = raw.name.clone().unwrap_or_default();
+    let name = raw.name.clone();
     if name.is_empty() {
         return Err(PoolError::MissingName);
     }
-    let entries: Vec<&str> = raw
-        .addresses
-        .iter()
-        .flatten()
-        .map(|e| e.as_deref().unwrap_or(""))
-        .collect();
+    let entries: Vec<&str> = raw.addresses.iter().map(String::as_str).collect();
     if entries.is_empty() {
         return Err(PoolError::NoPrefixes);
     }
@@ -163,8 +158,8 @@ pub(crate) fn parse_pool(
         cidrs.extend_from_slice(&nets);
         per_entry.push((entry, start..cidrs.len()));
     }
-    let raw_ads = raw.bgp_advertisements.as_deref().unwrap_or_default();
-    let protocol_text = raw.protocol.as_deref().unwrap_or("");
+    let raw_ads = raw.bgp_advertisements.as_slice();
+    let protocol_text = raw.protocol.0.as_str();
     let (protocol, bgp_advertisements) = match protocol_text {
         "layer2" if !raw_ads.is_empty() => return Err(PoolError::Layer2Advertisements),
         "layer2" => (Protocol::Layer2, Vec::new()),
@@ -180,14 +175,14 @@ pub(crate) fn parse_pool(
         name,
         protocol,
         cidrs,
-        avoid_buggy_ips: raw.avoid_buggy_ips.unwrap_or(false),
+        avoid_buggy_ips: raw.avoid_buggy_ips,
         auto_assign: raw.auto_assign.unwrap_or(true),
         bgp_advertisements,
     })
 }
 
 fn parse_advertisements(
-    raw: &[Option<RawAdvertisement>],
+    raw: &[RawAdvertisement],
     cidrs: &[IpNet],
     per_entry: &[(&str, std::ops::Range<usize>)],
     aliases: &BTreeMap<String, Community>,
@@ -195,7 +190,6 @@ fn parse_advertisements(
     if raw.is_empty() {
         return Ok(vec![BgpAdvertisement::default()]);
     }
-    let raw: Vec<RawAdvertisement> = raw.iter().map(|a| a.clone().unwrap_or_default()).collect();
     for i in 0..raw.len() {
         for j in i + 1..raw.len() {
             if raw[i] == raw[j] {
@@ -204,13 +198,8 @@ fn parse_advertisements(
         }
     }
     let mut out = Vec::with_capacity(raw.len());
-    for ad in &raw {
-        let written: Vec<String> = ad
-            .communities
-            .iter()
-            .flatten()
-            .map(|c| c.clone().unwrap_or_default())
-            .collect();
+    for ad in raw {
+        let written: &[String] = ad.communities.0.as_deref().unwrap_or_default();
         for (i, c) in written.iter().enumerate() {
             if written[i + 1..].contains(c) {
                 return Err(AdvertisementError::DuplicateCommunity(c.clone()));
@@ -247,7 +236,7 @@ fn parse_advertisements(
             }
         }
         let mut communities = BTreeSet::new();
-        for c in &written {
+        for c in written {
             let value = match aliases.get(c) {
                 Some(v) => *v,
                 None => {
