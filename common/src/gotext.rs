@@ -149,21 +149,9 @@ fn push_escaped(out: &mut String, c: char, delim: char) {
     }
 }
 
-/// `strconv.IsPrint`: letters, marks, numbers, punctuation, symbols and the ASCII space.
-/// Exact for ASCII and Latin-1; above that, Rust's `char` predicates approximate Go's
-/// Unicode tables (only aggregation lengths above 255 could ever reach this branch).
+/// `strconv.IsPrint`, which decides what `%q` escapes.
 fn is_go_printable(c: char) -> bool {
-    match c as u32 {
-        0x20..=0x7e => true,
-        0..=0x1f | 0x7f..=0x9f => false,
-        0xa0 | 0xad => false,
-        0xa1..=0xff => true,
-        _ => {
-            !c.is_control()
-                && !c.is_whitespace()
-                && !matches!(c as u32, 0xd800..=0xdfff | 0xe000..=0xf8ff | 0xfff0..=0xfffc | 0xfffe..=0xffff)
-        }
-    }
+    crate::goprint::is_print(c)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod error;
 mod json;
 mod loaded;
 mod manifest;
+mod overlap;
 mod parse;
 mod peer;
 mod pool;

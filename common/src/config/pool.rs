@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::community::{Community, CommunityError};
-use super::range::{RangeError, parse_entry};
+use super::range::{GoNet, RangeError, parse_entry_go};
 use super::raw::{RawAdvertisement, RawPool};
 use crate::gotext::{quote, quote_int};
 
@@ -132,11 +132,12 @@ pub enum AdvertisementError {
     Community(String, CommunityError),
 }
 
-/// `parseAddressPool` of v0.12.1, checks in upstream's order.
+/// `parseAddressPool` of v0.12.1, checks in upstream's order. Also returns the pool's
+/// CIDRs as Go holds them, for the overlap check.
 pub(crate) fn parse_pool(
     raw: &RawPool,
     aliases: &BTreeMap<String, Community>,
-) -> Result<Pool, PoolError> {
+) -> Result<(Pool, Vec<GoNet>), PoolError> {
     let name = raw.name.clone();
     if name.is_empty() {
         return Err(PoolError::MissingName);
@@ -145,11 +146,11 @@ pub(crate) fn parse_pool(
     if entries.is_empty() {
         return Err(PoolError::NoPrefixes);
     }
-    let mut cidrs = Vec::with_capacity(entries.len());
+    let mut cidrs: Vec<GoNet> = Vec::with_capacity(entries.len());
     // Each entry's CIDRs, as a range into `cidrs`, for the aggregation width check.
     let mut per_entry = Vec::with_capacity(entries.len());
     for entry in entries {
-        let nets = parse_entry(entry).map_err(|reason| PoolError::Entry {
+        let nets = parse_entry_go(entry).map_err(|reason| PoolError::Entry {
             entry: entry.to_owned(),
             pool: name.clone(),
             reason: Box::new(reason),
@@ -171,19 +172,20 @@ pub(crate) fn parse_pool(
         "" => return Err(PoolError::MissingProtocol),
         other => return Err(PoolError::UnknownProtocol(other.to_owned())),
     };
-    Ok(Pool {
+    let pool = Pool {
         name,
         protocol,
-        cidrs,
+        cidrs: cidrs.iter().map(|g| g.net).collect(),
         avoid_buggy_ips: raw.avoid_buggy_ips,
         auto_assign: raw.auto_assign.unwrap_or(true),
         bgp_advertisements,
-    })
+    };
+    Ok((pool, cidrs))
 }
 
 fn parse_advertisements(
     raw: &[RawAdvertisement],
-    cidrs: &[IpNet],
+    cidrs: &[GoNet],
     per_entry: &[(&str, std::ops::Range<usize>)],
     aliases: &BTreeMap<String, Community>,
 ) -> Result<Vec<BgpAdvertisement>, AdvertisementError> {
@@ -217,14 +219,12 @@ fn parse_advertisements(
         for (entry, range) in per_entry {
             let nets = &cidrs[range.clone()];
             let Some(first) = nets.first() else { continue };
-            let applicable = if matches!(first, IpNet::V4(_)) {
-                v4
-            } else {
-                v6
-            };
+            // An IPv4-mapped CIDR is IPv4 here, with a 128-bit mask length (upstream's
+            // `IP.To4()` and `Mask.Size()`).
+            let applicable = if first.is_v4() { v4 } else { v6 };
             let widest = nets
                 .iter()
-                .map(|n| i64::from(n.prefix_len()))
+                .map(|n| i64::from(n.mask_ones()))
                 .min()
                 .unwrap_or(0);
             if applicable < widest {
