@@ -626,3 +626,7 @@ impl Target for BTreeMap<String, String> {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+#[path = "decode_tests.rs"]
+mod tests;
