@@ -9,14 +9,13 @@
 //! `map[string]string`, structs), each with yaml.v2's conversion rules and type name.
 
 use std::borrow::Cow;
-use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use super::yaml::resolve::{
     BINARY, MAP, MERGE, NULL, SEQ, STR, Value, decode_base64, resolve, short_tag,
 };
 use super::yaml::{self, Document, NodeId, NodeKind, YamlError};
-use crate::gotext::{lossy, quote};
+use crate::gotext::lossy;
 
 /// Why decoding failed, worded as yaml.v2 words it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,10 +58,10 @@ pub(crate) fn unmarshal_strict<T: Target + Default>(text: &str) -> Result<T, Dec
 }
 
 /// A fatal error's text; unwinds the whole decoding, as yaml.v2's `failf` panics.
-type Fatal = String;
+pub(super) type Fatal = String;
 
 pub(crate) struct Decoder<'d> {
-    doc: &'d Document,
+    pub(super) doc: &'d Document,
     /// Alias nodes being expanded (an alias inside its own anchor is an error).
     aliases: HashSet<NodeId>,
     terrors: Vec<String>,
@@ -177,7 +176,7 @@ impl<'d> Decoder<'d> {
 
     /// Records `cannot unmarshal <tag> <value> into <type>`; long values are cut to 7
     /// bytes as yaml.v2 cuts them.
-    fn terror(&mut self, n: NodeId, tag: &str, go_type: &str) {
+    pub(super) fn terror(&mut self, n: NodeId, tag: &str, go_type: &str) {
         let node = self.doc.node(n);
         let tag = if node.tag.is_empty() { tag } else { &node.tag };
         let value = if tag == SEQ || tag == MAP {
@@ -194,9 +193,14 @@ impl<'d> Decoder<'d> {
         ));
     }
 
+    /// Records a type error other than a conversion (`key "a" already set in map`).
+    pub(super) fn report(&mut self, message: String) {
+        self.terrors.push(message);
+    }
+
     /// yaml.v2's `prepare` test: is this node `null` before any resolution? Only then does
     /// a pointer stay nil (`Null` and `NULL` allocate it, then resolve to its zero value).
-    fn prepare_null(&self, n: NodeId) -> bool {
+    pub(super) fn prepare_null(&self, n: NodeId) -> bool {
         let node = self.doc.node(n);
         node.tag == NULL
             || node.kind == NodeKind::Scalar
@@ -207,7 +211,11 @@ impl<'d> Decoder<'d> {
     }
 
     /// A scalar node into `out`: resolution, `!!binary` decoding, then the kind's rules.
-    fn scalar<T: Target + ?Sized>(&mut self, n: NodeId, out: &mut T) -> Result<bool, Fatal> {
+    pub(super) fn scalar<T: Target + ?Sized>(
+        &mut self,
+        n: NodeId,
+        out: &mut T,
+    ) -> Result<bool, Fatal> {
         let doc = self.doc;
         let node = doc.node(n);
         let (tag, value) = if node.tag.is_empty() && !node.implicit {
@@ -239,7 +247,7 @@ impl<'d> Decoder<'d> {
     /// Walks a mapping's key/value pairs in order, expanding `<<` merges where they stand
     /// (a merged mapping is walked as if decoded on its own, with fresh per-mapping state
     /// of `fields` flags). Iterative: merge chains can be as long as the document allows.
-    fn walk_mapping(
+    pub(super) fn walk_mapping(
         &mut self,
         n: NodeId,
         fields: usize,
@@ -385,246 +393,6 @@ pub(crate) trait GoStruct: Default {
     const FIELDS: &'static [&'static str];
     /// Decodes `value` into field number `index` of [`Self::FIELDS`].
     fn field(&mut self, d: &mut Decoder<'_>, index: usize, value: NodeId) -> Result<(), Fatal>;
-}
-
-impl Target for String {
-    fn go_type() -> Cow<'static, str> {
-        "string".into()
-    }
-    fn set_zero(&mut self) {
-        self.clear();
-    }
-    /// Any scalar: its text as written (a `!!binary` one decoded).
-    fn decode_scalar(
-        &mut self,
-        d: &mut Decoder<'_>,
-        n: NodeId,
-        tag: &str,
-        value: &Value<'_>,
-    ) -> bool {
-        *self = match value {
-            Value::Str(s) if tag == BINARY => s.to_string(),
-            _ => d.doc.node(n).value.clone(),
-        };
-        true
-    }
-}
-
-/// 2^63, which is also `float64(math.MaxInt64)`.
-const TWO_63: f64 = (1u64 << 63) as f64;
-
-/// Go's `float64` to `int64` conversion on amd64 (`CVTTSD2SQ`): truncation, and
-/// `i64::MIN` for NaN and out-of-range values.
-fn go_f64_to_i64(f: f64) -> i64 {
-    if (-TWO_63..TWO_63).contains(&f) {
-        f as i64
-    } else {
-        i64::MIN
-    }
-}
-
-/// Go's `float64` to `uint64` conversion on amd64.
-fn go_f64_to_u64(f: f64) -> u64 {
-    if f < TWO_63 {
-        go_f64_to_i64(f) as u64
-    } else {
-        go_f64_to_i64(f - TWO_63) as u64 | 1 << 63
-    }
-}
-
-/// Go's unsigned integer kinds: a non-negative integer in range, or a float truncated.
-macro_rules! go_uint {
-    ($t:ty, $name:literal) => {
-        impl Target for $t {
-            fn go_type() -> Cow<'static, str> {
-                $name.into()
-            }
-            fn set_zero(&mut self) {
-                *self = 0;
-            }
-            fn decode_scalar(
-                &mut self,
-                d: &mut Decoder<'_>,
-                n: NodeId,
-                tag: &str,
-                value: &Value<'_>,
-            ) -> bool {
-                let v = match *value {
-                    Value::Int(i) => u64::try_from(i).ok(),
-                    Value::Uint(u) => Some(u),
-                    // float64(math.MaxUint64) is 2^64.
-                    Value::Float(f) if f <= 2.0 * TWO_63 => Some(go_f64_to_u64(f)),
-                    _ => None,
-                };
-                match v.and_then(|v| <$t>::try_from(v).ok()) {
-                    Some(v) => {
-                        *self = v;
-                        true
-                    }
-                    None => {
-                        d.terror(n, tag, $name);
-                        false
-                    }
-                }
-            }
-        }
-    };
-}
-go_uint!(u32, "uint32");
-go_uint!(u16, "uint16");
-
-/// Go's `int` (64-bit).
-impl Target for i64 {
-    fn go_type() -> Cow<'static, str> {
-        "int".into()
-    }
-    fn set_zero(&mut self) {
-        *self = 0;
-    }
-    fn decode_scalar(
-        &mut self,
-        d: &mut Decoder<'_>,
-        n: NodeId,
-        tag: &str,
-        value: &Value<'_>,
-    ) -> bool {
-        let v = match *value {
-            Value::Int(i) => Some(i),
-            Value::Uint(u) => i64::try_from(u).ok(),
-            Value::Float(f) if f <= TWO_63 => Some(go_f64_to_i64(f)),
-            _ => None,
-        };
-        match v {
-            Some(v) => {
-                *self = v;
-                true
-            }
-            None => {
-                d.terror(n, tag, "int");
-                false
-            }
-        }
-    }
-}
-
-impl Target for bool {
-    fn go_type() -> Cow<'static, str> {
-        "bool".into()
-    }
-    fn set_zero(&mut self) {
-        *self = false;
-    }
-    fn decode_scalar(
-        &mut self,
-        d: &mut Decoder<'_>,
-        n: NodeId,
-        tag: &str,
-        value: &Value<'_>,
-    ) -> bool {
-        match *value {
-            Value::Bool(b) => {
-                *self = b;
-                true
-            }
-            _ => {
-                d.terror(n, tag, "bool");
-                false
-            }
-        }
-    }
-}
-
-/// A Go pointer (`*bool`, `*int`, `*uint32`): nil for `null`, otherwise allocated before
-/// decoding (so `Null` gives a pointer to the zero value, as yaml.v2 does).
-impl<T: Target + Default> Target for Option<T> {
-    fn go_type() -> Cow<'static, str> {
-        T::go_type()
-    }
-    fn set_zero(&mut self) {
-        *self = None;
-    }
-    fn decode(&mut self, d: &mut Decoder<'_>, n: NodeId) -> Result<bool, Fatal> {
-        if d.prepare_null(n) {
-            return d.scalar(n, self);
-        }
-        self.get_or_insert_with(T::default).decode(d, n)
-    }
-}
-
-/// A Go slice where only the length matters (nil and empty alike).
-impl<T: Target + Default> Target for Vec<T> {
-    fn go_type() -> Cow<'static, str> {
-        format!("[]{}", T::go_type()).into()
-    }
-    fn set_zero(&mut self) {
-        self.clear();
-    }
-    fn decode_sequence(&mut self, d: &mut Decoder<'_>, n: NodeId) -> Result<bool, Fatal> {
-        let doc = d.doc;
-        let items = &doc.node(n).children;
-        let mut out = Vec::with_capacity(items.len());
-        for &item in items {
-            let mut e = T::default();
-            if d.unmarshal(item, &mut e)? {
-                out.push(e);
-            }
-        }
-        *self = out;
-        Ok(true)
-    }
-}
-
-/// A Go slice compared with `reflect.DeepEqual`, where nil (`null`, absent) and empty
-/// (`[]`) differ.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct GoSlice<T>(pub(crate) Option<Vec<T>>);
-
-impl<T: Target + Default> Target for GoSlice<T> {
-    fn go_type() -> Cow<'static, str> {
-        Vec::<T>::go_type()
-    }
-    fn set_zero(&mut self) {
-        self.0 = None;
-    }
-    fn decode_sequence(&mut self, d: &mut Decoder<'_>, n: NodeId) -> Result<bool, Fatal> {
-        self.0.get_or_insert_with(Vec::new).decode_sequence(d, n)
-    }
-}
-
-/// `map[string]string`: keys and values as strings; in strict mode a repeated key (merges
-/// included) is an error naming the value's line.
-impl Target for BTreeMap<String, String> {
-    fn go_type() -> Cow<'static, str> {
-        "map[string]string".into()
-    }
-    fn set_zero(&mut self) {
-        self.clear();
-    }
-    fn decode_mapping(&mut self, d: &mut Decoder<'_>, n: NodeId) -> Result<bool, Fatal> {
-        d.walk_mapping(n, 0, |d, k, v, _| {
-            let mut key = String::new();
-            if !d.unmarshal(k, &mut key)? {
-                return Ok(());
-            }
-            let mut value = String::new();
-            if !d.unmarshal(v, &mut value)? {
-                return Ok(());
-            }
-            match self.entry(key) {
-                Entry::Occupied(e) => {
-                    let line = d.doc.node(v).line + 1;
-                    let key = quote(e.key());
-                    d.terrors
-                        .push(format!("line {line}: key {key} already set in map"));
-                }
-                Entry::Vacant(e) => {
-                    e.insert(value);
-                }
-            }
-            Ok(())
-        })?;
-        Ok(true)
-    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! merges and aliases, and its guards.
 
 use super::*;
+use crate::config::go_kinds::GoSlice;
 use crate::config::raw::RawConfig;
 
 fn raw(text: &str) -> RawConfig {

@@ -11,6 +11,7 @@ mod community;
 mod decode;
 mod duration;
 mod error;
+mod go_kinds;
 mod json;
 mod loaded;
 mod manifest;

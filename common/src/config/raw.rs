@@ -6,7 +6,8 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use super::decode::{Decoder, GoSlice, GoStruct, Target};
+use super::decode::{Decoder, GoStruct, Target};
+use super::go_kinds::GoSlice;
 use super::yaml::NodeId;
 use super::yaml::resolve::Value;
 

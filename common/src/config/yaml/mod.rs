@@ -18,6 +18,7 @@ mod scan_scalar;
 mod scan_tag;
 mod scanner;
 mod timestamp;
+mod token;
 
 use std::borrow::Cow;
 

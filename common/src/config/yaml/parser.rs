@@ -1,7 +1,8 @@
 //! yaml.v2's parser (parserc.go): tokens to events, as libyaml's state machine, with
 //! yaml.v2's rule that only `%YAML 1.1` documents are compatible.
 
-use super::scanner::{ScalarStyle, Scanner, Tok, Token};
+use super::scanner::Scanner;
+use super::token::{ScalarStyle, Tok, Token, Ty};
 use super::{Mark, YamlError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,59 +60,6 @@ enum State {
     FlowMappingValue,
     FlowMappingEmptyValue,
     End,
-}
-
-/// The token kinds the state machine branches on (the token's data stays in the queue
-/// until it is consumed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ty {
-    StreamStart,
-    StreamEnd,
-    VersionDirective,
-    TagDirective,
-    DocumentStart,
-    DocumentEnd,
-    BlockSequenceStart,
-    BlockMappingStart,
-    BlockEnd,
-    FlowSequenceStart,
-    FlowSequenceEnd,
-    FlowMappingStart,
-    FlowMappingEnd,
-    BlockEntry,
-    FlowEntry,
-    Key,
-    Value,
-    Alias,
-    Anchor,
-    Tag,
-    Scalar,
-}
-
-fn ty(t: &Tok) -> Ty {
-    match t {
-        Tok::StreamStart => Ty::StreamStart,
-        Tok::StreamEnd => Ty::StreamEnd,
-        Tok::VersionDirective { .. } => Ty::VersionDirective,
-        Tok::TagDirective { .. } => Ty::TagDirective,
-        Tok::DocumentStart => Ty::DocumentStart,
-        Tok::DocumentEnd => Ty::DocumentEnd,
-        Tok::BlockSequenceStart => Ty::BlockSequenceStart,
-        Tok::BlockMappingStart => Ty::BlockMappingStart,
-        Tok::BlockEnd => Ty::BlockEnd,
-        Tok::FlowSequenceStart => Ty::FlowSequenceStart,
-        Tok::FlowSequenceEnd => Ty::FlowSequenceEnd,
-        Tok::FlowMappingStart => Ty::FlowMappingStart,
-        Tok::FlowMappingEnd => Ty::FlowMappingEnd,
-        Tok::BlockEntry => Ty::BlockEntry,
-        Tok::FlowEntry => Ty::FlowEntry,
-        Tok::Key => Ty::Key,
-        Tok::Value => Ty::Value,
-        Tok::Alias(_) => Ty::Alias,
-        Tok::Anchor(_) => Ty::Anchor,
-        Tok::Tag { .. } => Ty::Tag,
-        Tok::Scalar { .. } => Ty::Scalar,
-    }
 }
 
 pub(super) struct Parser<'a> {
@@ -183,7 +131,7 @@ impl<'a> Parser<'a> {
     /// The next token's kind and marks.
     fn peek(&mut self) -> Result<(Ty, Mark, Mark), YamlError> {
         let t = self.sc.peek()?;
-        Ok((ty(&t.tok), t.start, t.end))
+        Ok((t.tok.ty(), t.start, t.end))
     }
 
     fn skip(&mut self) -> Result<Token, YamlError> {

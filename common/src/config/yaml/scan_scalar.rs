@@ -1,7 +1,8 @@
 //! yaml.v2's scalar scanners: block (`|`, `>`), quoted and plain scalars, with libyaml's
 //! line folding and its error texts.
 
-use super::scanner::{ScalarStyle, Scanner, Tok, Token, text};
+use super::scanner::{Scanner, text};
+use super::token::{ScalarStyle, Tok, Token};
 use super::{Mark, YamlError};
 
 /// Folds a line break between two non-empty lines as YAML does: one `\n` becomes a space,

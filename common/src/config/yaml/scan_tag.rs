@@ -1,6 +1,7 @@
 //! yaml.v2's scanners for directives (`%YAML`, `%TAG`), anchors, aliases and tags.
 
-use super::scanner::{Scanner, Tok, Token, text};
+use super::scanner::{Scanner, text};
+use super::token::{Tok, Token};
 use super::{Mark, YamlError};
 
 /// Characters allowed in a tag URI besides letters, digits, `_` and `-`.

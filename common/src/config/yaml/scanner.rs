@@ -7,52 +7,12 @@
 use std::collections::{HashMap, VecDeque};
 
 use super::reader::Reader;
+use super::token::{Tok, Token};
 use super::{Mark, YamlError};
 
 /// yaml.v2's limit on nested flow collections (`max_flow_level`) and block indentation
 /// levels (`max_indents`).
 const MAX_DEPTH: usize = 10_000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ScalarStyle {
-    Plain,
-    SingleQuoted,
-    DoubleQuoted,
-    Literal,
-    Folded,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Tok {
-    StreamStart,
-    StreamEnd,
-    VersionDirective { major: u8, minor: u8 },
-    TagDirective { handle: String, prefix: String },
-    DocumentStart,
-    DocumentEnd,
-    BlockSequenceStart,
-    BlockMappingStart,
-    BlockEnd,
-    FlowSequenceStart,
-    FlowSequenceEnd,
-    FlowMappingStart,
-    FlowMappingEnd,
-    BlockEntry,
-    FlowEntry,
-    Key,
-    Value,
-    Alias(String),
-    Anchor(String),
-    Tag { handle: String, suffix: String },
-    Scalar { value: String, style: ScalarStyle },
-}
-
-#[derive(Debug, Clone)]
-pub(super) struct Token {
-    pub(super) tok: Tok,
-    pub(super) start: Mark,
-    pub(super) end: Mark,
-}
 
 /// A place where a simple (implicit) key may start.
 #[derive(Debug, Clone, Copy, Default)]
