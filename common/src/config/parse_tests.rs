@@ -257,6 +257,44 @@ fn duplicate_peers_are_deep_equal_only() {
         err(&format!("peers:\n{one}{one}  peer-port: 179\n")),
         "peer #2 already exists"
     );
+    // Deliberate difference: selector values are a set, so their order does not make a
+    // second peer (upstream compares the lists as written, docs/config.md).
+    let sel = |values: &str| {
+        format!(
+            "{one}  node-selectors:\n  - match-expressions:\n    - {{key: rack, operator: In, values: {values}}}\n"
+        )
+    };
+    assert_eq!(
+        err(&format!("peers:\n{}{}", sel("[a, b]"), sel("[b, a, a]"))),
+        "peer #2 already exists"
+    );
+}
+
+#[test]
+fn only_an_exact_null_leaves_a_defaulted_key_unset() {
+    // yaml.v2 allocates the pointer for `Null`/`NULL` before resolving them to zero.
+    let auto = |value: &str| {
+        ok(&pool(&format!(
+            "  protocol: layer2\n  addresses: [10.0.0.0/24]\n  auto-assign: {value}\n"
+        )))
+        .pools[0]
+            .auto_assign
+    };
+    assert!(auto("null") && auto("~") && auto(""));
+    assert!(!auto("Null") && !auto("NULL"));
+    let length = |value: &str| {
+        ok(&pool(&format!("  protocol: bgp\n  addresses: [10.0.0.0/24]\n  bgp-advertisements:\n  - aggregation-length: {value}\n")))
+            .pools[0]
+            .bgp_advertisements[0]
+            .aggregation_length
+    };
+    assert_eq!(length("~"), 32);
+    assert_eq!(
+        err(&pool(
+            "  protocol: bgp\n  addresses: [10.0.0.0/24]\n  bgp-advertisements:\n  - aggregation-length: NULL\n"
+        )),
+        "parsing address pool #1: parsing BGP communities: invalid aggregation length 0: prefix '\\x18' in this pool is more specific than the aggregation length for addresses 10.0.0.0/24"
+    );
 }
 
 #[test]
