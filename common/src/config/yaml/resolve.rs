@@ -86,7 +86,11 @@ fn implicit<'a>(tag: &str, input: &'a str) -> (&'static str, Value<'a>) {
             if (tag.is_empty() || tag == TIMESTAMP) && super::timestamp::is_timestamp(input) {
                 return (TIMESTAMP, Value::Timestamp);
             }
-            let plain = input.replace('_', "");
+            let plain = if input.contains('_') {
+                Cow::Owned(input.replace('_', ""))
+            } else {
+                Cow::Borrowed(input)
+            };
             if let Some(i) = parse_int(&plain, 0) {
                 return (INT, Value::Int(i));
             }
