@@ -24,15 +24,25 @@ cd "$root/fuzz"
 mkdir -p "corpus/$target"
 
 # New inputs go to corpus/<target> (not versioned); seeds/<target> holds committed
-# starting points such as the BGP wire vectors (docs/bgp.md#wire-vectors).
+# starting points such as the BGP wire vectors (docs/bgp.md#wire-vectors); dicts/<target>.dict
+# a libFuzzer dictionary.
 seeds=()
 if [ -d "seeds/$target" ]; then
     seeds=("seeds/$target")
 fi
+# The config parser also starts from upstream's 300 recorded documents.
+if [ "$target" = config_parse ]; then
+    seeds+=("$root/testdata/config-upstream/inputs")
+fi
+# A dictionary of the format's tokens, where there is one.
+dict=()
+if [ -f "dicts/$target.dict" ]; then
+    dict=("-dict=dicts/$target.dict")
+fi
 
 run() {
     cargo fuzz run "$@" "$target" "corpus/$target" "${seeds[@]}" -- \
-        -max_total_time="$seconds" -print_final_stats=1
+        -max_total_time="$seconds" -print_final_stats=1 "${dict[@]}"
 }
 
 if cargo fuzz build "$target" >/dev/null 2>&1; then

@@ -19,6 +19,28 @@ pub fn ip_string(ip: IpAddr) -> String {
     }
 }
 
+/// Bytes as text the way Go's JSON encoder shows a string that is not UTF-8: each byte of
+/// an invalid sequence becomes U+FFFD (Rust's `from_utf8_lossy` merges them).
+pub fn lossy(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(s);
+                break;
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(good).unwrap_or_default());
+                out.push('\u{FFFD}');
+                rest = bad.get(1..).unwrap_or_default();
+            }
+        }
+    }
+    out
+}
+
 /// Go's `%q` on a string (`strconv.Quote`): double quotes, Go escapes for control characters,
 /// printable Unicode kept as is.
 pub fn quote(s: &str) -> String {
@@ -127,21 +149,9 @@ fn push_escaped(out: &mut String, c: char, delim: char) {
     }
 }
 
-/// `strconv.IsPrint`: letters, marks, numbers, punctuation, symbols and the ASCII space.
-/// Exact for ASCII and Latin-1; above that, Rust's `char` predicates approximate Go's
-/// Unicode tables (only aggregation lengths above 255 could ever reach this branch).
+/// `strconv.IsPrint`, which decides what `%q` escapes.
 fn is_go_printable(c: char) -> bool {
-    match c as u32 {
-        0x20..=0x7e => true,
-        0..=0x1f | 0x7f..=0x9f => false,
-        0xa0 | 0xad => false,
-        0xa1..=0xff => true,
-        _ => {
-            !c.is_control()
-                && !c.is_whitespace()
-                && !matches!(c as u32, 0xd800..=0xdfff | 0xe000..=0xf8ff | 0xfff0..=0xfffc | 0xfffe..=0xffff)
-        }
-    }
+    crate::goprint::is_print(c)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod allocator;
 pub mod bgp;
 pub mod config;
 pub mod crd;
+mod goprint;
 pub mod gotext;
 pub mod l2;
 pub mod memberlist;

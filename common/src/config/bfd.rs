@@ -1,7 +1,7 @@
 //! `bfd-profiles[]` (v0.12, FRR mode only): parsed and validated so the controller accepts
 //! what upstream's accepts; the native speaker rejects the section outright.
 
-use super::decode::RawBfdProfile;
+use super::raw::RawBfdProfile;
 
 /// A BFD profile; `None` means "FRR's default".
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -43,7 +43,7 @@ fn bounded(v: Option<u32>, field: &'static str, lo: u32, hi: u32) -> Result<Opti
 }
 
 pub(crate) fn parse_bfd_profile(raw: &RawBfdProfile) -> Result<BfdProfile, BfdError> {
-    let name = raw.name.clone().unwrap_or_default();
+    let name = raw.name.clone();
     if name.is_empty() {
         return Err(BfdError::MissingName);
     }
@@ -55,8 +55,8 @@ pub(crate) fn parse_bfd_profile(raw: &RawBfdProfile) -> Result<BfdProfile, BfdEr
         // Upstream's message for a bad echo interval names the minimum TTL (quirk kept: it is
         // an error text users may grep for).
         echo_interval: bounded(raw.echo_interval, "minimum ttl", 10, 60000)?,
-        echo_mode: raw.echo_mode.unwrap_or(false),
-        passive_mode: raw.passive_mode.unwrap_or(false),
+        echo_mode: raw.echo_mode,
+        passive_mode: raw.passive_mode,
         name,
     })
 }

@@ -1,247 +1,400 @@
-//! The document as written: strict YAML decoding into raw structs, before any validation.
+//! yaml.v2's decoder (decode.go) for the configuration's Go types, in strict mode
+//! (`yaml.UnmarshalStrict`, what MetalLB v0.12.1 calls): a node tree into typed values,
+//! collecting every type error (`yaml: unmarshal errors:` then one `line N: ...` each) and
+//! stopping at the fatal ones (excessive aliasing, bad `!!binary`, bad merge, a tag the
+//! text does not fit). The raw types it fills are in [`super::raw`].
 //!
-//! Mirrors upstream's `configFile` structs decoded with yaml.v2 `UnmarshalStrict`: unknown and
-//! duplicate keys are errors, YAML 1.1 booleans are accepted, string fields take the raw text
-//! of any scalar, and a `null` anywhere means "the zero value" — hence `Option` everywhere,
-//! with `None` read as Go's zero value by the parser.
+//! Go's reflection is replaced by [`Target`]: one implementation per Go kind used by the
+//! config (`string`, `uint32`, `uint16`, `int`, `bool`, pointers, slices,
+//! `map[string]string`, structs), each with yaml.v2's conversion rules and type name.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::HashSet;
 
-use serde::Deserialize;
+use super::yaml::resolve::{
+    BINARY, MAP, MERGE, NULL, SEQ, STR, Value, decode_base64, resolve, short_tag,
+};
+use super::yaml::{self, Document, NodeId, NodeKind, YamlError};
+use crate::gotext::lossy;
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawConfig {
-    pub peers: Option<Vec<Option<RawPeer>>>,
-    #[serde(rename = "bgp-communities")]
-    pub bgp_communities: Option<BTreeMap<String, Option<String>>>,
-    #[serde(rename = "address-pools")]
-    pub address_pools: Option<Vec<Option<RawPool>>>,
-    #[serde(rename = "bfd-profiles")]
-    pub bfd_profiles: Option<Vec<Option<RawBfdProfile>>>,
+/// Why decoding failed, worded as yaml.v2 words it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Not YAML.
+    #[error("{0}")]
+    Syntax(#[from] YamlError),
+    /// A fatal decoding problem (the text after `yaml: `).
+    #[error("yaml: {0}")]
+    Fatal(String),
+    /// Every type error, unknown field and duplicate key, each `line N: ...`.
+    #[error("yaml: unmarshal errors:\n  {}", .0.join("\n  "))]
+    Unmarshal(Vec<String>),
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawPeer {
-    #[serde(rename = "my-asn")]
-    pub my_asn: Option<u32>,
-    #[serde(rename = "peer-asn")]
-    pub peer_asn: Option<u32>,
-    #[serde(rename = "peer-address")]
-    pub peer_address: Option<String>,
-    #[serde(rename = "source-address")]
-    pub source_address: Option<String>,
-    #[serde(rename = "peer-port")]
-    pub peer_port: Option<u16>,
-    #[serde(rename = "hold-time")]
-    pub hold_time: Option<String>,
-    #[serde(rename = "keepalive-time")]
-    pub keepalive_time: Option<String>,
-    #[serde(rename = "router-id")]
-    pub router_id: Option<String>,
-    #[serde(rename = "node-selectors")]
-    pub node_selectors: Option<Vec<Option<RawNodeSelector>>>,
-    pub password: Option<String>,
-    #[serde(rename = "bfd-profile")]
-    pub bfd_profile: Option<String>,
-    #[serde(rename = "ebgp-multihop")]
-    pub ebgp_multihop: Option<bool>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawNodeSelector {
-    #[serde(rename = "match-labels")]
-    pub match_labels: Option<BTreeMap<String, Option<String>>>,
-    #[serde(rename = "match-expressions")]
-    pub match_expressions: Option<Vec<Option<RawRequirement>>>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawRequirement {
-    pub key: Option<String>,
-    pub operator: Option<String>,
-    pub values: Option<Vec<Option<String>>>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawPool {
-    pub protocol: Option<String>,
-    pub name: Option<String>,
-    pub addresses: Option<Vec<Option<String>>>,
-    #[serde(rename = "avoid-buggy-ips")]
-    pub avoid_buggy_ips: Option<bool>,
-    #[serde(rename = "auto-assign")]
-    pub auto_assign: Option<bool>,
-    #[serde(rename = "bgp-advertisements")]
-    pub bgp_advertisements: Option<Vec<Option<RawAdvertisement>>>,
-}
-
-/// Compared field by field (deep equality as written) for upstream's duplicate check.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawAdvertisement {
-    #[serde(rename = "aggregation-length")]
-    pub aggregation_length: Option<i64>,
-    #[serde(rename = "aggregation-length-v6")]
-    pub aggregation_length_v6: Option<i64>,
-    pub localpref: Option<u32>,
-    pub communities: Option<Vec<Option<String>>>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawBfdProfile {
-    pub name: Option<String>,
-    #[serde(rename = "receive-interval")]
-    pub receive_interval: Option<u32>,
-    #[serde(rename = "transmit-interval")]
-    pub transmit_interval: Option<u32>,
-    #[serde(rename = "detect-multiplier")]
-    pub detect_multiplier: Option<u32>,
-    #[serde(rename = "echo-interval")]
-    pub echo_interval: Option<u32>,
-    #[serde(rename = "echo-mode")]
-    pub echo_mode: Option<bool>,
-    #[serde(rename = "passive-mode")]
-    pub passive_mode: Option<bool>,
-    #[serde(rename = "minimum-ttl")]
-    pub minimum_ttl: Option<u32>,
-}
-
-/// Go type names of the raw structs, keyed by their first field, so that serde's
-/// "unknown field" message can be told the way yaml.v2 tells it.
-const GO_TYPES: &[(&str, &str)] = &[
-    ("peers", "config.configFile"),
-    ("my-asn", "config.peer"),
-    ("match-labels", "config.nodeSelector"),
-    ("key", "config.selectorRequirements"),
-    ("protocol", "config.addressPool"),
-    ("aggregation-length", "config.bgpAdvertisement"),
-    ("name", "config.bfdProfile"),
-];
-
-/// Go type names of the scalar Rust types in the raw structs.
-const GO_SCALARS: &[(&str, &str)] = &[
-    ("u32", "uint32"),
-    ("u16", "uint16"),
-    ("i64", "int"),
-    ("bool", "bool"),
-];
-
-/// Decodes the document; an empty or `null` document is the zero config.
-pub(crate) fn decode(text: &str) -> Result<RawConfig, String> {
-    let options = serde_saphyr::options! {
-        legacy_octal_numbers: true,
-        with_snippet: false,
+/// Decodes the first document of `text` into `T` as `yaml.UnmarshalStrict` does; a stream
+/// without documents is `T`'s zero value.
+pub(crate) fn unmarshal_strict<T: Target + Default>(text: &str) -> Result<T, DecodeError> {
+    let mut out = T::default();
+    let Some(doc) = yaml::parse_document(text)? else {
+        return Ok(out);
     };
-    match serde_saphyr::from_str_with_options::<Option<RawConfig>>(text, options) {
-        Ok(raw) => Ok(raw.unwrap_or_default()),
-        Err(e) => Err(go_style(&e.to_string(), text)),
+    let mut d = Decoder {
+        doc: &doc,
+        aliases: HashSet::new(),
+        terrors: Vec::new(),
+        decode_count: 0,
+        alias_count: 0,
+        alias_depth: 0,
+    };
+    // The document node itself counts as one decoding step.
+    d.count().map_err(DecodeError::Fatal)?;
+    d.unmarshal(doc.root, &mut out)
+        .map_err(DecodeError::Fatal)?;
+    if d.terrors.is_empty() {
+        Ok(out)
+    } else {
+        Err(DecodeError::Unmarshal(d.terrors))
     }
 }
 
-/// Rewrites serde-saphyr's messages for the three strict-mode failures (unknown key, duplicate
-/// key, wrong scalar type) into yaml.v2's `unmarshal errors` wording, which operators know;
-/// syntax errors keep serde-saphyr's own text and position.
-fn go_style(msg: &str, text: &str) -> String {
-    let line = position(msg).map(|(l, _)| l);
-    let unmarshal = |what: String| match line {
-        Some(l) => format!("yaml: unmarshal errors:\n  line {l}: {what}"),
-        None => format!("yaml: unmarshal errors:\n  {what}"),
-    };
-    if let Some(rest) = msg.strip_prefix("unknown field `")
-        && let Some((field, after)) = rest.split_once('`')
-    {
-        let first_expected = after
-            .trim_start_matches(", expected one of ")
-            .split([',', ' ', '`'])
-            .find(|s| !s.is_empty())
-            .unwrap_or_default();
-        let go_type = GO_TYPES
-            .iter()
-            .find(|(f, _)| *f == first_expected)
-            .map_or("config", |(_, t)| t);
-        return unmarshal(format!("field {field} not found in type {go_type}"));
+/// A fatal error's text; unwinds the whole decoding, as yaml.v2's `failf` panics.
+pub(super) type Fatal = String;
+
+pub(crate) struct Decoder<'d> {
+    pub(super) doc: &'d Document,
+    /// Alias nodes being expanded (an alias inside its own anchor is an error).
+    aliases: HashSet<NodeId>,
+    terrors: Vec<String>,
+    decode_count: usize,
+    alias_count: usize,
+    alias_depth: usize,
+}
+
+/// The share of decoding steps that may come from alias expansion (yaml.v2's
+/// billion-laughs guard): 99 % up to 400 000 steps, falling to 10 % at 4 000 000.
+fn allowed_alias_ratio(decode_count: usize) -> f64 {
+    const LOW: usize = 400_000;
+    const HIGH: usize = 4_000_000;
+    if decode_count <= LOW {
+        0.99
+    } else if decode_count >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((decode_count - LOW) as f64 / (HIGH - LOW) as f64)
     }
-    if let Some(rest) = msg.strip_prefix("duplicate mapping key: ") {
-        let key = rest
-            .split(", set DuplicateKeyPolicy")
-            .next()
-            .unwrap_or(rest);
-        return unmarshal(format!(
-            "key {} already set in map",
-            crate::gotext::quote(key)
-        ));
+}
+
+/// A Go type the decoder fills: yaml.v2's rules for one kind.
+pub(crate) trait Target {
+    /// The Go type's name in error texts (`uint32`, `[]config.peer`).
+    fn go_type() -> Cow<'static, str>;
+
+    /// The Go zero value, which `null` decodes to.
+    fn set_zero(&mut self);
+
+    /// A resolved non-null scalar (`tag` is its explicit or resolved tag).
+    fn decode_scalar(
+        &mut self,
+        d: &mut Decoder<'_>,
+        n: NodeId,
+        tag: &str,
+        value: &Value<'_>,
+    ) -> bool {
+        d.terror(n, tag, &Self::go_type());
+        let _ = value;
+        false
     }
-    if let Some(rest) = msg.strip_prefix("invalid ") {
-        let rust_type = rest.split(' ').next().unwrap_or_default();
-        if let Some((_, go_type)) = GO_SCALARS.iter().find(|(r, _)| *r == rust_type) {
-            let scalar = position(msg)
-                .and_then(|(l, c)| scalar_at(text, l, c))
-                .unwrap_or_default();
-            return unmarshal(format!(
-                "cannot unmarshal {} `{}` into {go_type}",
-                yaml11_tag(&scalar),
-                scalar.trim_matches(['"', '\''])
-            ));
+
+    fn decode_mapping(&mut self, d: &mut Decoder<'_>, n: NodeId) -> Result<bool, Fatal> {
+        d.terror(n, MAP, &Self::go_type());
+        Ok(false)
+    }
+
+    fn decode_sequence(&mut self, d: &mut Decoder<'_>, n: NodeId) -> Result<bool, Fatal> {
+        d.terror(n, SEQ, &Self::go_type());
+        Ok(false)
+    }
+
+    /// A non-alias node (yaml.v2's `unmarshal` after alias dispatch).
+    fn decode(&mut self, d: &mut Decoder<'_>, n: NodeId) -> Result<bool, Fatal> {
+        match d.doc.node(n).kind {
+            NodeKind::Scalar => d.scalar(n, self),
+            NodeKind::Mapping => self.decode_mapping(d, n),
+            NodeKind::Sequence => self.decode_sequence(d, n),
+            NodeKind::Alias(_) => Err("alias in decode".to_owned()),
         }
     }
-    format!("yaml: {msg}")
 }
 
-/// `(line, column)` from serde-saphyr's "at line L, column C" suffix.
-fn position(msg: &str) -> Option<(usize, usize)> {
-    let tail = msg.rsplit_once(" at line ")?.1;
-    let (l, c) = tail.split_once(", column ")?;
-    Some((l.parse().ok()?, c.trim_end().parse().ok()?))
-}
-
-/// The plain or quoted scalar starting at a 1-based position.
-fn scalar_at(text: &str, line: usize, column: usize) -> Option<String> {
-    let l = text.lines().nth(line.checked_sub(1)?)?;
-    let start = l
-        .char_indices()
-        .nth(column.checked_sub(1)?)
-        .map(|(i, _)| i)?;
-    let rest = &l[start..];
-    let end = rest.find(" #").unwrap_or(rest.len());
-    Some(
-        rest[..end]
-            .trim()
-            .trim_end_matches([',', ']', '}'])
-            .trim()
-            .to_owned(),
-    )
-}
-
-/// The YAML 1.1 tag yaml.v2 would resolve a scalar to (for the error text only).
-fn yaml11_tag(s: &str) -> &'static str {
-    if s.starts_with(['"', '\'']) {
-        return "!!str";
+impl<'d> Decoder<'d> {
+    fn count(&mut self) -> Result<(), Fatal> {
+        self.decode_count += 1;
+        if self.alias_depth > 0 {
+            self.alias_count += 1;
+        }
+        if self.alias_count > 100
+            && self.decode_count > 1000
+            && self.alias_count as f64 / self.decode_count as f64
+                > allowed_alias_ratio(self.decode_count)
+        {
+            return Err("document contains excessive aliasing".to_owned());
+        }
+        Ok(())
     }
-    let lower = s.to_ascii_lowercase();
-    if matches!(
-        lower.as_str(),
-        "y" | "yes" | "n" | "no" | "true" | "false" | "on" | "off"
-    ) {
-        "!!bool"
-    } else if s
-        .replace('_', "")
-        .trim_start_matches(['-', '+'])
-        .chars()
-        .all(|c| c.is_ascii_digit())
-        && !s.is_empty()
-    {
-        "!!int"
-    } else if s.parse::<f64>().is_ok() {
-        "!!float"
-    } else if matches!(s, "" | "~" | "null" | "Null" | "NULL") {
-        "!!null"
-    } else {
-        "!!str"
+
+    /// Decodes node `n` into `out`; `false` when it could not (the type error is recorded).
+    pub(crate) fn unmarshal<T: Target + ?Sized>(
+        &mut self,
+        n: NodeId,
+        out: &mut T,
+    ) -> Result<bool, Fatal> {
+        self.count()?;
+        let NodeKind::Alias(target) = self.doc.node(n).kind else {
+            return out.decode(self, n);
+        };
+        self.enter_alias(n)?;
+        let good = self.unmarshal(target, out)?;
+        self.leave_alias(n);
+        Ok(good)
+    }
+
+    fn enter_alias(&mut self, n: NodeId) -> Result<(), Fatal> {
+        if !self.aliases.insert(n) {
+            return Err(format!(
+                "anchor '{}' value contains itself",
+                self.doc.node(n).value
+            ));
+        }
+        self.alias_depth += 1;
+        Ok(())
+    }
+
+    fn leave_alias(&mut self, n: NodeId) {
+        self.alias_depth -= 1;
+        self.aliases.remove(&n);
+    }
+
+    /// Records `cannot unmarshal <tag> <value> into <type>`; long values are cut to 7
+    /// bytes as yaml.v2 cuts them.
+    pub(super) fn terror(&mut self, n: NodeId, tag: &str, go_type: &str) {
+        let node = self.doc.node(n);
+        let tag = if node.tag.is_empty() { tag } else { &node.tag };
+        let value = if tag == SEQ || tag == MAP {
+            node.value.clone()
+        } else if node.value.len() > 10 {
+            format!(" `{}...`", lossy(&node.value.as_bytes()[..7]))
+        } else {
+            format!(" `{}`", node.value)
+        };
+        self.terrors.push(format!(
+            "line {}: cannot unmarshal {}{value} into {go_type}",
+            node.line + 1,
+            short_tag(tag)
+        ));
+    }
+
+    /// Records a type error other than a conversion (`key "a" already set in map`).
+    pub(super) fn report(&mut self, message: String) {
+        self.terrors.push(message);
+    }
+
+    /// yaml.v2's `prepare` test: is this node `null` before any resolution? Only then does
+    /// a pointer stay nil (`Null` and `NULL` allocate it, then resolve to its zero value).
+    pub(super) fn prepare_null(&self, n: NodeId) -> bool {
+        let node = self.doc.node(n);
+        node.tag == NULL
+            || node.kind == NodeKind::Scalar
+                && node.tag.is_empty()
+                && (node.value == "null"
+                    || node.value == "~"
+                    || node.value.is_empty() && node.implicit)
+    }
+
+    /// A scalar node into `out`: resolution, `!!binary` decoding, then the kind's rules.
+    pub(super) fn scalar<T: Target + ?Sized>(
+        &mut self,
+        n: NodeId,
+        out: &mut T,
+    ) -> Result<bool, Fatal> {
+        let doc = self.doc;
+        let node = doc.node(n);
+        let (tag, value) = if node.tag.is_empty() && !node.implicit {
+            (STR, Value::Str(Cow::Borrowed(node.value.as_str())))
+        } else {
+            let (tag, value) = resolve(&node.tag, &node.value)?;
+            if tag == BINARY {
+                let Some(bytes) = decode_base64(&node.value) else {
+                    return Err("!!binary value contains invalid base64 data".to_owned());
+                };
+                (tag, Value::Str(Cow::Owned(lossy(&bytes))))
+            } else {
+                (tag, value)
+            }
+        };
+        if value == Value::Null {
+            out.set_zero();
+            return Ok(true);
+        }
+        Ok(out.decode_scalar(self, n, tag, &value))
+    }
+
+    /// yaml.v2's `isMerge`: a `<<` key, plain or tagged `!!merge`.
+    fn is_merge(&self, n: NodeId) -> bool {
+        let node = self.doc.node(n);
+        node.kind == NodeKind::Scalar && node.value == "<<" && (node.implicit || node.tag == MERGE)
+    }
+
+    /// Walks a mapping's key/value pairs in order, expanding `<<` merges where they stand
+    /// (a merged mapping is walked as if decoded on its own, with fresh per-mapping state
+    /// of `fields` flags). Iterative: merge chains can be as long as the document allows.
+    pub(super) fn walk_mapping(
+        &mut self,
+        n: NodeId,
+        fields: usize,
+        mut pair: impl FnMut(&mut Self, NodeId, NodeId, &mut [bool]) -> Result<(), Fatal>,
+    ) -> Result<(), Fatal> {
+        enum Frame {
+            Pairs {
+                node: NodeId,
+                next: usize,
+                done: Vec<bool>,
+            },
+            /// The items of a merged sequence, last first.
+            Items {
+                node: NodeId,
+                left: usize,
+            },
+            EndAlias(NodeId),
+        }
+        let doc = self.doc;
+        let mut stack = vec![Frame::Pairs {
+            node: n,
+            next: 0,
+            done: vec![false; fields],
+        }];
+        while let Some(frame) = stack.last_mut() {
+            let merged = match frame {
+                Frame::EndAlias(a) => {
+                    let a = *a;
+                    stack.pop();
+                    self.leave_alias(a);
+                    continue;
+                }
+                Frame::Items { node, left } => {
+                    if *left == 0 {
+                        stack.pop();
+                        continue;
+                    }
+                    *left -= 1;
+                    let item = doc.node(*node).children[*left];
+                    if self.merged_mapping(item).is_none() {
+                        return Err(want_map());
+                    }
+                    item
+                }
+                Frame::Pairs { node, next, done } => {
+                    let children = &doc.node(*node).children;
+                    let (Some(&k), Some(&v)) = (children.get(*next), children.get(*next + 1))
+                    else {
+                        stack.pop();
+                        continue;
+                    };
+                    *next += 2;
+                    if !self.is_merge(k) {
+                        pair(self, k, v, done)?;
+                        continue;
+                    }
+                    match doc.node(v).kind {
+                        NodeKind::Sequence => {
+                            let left = doc.node(v).children.len();
+                            stack.push(Frame::Items { node: v, left });
+                            continue;
+                        }
+                        NodeKind::Mapping | NodeKind::Alias(_) => {
+                            if self.merged_mapping(v).is_none() {
+                                return Err(want_map());
+                            }
+                            v
+                        }
+                        NodeKind::Scalar => return Err(want_map()),
+                    }
+                }
+            };
+            // `unmarshal(merged, out)`: a mapping, or an alias of one.
+            self.count()?;
+            let mapping = match doc.node(merged).kind {
+                NodeKind::Alias(target) => {
+                    self.enter_alias(merged)?;
+                    stack.push(Frame::EndAlias(merged));
+                    self.count()?;
+                    target
+                }
+                _ => merged,
+            };
+            stack.push(Frame::Pairs {
+                node: mapping,
+                next: 0,
+                done: vec![false; fields],
+            });
+        }
+        Ok(())
+    }
+
+    /// The mapping a merge item stands for, if it is one (directly or through an alias).
+    fn merged_mapping(&self, n: NodeId) -> Option<NodeId> {
+        match self.doc.node(n).kind {
+            NodeKind::Mapping => Some(n),
+            NodeKind::Alias(t) if self.doc.node(t).kind == NodeKind::Mapping => Some(t),
+            _ => None,
+        }
+    }
+
+    /// A mapping into a struct: known fields decoded, unknown and repeated ones reported.
+    pub(crate) fn mapping_struct<S: GoStruct>(
+        &mut self,
+        n: NodeId,
+        out: &mut S,
+    ) -> Result<bool, Fatal> {
+        let mut name = String::new();
+        self.walk_mapping(n, S::FIELDS.len(), |d, k, v, done| {
+            if !d.unmarshal(k, &mut name)? {
+                return Ok(());
+            }
+            let line = d.doc.node(k).line + 1;
+            let Some(i) = S::FIELDS.iter().position(|f| *f == name) else {
+                d.terrors.push(format!(
+                    "line {line}: field {name} not found in type {}",
+                    S::GO_TYPE
+                ));
+                return Ok(());
+            };
+            if done[i] {
+                d.terrors.push(format!(
+                    "line {line}: field {name} already set in type {}",
+                    S::GO_TYPE
+                ));
+                return Ok(());
+            }
+            done[i] = true;
+            out.field(d, i, v)
+        })?;
+        Ok(true)
     }
 }
+
+fn want_map() -> Fatal {
+    "map merge requires map or sequence of maps as the value".to_owned()
+}
+
+/// A Go struct decoded from a mapping by field name.
+pub(crate) trait GoStruct: Default {
+    const GO_TYPE: &'static str;
+    /// The YAML keys of the fields, in declaration order.
+    const FIELDS: &'static [&'static str];
+    /// Decodes `value` into field number `index` of [`Self::FIELDS`].
+    fn field(&mut self, d: &mut Decoder<'_>, index: usize, value: NodeId) -> Result<(), Fatal>;
+}
+
+#[cfg(test)]
+#[path = "decode_tests.rs"]
+mod tests;

@@ -2,6 +2,7 @@
 
 use super::bfd::BfdError;
 use super::community::CommunityError;
+use super::decode::DecodeError;
 use super::peer::PeerError;
 use super::pool::PoolError;
 use crate::gotext::quote;
@@ -10,7 +11,7 @@ use crate::gotext::quote;
 pub enum ConfigError {
     /// Not YAML, or not the document's shape (unknown or duplicate key, wrong type).
     #[error("could not parse config: {0}")]
-    Decode(String),
+    Decode(DecodeError),
     /// Rejected by the speaker's mode validation (docs/config.md#mode-specific-validation);
     /// unprefixed, as upstream.
     #[error("{0}")]

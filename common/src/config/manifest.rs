@@ -1,7 +1,9 @@
 //! `check-config` input: a ConfigMap manifest (`data.config`) or a bare config document.
 
-use serde::Deserialize;
+use std::collections::BTreeMap;
 
+use super::yaml::resolve::{BINARY, Value, resolve};
+use super::yaml::{Document, NodeId, NodeKind, parse_document};
 use super::{ConfigError, Mode, parse, to_json};
 
 /// Why `check-config` failed: the config is invalid (exit 1) or the input is not a
@@ -63,7 +65,9 @@ fn find(input: &str) -> Result<Found, CheckError> {
 }
 
 fn find_unchecked(input: &str) -> Result<Found, CheckError> {
-    if input.trim().is_empty() {
+    // Blank to the eye is not always blank to YAML (a tab where a token may start is an
+    // error upstream reports): only a blank input YAML finds no document in is empty.
+    if input.trim().is_empty() && matches!(parse_document(input), Ok(None)) {
         return Ok(Found {
             text: String::new(),
             empty_because: Some("the input is empty".to_owned()),
@@ -71,13 +75,12 @@ fn find_unchecked(input: &str) -> Result<Found, CheckError> {
     }
     // A loose look at the top level only: a document with a `kind` is a Kubernetes object;
     // anything else is taken as a bare config document and parsed strictly as itself.
-    let top = match serde_saphyr::from_str::<Option<LooseTop>>(input) {
+    let top = match loose_top(input) {
         Ok(top) => top,
         Err(e) if looks_like_manifest(input) => {
-            let first = e.to_string();
             return Err(CheckError::Manifest(format!(
                 "the input has a top-level apiVersion or kind but is not a valid manifest: {}",
-                first.lines().next().unwrap_or_default()
+                e.lines().next().unwrap_or_default()
             )));
         }
         Err(_) => None,
@@ -102,22 +105,16 @@ fn find_unchecked(input: &str) -> Result<Found, CheckError> {
             );
             (String::new(), Some(why))
         }
-        Some(serde_json::Value::Null) => (
+        Some(DataValue::Null) => (
             String::new(),
             Some("the ConfigMap's data.config is empty".to_owned()),
         ),
-        Some(serde_json::Value::String(text)) => {
+        Some(DataValue::Text(text)) => {
             let empty = text.trim().is_empty();
             let why = empty.then(|| "the ConfigMap's data.config is empty".to_owned());
             (text.clone(), why)
         }
-        Some(other) => {
-            let what = match other {
-                serde_json::Value::Object(_) => "a mapping",
-                serde_json::Value::Array(_) => "a sequence",
-                serde_json::Value::Bool(_) => "a boolean",
-                _ => "a number",
-            };
+        Some(DataValue::Other(what)) => {
             return Err(CheckError::Manifest(format!(
                 "the ConfigMap's data.config is {what}, not a string: ConfigMap data values are \
                  text, so write `config: |` and indent the config document under it"
@@ -138,12 +135,85 @@ fn looks_like_manifest(input: &str) -> bool {
         .any(|l| l.starts_with("apiVersion:") || l.starts_with("kind:"))
 }
 
-#[derive(Deserialize)]
+/// The top level of a manifest, as far as `check-config` needs it.
 struct LooseTop {
     kind: Option<String>,
-    data: Option<std::collections::BTreeMap<String, serde_json::Value>>,
-    #[serde(flatten)]
-    _rest: std::collections::BTreeMap<String, serde::de::IgnoredAny>,
+    data: Option<BTreeMap<String, DataValue>>,
+}
+
+/// A `data` value, typed as the API server would see it after YAML-to-JSON conversion.
+enum DataValue {
+    Null,
+    Text(String),
+    /// Not a string: "a mapping", "a sequence", "a boolean", "a number".
+    Other(&'static str),
+}
+
+/// Reads the first document's top level as kubectl would (YAML 1.1, later keys winning):
+/// `None` for a document that is not a mapping; an error for broken YAML, a `kind` that is
+/// not text or a `data` that is not a mapping.
+fn loose_top(input: &str) -> Result<Option<LooseTop>, String> {
+    let Some(doc) = parse_document(input).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let root = deref(&doc, doc.root);
+    if doc.node(root).kind != NodeKind::Mapping {
+        return Ok(None);
+    }
+    let mut top = LooseTop {
+        kind: None,
+        data: None,
+    };
+    for pair in doc.node(root).children.chunks_exact(2) {
+        let (key, value) = (deref(&doc, pair[0]), deref(&doc, pair[1]));
+        match doc.node(key).value.as_str() {
+            "kind" => match data_value(&doc, value)? {
+                DataValue::Text(kind) => top.kind = Some(kind),
+                DataValue::Null => top.kind = None,
+                DataValue::Other(what) => return Err(format!("kind is {what}, not a string")),
+            },
+            "data" => {
+                top.data = match doc.node(value).kind {
+                    NodeKind::Mapping => {
+                        let mut data = BTreeMap::new();
+                        for kv in doc.node(value).children.chunks_exact(2) {
+                            let k = doc.node(deref(&doc, kv[0])).value.clone();
+                            data.insert(k, data_value(&doc, deref(&doc, kv[1]))?);
+                        }
+                        Some(data)
+                    }
+                    _ if matches!(data_value(&doc, value)?, DataValue::Null) => None,
+                    _ => return Err("data is not a mapping".to_owned()),
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(Some(top))
+}
+
+/// The node an alias stands for.
+fn deref(doc: &Document, n: NodeId) -> NodeId {
+    match doc.node(n).kind {
+        NodeKind::Alias(target) => target,
+        _ => n,
+    }
+}
+
+fn data_value(doc: &Document, n: NodeId) -> Result<DataValue, String> {
+    let node = doc.node(n);
+    Ok(match node.kind {
+        NodeKind::Mapping => DataValue::Other("a mapping"),
+        NodeKind::Sequence => DataValue::Other("a sequence"),
+        _ if node.tag.is_empty() && !node.implicit => DataValue::Text(node.value.clone()),
+        _ => match resolve(&node.tag, &node.value)? {
+            (BINARY, _) => DataValue::Other("binary data"),
+            (_, Value::Null) => DataValue::Null,
+            (_, Value::Bool(_)) => DataValue::Other("a boolean"),
+            (_, Value::Int(_) | Value::Uint(_) | Value::Float(_)) => DataValue::Other("a number"),
+            (_, Value::Timestamp | Value::Str(_)) => DataValue::Text(node.value.clone()),
+        },
+    })
 }
 
 /// `check-config`: the normalised JSON of a valid config, pretty-printed. An input with no
@@ -225,6 +295,17 @@ mod tests {
     }
 
     #[test]
+    fn blank_input_that_yaml_rejects_gets_the_yaml_error() {
+        // A tab where a token may start is an error to YAML (and to upstream), not nothing.
+        let e = check_input("\t\n", Mode::Controller, false).expect_err("a tab");
+        assert_eq!(e.exit_code(), 1);
+        assert_eq!(
+            e.to_string(),
+            "could not parse config: yaml: found character that cannot start any token"
+        );
+    }
+
+    #[test]
     fn a_broken_manifest_gets_its_own_error() {
         let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config\ndata:\n";
         // The `|` forgotten: data.config is a YAML mapping.
@@ -236,6 +317,27 @@ mod tests {
             "the ConfigMap's data.config is a mapping, not a string: ConfigMap data values are \
              text, so write `config: |` and indent the config document under it"
         );
+        for (value, what) in [
+            ("42", "a number"),
+            ("1e3", "a number"),
+            ("yes", "a boolean"),
+            ("[a]", "a sequence"),
+        ] {
+            let e = check(&format!("{cm}  config: {value}\n"), Mode::Controller).expect_err(value);
+            assert!(
+                e.to_string().contains(&format!("is {what}, not a string")),
+                "{e}"
+            );
+        }
+        // Quoted or a timestamp: text (here not a valid config); null: nothing to check.
+        for value in ["'42'", "2001-12-14"] {
+            let e = check(&format!("{cm}  config: {value}\n"), Mode::Controller).expect_err(value);
+            assert!(e.to_string().contains("into config.configFile"), "{e}");
+        }
+        let null = format!("{cm}  config: ~\n");
+        assert!(check(&null, Mode::Controller).is_ok());
+        let e = check_input(&null, Mode::Controller, false).expect_err("null");
+        assert!(e.to_string().contains("data.config is empty"), "{e}");
         let number = format!("{cm}  config: 42\n");
         assert!(
             check(&number, Mode::Controller)

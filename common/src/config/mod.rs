@@ -11,17 +11,22 @@ mod community;
 mod decode;
 mod duration;
 mod error;
+mod go_kinds;
 mod json;
 mod loaded;
 mod manifest;
+mod overlap;
 mod parse;
 mod peer;
 mod pool;
 mod range;
+mod raw;
 mod selector;
+mod yaml;
 
 pub use bfd::BfdProfile;
 pub use community::{Community, parse_u16_go};
+pub use decode::DecodeError;
 pub use duration::parse_go_duration;
 pub use error::ConfigError;
 pub use json::to_json;
@@ -63,5 +68,5 @@ impl Config {
 /// Decoding alone (no validation), for benchmarks that separate the two costs.
 #[doc(hidden)]
 pub fn decode_only(text: &str) -> bool {
-    decode::decode(text).is_ok()
+    decode::unmarshal_strict::<raw::RawConfig>(text).is_ok()
 }

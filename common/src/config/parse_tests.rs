@@ -62,7 +62,11 @@ fn decode_errors_use_yaml_v2_wording() {
     );
     assert_eq!(
         err("address-pools:\n- name: a\n  name: b\n"),
-        "could not parse config: yaml: unmarshal errors:\n  line 3: key \"name\" already set in map"
+        "could not parse config: yaml: unmarshal errors:\n  line 3: field name already set in type config.addressPool"
+    );
+    assert_eq!(
+        err("bgp-communities:\n  a: 1:1\n  a: 1:2\n"),
+        "could not parse config: yaml: unmarshal errors:\n  line 3: key \"a\" already set in map"
     );
     assert_eq!(
         err("peers:\n- my-asn: abc\n"),
@@ -253,6 +257,44 @@ fn duplicate_peers_are_deep_equal_only() {
         err(&format!("peers:\n{one}{one}  peer-port: 179\n")),
         "peer #2 already exists"
     );
+    // Deliberate difference: selector values are a set, so their order does not make a
+    // second peer (upstream compares the lists as written, docs/config.md).
+    let sel = |values: &str| {
+        format!(
+            "{one}  node-selectors:\n  - match-expressions:\n    - {{key: rack, operator: In, values: {values}}}\n"
+        )
+    };
+    assert_eq!(
+        err(&format!("peers:\n{}{}", sel("[a, b]"), sel("[b, a, a]"))),
+        "peer #2 already exists"
+    );
+}
+
+#[test]
+fn only_an_exact_null_leaves_a_defaulted_key_unset() {
+    // yaml.v2 allocates the pointer for `Null`/`NULL` before resolving them to zero.
+    let auto = |value: &str| {
+        ok(&pool(&format!(
+            "  protocol: layer2\n  addresses: [10.0.0.0/24]\n  auto-assign: {value}\n"
+        )))
+        .pools[0]
+            .auto_assign
+    };
+    assert!(auto("null") && auto("~") && auto(""));
+    assert!(!auto("Null") && !auto("NULL"));
+    let length = |value: &str| {
+        ok(&pool(&format!("  protocol: bgp\n  addresses: [10.0.0.0/24]\n  bgp-advertisements:\n  - aggregation-length: {value}\n")))
+            .pools[0]
+            .bgp_advertisements[0]
+            .aggregation_length
+    };
+    assert_eq!(length("~"), 32);
+    assert_eq!(
+        err(&pool(
+            "  protocol: bgp\n  addresses: [10.0.0.0/24]\n  bgp-advertisements:\n  - aggregation-length: NULL\n"
+        )),
+        "parsing address pool #1: parsing BGP communities: invalid aggregation length 0: prefix '\\x18' in this pool is more specific than the aggregation length for addresses 10.0.0.0/24"
+    );
 }
 
 #[test]
@@ -378,10 +420,12 @@ fn overlaps_are_reported_against_the_first_earlier_cidr() {
         "CIDR \"10.1.2.3/32\" in pool \"b\" overlaps with already defined CIDR \"10.0.0.0/8\""
     );
     // IPv4 and IPv6 never overlap; adjacent CIDRs do not.
-    ok(
-        "address-pools:\n- name: a\n  protocol: layer2\n  addresses: [0.0.0.0/0, 10.0.0.0/8]\n"
-            .replace("10.0.0.0/8", "::/0")
-            .as_str(),
+    ok("address-pools:\n- name: a\n  protocol: layer2\n  addresses: [0.0.0.0/0, '::/0']\n");
+    // Unquoted, `::/0` starts with the value indicator in a flow sequence: YAML 1.1 (and
+    // upstream) reject it.
+    assert_eq!(
+        err("address-pools:\n- name: a\n  protocol: layer2\n  addresses: [0.0.0.0/0, ::/0]\n"),
+        "could not parse config: yaml: line 3: did not find expected node content"
     );
     ok(&pool(
         "  protocol: layer2\n  addresses: [10.0.0.0/25, 10.0.0.128/25]\n",

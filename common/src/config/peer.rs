@@ -3,9 +3,9 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use super::decode::RawPeer;
 use super::duration::parse_go_duration;
 use super::range::parse_ip;
+use super::raw::RawPeer;
 use super::selector::{Selector, SelectorError};
 use crate::gotext::quote;
 
@@ -108,16 +108,16 @@ const NS_PER_S: i64 = 1_000_000_000;
 
 /// `parsePeer` of v0.12.1, checks in upstream's order.
 pub(crate) fn parse_peer(raw: &RawPeer) -> Result<Peer, PeerError> {
-    let my_asn = Asn::new(raw.my_asn.unwrap_or(0)).ok_or(PeerError::MissingLocalAsn)?;
-    let peer_asn = Asn::new(raw.peer_asn.unwrap_or(0)).ok_or(PeerError::MissingPeerAsn)?;
-    let ebgp_multihop = raw.ebgp_multihop.unwrap_or(false);
+    let my_asn = Asn::new(raw.my_asn).ok_or(PeerError::MissingLocalAsn)?;
+    let peer_asn = Asn::new(raw.peer_asn).ok_or(PeerError::MissingPeerAsn)?;
+    let ebgp_multihop = raw.ebgp_multihop;
     if my_asn == peer_asn && ebgp_multihop {
         return Err(PeerError::MultihopIbgp);
     }
-    let addr_text = raw.peer_address.as_deref().unwrap_or("");
+    let addr_text = raw.peer_address.as_str();
     let addr = parse_ip(addr_text).ok_or_else(|| PeerError::PeerIp(addr_text.to_owned()))?;
 
-    let hold_text = raw.hold_time.as_deref().unwrap_or("");
+    let hold_text = raw.hold_time.as_str();
     let hold_time = if hold_text.is_empty() {
         HoldTime::DEFAULT
     } else {
@@ -132,7 +132,7 @@ pub(crate) fn parse_peer(raw: &RawPeer) -> Result<Peer, PeerError> {
     };
     let hold_ns = i64::try_from(hold_time.as_secs()).unwrap_or(i64::MAX / NS_PER_S) * NS_PER_S;
 
-    let keepalive_text = raw.keepalive_time.as_deref().unwrap_or("");
+    let keepalive_text = raw.keepalive_time.as_str();
     let keepalive_time_ns = if keepalive_text.is_empty() {
         hold_ns / 3
     } else {
@@ -144,49 +144,29 @@ pub(crate) fn parse_peer(raw: &RawPeer) -> Result<Peer, PeerError> {
         return Err(PeerError::KeepaliveAboveHold(keepalive_text.to_owned()));
     }
 
-    let port = match raw.peer_port.unwrap_or(0) {
+    let port = match raw.peer_port {
         0 => 179,
         p => p,
     };
-    let router_id = match raw.router_id.as_deref().unwrap_or("") {
+    let router_id = match raw.router_id.as_str() {
         "" => None,
         text => Some(parse_ip(text).ok_or_else(|| PeerError::RouterId(text.to_owned()))?),
     };
-    let src_addr = match raw.source_address.as_deref().unwrap_or("") {
+    let src_addr = match raw.source_address.as_str() {
         "" => None,
         text => Some(parse_ip(text).ok_or_else(|| PeerError::SourceIp(text.to_owned()))?),
     };
 
     let mut node_selectors = Vec::new();
-    for sel in raw.node_selectors.iter().flatten() {
-        let sel = sel.clone().unwrap_or_default();
-        let labels = sel
-            .match_labels
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.unwrap_or_default()))
-            .collect();
+    for sel in &raw.node_selectors {
         let exprs: Vec<(String, String, Vec<String>)> = sel
             .match_expressions
-            .unwrap_or_default()
-            .into_iter()
-            .map(|e| {
-                let e = e.unwrap_or_default();
-                let values = e
-                    .values
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(Option::unwrap_or_default)
-                    .collect();
-                (
-                    e.key.unwrap_or_default(),
-                    e.operator.unwrap_or_default(),
-                    values,
-                )
-            })
+            .iter()
+            .map(|e| (e.key.clone(), e.operator.clone(), e.values.clone()))
             .collect();
-        node_selectors
-            .push(Selector::from_parts(&labels, &exprs).map_err(PeerError::NodeSelector)?);
+        node_selectors.push(
+            Selector::from_parts(&sel.match_labels, &exprs).map_err(PeerError::NodeSelector)?,
+        );
     }
     if node_selectors.is_empty() {
         node_selectors.push(Selector::everything());
@@ -202,8 +182,8 @@ pub(crate) fn parse_peer(raw: &RawPeer) -> Result<Peer, PeerError> {
         keepalive_time_ns,
         router_id,
         node_selectors,
-        password: raw.password.clone().unwrap_or_default(),
-        bfd_profile: raw.bfd_profile.clone().unwrap_or_default(),
+        password: raw.password.clone(),
+        bfd_profile: raw.bfd_profile.clone(),
         ebgp_multihop,
     })
 }

@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::community::{Community, CommunityError};
-use super::decode::{RawAdvertisement, RawPool};
-use super::range::{RangeError, parse_entry};
+use super::range::{GoNet, RangeError, parse_entry_go};
+use super::raw::{RawAdvertisement, RawPool};
 use crate::gotext::{quote, quote_int};
 
 /// How a pool's addresses are announced.
@@ -132,29 +132,25 @@ pub enum AdvertisementError {
     Community(String, CommunityError),
 }
 
-/// `parseAddressPool` of v0.12.1, checks in upstream's order.
+/// `parseAddressPool` of v0.12.1, checks in upstream's order. Also returns the pool's
+/// CIDRs as Go holds them, for the overlap check.
 pub(crate) fn parse_pool(
     raw: &RawPool,
     aliases: &BTreeMap<String, Community>,
-) -> Result<Pool, PoolError> {
-    let name = raw.name.clone().unwrap_or_default();
+) -> Result<(Pool, Vec<GoNet>), PoolError> {
+    let name = raw.name.clone();
     if name.is_empty() {
         return Err(PoolError::MissingName);
     }
-    let entries: Vec<&str> = raw
-        .addresses
-        .iter()
-        .flatten()
-        .map(|e| e.as_deref().unwrap_or(""))
-        .collect();
+    let entries: Vec<&str> = raw.addresses.iter().map(String::as_str).collect();
     if entries.is_empty() {
         return Err(PoolError::NoPrefixes);
     }
-    let mut cidrs = Vec::with_capacity(entries.len());
+    let mut cidrs: Vec<GoNet> = Vec::with_capacity(entries.len());
     // Each entry's CIDRs, as a range into `cidrs`, for the aggregation width check.
     let mut per_entry = Vec::with_capacity(entries.len());
     for entry in entries {
-        let nets = parse_entry(entry).map_err(|reason| PoolError::Entry {
+        let nets = parse_entry_go(entry).map_err(|reason| PoolError::Entry {
             entry: entry.to_owned(),
             pool: name.clone(),
             reason: Box::new(reason),
@@ -163,8 +159,8 @@ pub(crate) fn parse_pool(
         cidrs.extend_from_slice(&nets);
         per_entry.push((entry, start..cidrs.len()));
     }
-    let raw_ads = raw.bgp_advertisements.as_deref().unwrap_or_default();
-    let protocol_text = raw.protocol.as_deref().unwrap_or("");
+    let raw_ads = raw.bgp_advertisements.as_slice();
+    let protocol_text = raw.protocol.0.as_str();
     let (protocol, bgp_advertisements) = match protocol_text {
         "layer2" if !raw_ads.is_empty() => return Err(PoolError::Layer2Advertisements),
         "layer2" => (Protocol::Layer2, Vec::new()),
@@ -176,26 +172,26 @@ pub(crate) fn parse_pool(
         "" => return Err(PoolError::MissingProtocol),
         other => return Err(PoolError::UnknownProtocol(other.to_owned())),
     };
-    Ok(Pool {
+    let pool = Pool {
         name,
         protocol,
-        cidrs,
-        avoid_buggy_ips: raw.avoid_buggy_ips.unwrap_or(false),
+        cidrs: cidrs.iter().map(|g| g.net).collect(),
+        avoid_buggy_ips: raw.avoid_buggy_ips,
         auto_assign: raw.auto_assign.unwrap_or(true),
         bgp_advertisements,
-    })
+    };
+    Ok((pool, cidrs))
 }
 
 fn parse_advertisements(
-    raw: &[Option<RawAdvertisement>],
-    cidrs: &[IpNet],
+    raw: &[RawAdvertisement],
+    cidrs: &[GoNet],
     per_entry: &[(&str, std::ops::Range<usize>)],
     aliases: &BTreeMap<String, Community>,
 ) -> Result<Vec<BgpAdvertisement>, AdvertisementError> {
     if raw.is_empty() {
         return Ok(vec![BgpAdvertisement::default()]);
     }
-    let raw: Vec<RawAdvertisement> = raw.iter().map(|a| a.clone().unwrap_or_default()).collect();
     for i in 0..raw.len() {
         for j in i + 1..raw.len() {
             if raw[i] == raw[j] {
@@ -204,13 +200,8 @@ fn parse_advertisements(
         }
     }
     let mut out = Vec::with_capacity(raw.len());
-    for ad in &raw {
-        let written: Vec<String> = ad
-            .communities
-            .iter()
-            .flatten()
-            .map(|c| c.clone().unwrap_or_default())
-            .collect();
+    for ad in raw {
+        let written: &[String] = ad.communities.0.as_deref().unwrap_or_default();
         for (i, c) in written.iter().enumerate() {
             if written[i + 1..].contains(c) {
                 return Err(AdvertisementError::DuplicateCommunity(c.clone()));
@@ -228,14 +219,12 @@ fn parse_advertisements(
         for (entry, range) in per_entry {
             let nets = &cidrs[range.clone()];
             let Some(first) = nets.first() else { continue };
-            let applicable = if matches!(first, IpNet::V4(_)) {
-                v4
-            } else {
-                v6
-            };
+            // An IPv4-mapped CIDR is IPv4 here, with a 128-bit mask length (upstream's
+            // `IP.To4()` and `Mask.Size()`).
+            let applicable = if first.is_v4() { v4 } else { v6 };
             let widest = nets
                 .iter()
-                .map(|n| i64::from(n.prefix_len()))
+                .map(|n| i64::from(n.mask_ones()))
                 .min()
                 .unwrap_or(0);
             if applicable < widest {
@@ -247,7 +236,7 @@ fn parse_advertisements(
             }
         }
         let mut communities = BTreeSet::new();
-        for c in &written {
+        for c in written {
             let value = match aliases.get(c) {
                 Some(v) => *v,
                 None => {

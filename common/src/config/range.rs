@@ -99,14 +99,45 @@ pub fn parse_ip(s: &str) -> Option<IpAddr> {
     s.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
 }
 
+/// A pool CIDR as Go holds it. An IPv4-mapped IPv6 CIDR of /96 or longer
+/// (`::ffff:10.0.0.0/120`) prints and matches as the IPv4 CIDR it maps (`10.0.0.0/24`), but
+/// keeps its 16-byte mask, so its mask length counts 128 bits where upstream compares
+/// lengths (aggregation and overlap checks, docs/config.md#address-pools).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GoNet {
+    pub net: IpNet,
+    /// Written as IPv4-mapped IPv6 (a 16-byte mask on an IPv4 network).
+    pub mapped: bool,
+}
+
+impl GoNet {
+    fn plain(net: IpNet) -> Self {
+        Self { net, mapped: false }
+    }
+
+    /// `Mask.Size()`'s ones: the prefix length, counted on 128 bits for a mapped CIDR.
+    pub fn mask_ones(&self) -> u8 {
+        self.net.prefix_len() + if self.mapped { 96 } else { 0 }
+    }
+
+    /// `IP.To4() != nil`: an IPv4 network, mapped ones included.
+    pub fn is_v4(&self) -> bool {
+        matches!(self.net, IpNet::V4(_))
+    }
+}
+
 /// `config.ParseCIDR` of v0.12.1: one address entry to its CIDRs, in order.
 pub fn parse_entry(entry: &str) -> Result<Vec<IpNet>, RangeError> {
+    parse_entry_go(entry).map(|nets| nets.into_iter().map(|g| g.net).collect())
+}
+
+/// [`parse_entry`], with each CIDR as Go holds it.
+pub(crate) fn parse_entry_go(entry: &str) -> Result<Vec<GoNet>, RangeError> {
     let Some((a, b)) = entry.split_once('-') else {
         let net: IpNet = entry
             .parse()
             .map_err(|_| RangeError::Cidr(entry.to_owned()))?;
-        // Go masks the host bits away, and treats an IPv4-mapped IPv6 CIDR of /96 or longer
-        // as the IPv4 CIDR it maps (its `IPNet` prints and matches as IPv4).
+        // Go masks the host bits away.
         return Ok(vec![unmap(net.trunc())]);
     };
     let (a, b) = (trim_go_space(a), trim_go_space(b));
@@ -119,16 +150,23 @@ pub fn parse_entry(entry: &str) -> Result<Vec<IpNet>, RangeError> {
             b.to_owned(),
         ));
     }
-    Ok(summarize(first, last))
+    // Ranges are summarised in 4-byte form for IPv4 (`ipaddr.Summarize`): never mapped.
+    Ok(summarize(first, last)
+        .into_iter()
+        .map(GoNet::plain)
+        .collect())
 }
 
-fn unmap(net: IpNet) -> IpNet {
+fn unmap(net: IpNet) -> GoNet {
     match net {
         IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
-            Some(v4) => IpNet::V4(Ipv4Net::new_assert(v4, v6.prefix_len() - 96)),
-            None => net,
+            Some(v4) => GoNet {
+                net: IpNet::V4(Ipv4Net::new_assert(v4, v6.prefix_len() - 96)),
+                mapped: true,
+            },
+            None => GoNet::plain(net),
         },
-        _ => net,
+        _ => GoNet::plain(net),
     }
 }
 
@@ -222,10 +260,21 @@ mod tests {
     }
 
     #[test]
-    fn mapped_cidr_is_ipv4() {
+    fn mapped_cidr_is_ipv4_with_a_128_bit_mask() {
+        let go = super::parse_entry_go("::ffff:10.0.0.7/120").expect("valid");
+        assert_eq!(go.len(), 1);
+        assert_eq!(go[0].net, nets(&["10.0.0.0/24"])[0]);
+        assert!(go[0].mapped && go[0].is_v4());
+        assert_eq!(go[0].mask_ones(), 120);
+        // Below /96 the mapping prefix is masked away: an ordinary IPv6 CIDR.
+        let go = super::parse_entry_go("::ffff:10.0.0.7/64").expect("valid");
+        assert_eq!(go[0].net, nets(&["::/64"])[0]);
+        assert!(!go[0].mapped);
+        // Ranges are summarised as IPv4.
+        let go = super::parse_entry_go("::ffff:10.0.0.0-10.0.0.255").expect("valid");
         assert_eq!(
-            parse_entry("::ffff:10.0.0.7/120").expect("valid"),
-            nets(&["10.0.0.0/24"])
+            (go[0].net, go[0].mapped),
+            (nets(&["10.0.0.0/24"])[0], false)
         );
     }
 
