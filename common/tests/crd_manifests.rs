@@ -308,20 +308,12 @@ fn converted_objects_are_valid_against_the_crds() {
             ));
         }
     }
-    for dir in [
-        root().join("testdata/oracle/inputs"),
-        PathBuf::from("/work/shared/oracle/config/inputs"),
-    ] {
-        if dir.is_dir() {
-            for e in std::fs::read_dir(&dir).expect("oracle") {
-                let p = e.expect("entry").path();
-                inputs.push((
-                    p.display().to_string(),
-                    std::fs::read_to_string(&p).expect("read"),
-                ));
-            }
-            break;
-        }
+    for e in std::fs::read_dir(root().join("testdata/config-upstream/inputs")).expect("oracle") {
+        let p = e.expect("entry").path();
+        inputs.push((
+            p.display().to_string(),
+            std::fs::read_to_string(&p).expect("read"),
+        ));
     }
     let mut checked = 0;
     for (what, text) in &inputs {
