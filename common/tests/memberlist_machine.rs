@@ -73,13 +73,6 @@ fn start_reports_ourselves_and_rejects_bad_configs() {
 
     let err = |c: Config| Memberlist::new(c, [0; 32], now).expect_err("test input");
     assert_eq!(err(Config::lan("", me())), ConfigError::EmptyName);
-    assert_eq!(
-        err(Config {
-            meta: vec![0; 513],
-            ..Config::lan("a", me())
-        }),
-        ConfigError::MetaTooLarge(513)
-    );
     let bad = Versions {
         protocol_cur: 6,
         ..Versions::METALLB

@@ -53,7 +53,7 @@ pub mod stream;
 pub mod wire;
 
 pub use compress::LzwError;
-pub use config::Config;
+pub use config::{Config, FAST_MARKER, Profile, Timers};
 pub use crypto::{CryptoError, EncryptionVersion, Keyring, SecretKey};
 pub use machine::{
     ConfigError, Event, JoinError, Memberlist, Output, StreamId, StreamProgress, StreamReply,
