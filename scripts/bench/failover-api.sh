@@ -2,7 +2,8 @@
 # Layer 2 failover of the release `speaker` with memberlist, fast API server vs slow API server
 # (issue #17). Whole processes: three release speakers (the product binary, upstream v0.12.1's
 # DaemonSet env: METALLB_NODE_NAME, METALLB_HOST, METALLB_ML_BIND_ADDR, METALLB_ML_LABELS,
-# METALLB_ML_SECRET_KEY; memberlist with its default LAN timers unless ML_FAST=1) in network
+# METALLB_ML_SECRET_KEY; no METALLB_ML_FAST, so memberlist runs its default timers — the fast
+# ones, every member being a metallb-rs speaker — unless ML_FAST=true|false is set) in network
 # namespaces on one bridge, host-network style (each namespace's only interface is on the bridge),
 # plus a client namespace, which also runs the fake API server (fake-apiserver) on the bridge.
 # The fake holds the cluster (scripts/bench/lib/failover_api.py objects): the `config` ConfigMap
@@ -39,7 +40,7 @@
 # run after FOBENCH_TIMEOUT s (default 150 × RUNS + 120, counted after the builds).
 # Usage: scripts/bench/failover-api.sh [RUNS (5)] [SLOW_MS (2000)]
 # Environment: FOBENCH_KEEP=1 keeps the work dir (speaker and API logs, captures);
-# SPEAKER_BIN / FAKE_API_BIN use prebuilt binaries; ML_FAST=1 runs memberlist's fast profile;
+# SPEAKER_BIN / FAKE_API_BIN use prebuilt binaries; ML_FAST=false|true passes METALLB_ML_FAST (false: upstream's timers);
 # CARGO_TARGET_DIR as for cargo.
 set -euo pipefail
 
@@ -105,7 +106,7 @@ spk_start() {
     # Not through a function: `ip netns exec` execs env, which execs the speaker: $! is it.
     ip netns exec "$P-$node" env METALLB_NODE_NAME="$node" METALLB_HOST="$ip" \
         METALLB_ML_BIND_ADDR="$ip" METALLB_ML_LABELS="app=metallb,component=speaker" \
-        METALLB_ML_SECRET_KEY="$SECRET" METALLB_NAMESPACE=metallb-system ${ML_FAST:+METALLB_ML_FAST=true} \
+        METALLB_ML_SECRET_KEY="$SECRET" METALLB_NAMESPACE=metallb-system ${ML_FAST:+METALLB_ML_FAST=$ML_FAST} \
         "$SPEAKER" --port=7472 --config=config --log-level=info --kubeconfig "$WORK/kubeconfig" \
         >>"$WORK/$node.log" 2>&1 &
     # shellcheck disable=SC2004 # an associative array: the key must be expanded
@@ -207,7 +208,7 @@ one_kill() {
 }
 
 echo "bench: machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "bench: speaker $(sha256sum "$SPEAKER" | cut -c1-12), memberlist ${ML_FAST:+fast}${ML_FAST:-default LAN} timers, $RUNS runs per profile, slow = ${SLOW_MS} ms on create,update,patch"
+echo "bench: speaker $(sha256sum "$SPEAKER" | cut -c1-12), memberlist timers: ${ML_FAST:+METALLB_ML_FAST=$ML_FAST}${ML_FAST:-default (no setting)}, $RUNS runs per profile, slow = ${SLOW_MS} ms on create,update,patch"
 for node in "${FO_NODES[@]}"; do spk_start "$node"; done
 settle "${FO_NODES[@]}" || restart_all || { echo "bench: the three speakers did not agree"; exit 1; }
 ip netns exec "$P-client" python3 "$HELPER" members "$(fo_nodes_arg "${FO_NODES[@]}")" | sed 's/^/bench: memberlist: /'

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Failover lab: a client and three nodes in network namespaces on one bridge, each node running
 # speaker/examples/l2_member (the speaker's memberlist shell, election and Layer 2 announcer)
-# with the fast profile, for four IPv4 VIPs and one IPv6 VIP. Checks from the client, with
-# arping and tcpdump:
+# with the speaker's default memberlist timers (the fast ones: every member runs metallb-rs),
+# for four IPv4 VIPs and one IPv6 VIP. Checks from the client, with arping and tcpdump:
 #   * every VIP is answered by exactly one MAC, that of its Layer 2 owner
 #     (docs/layer2.md#election) among the three;
 #   * after SIGKILL of a VIP's owner, the VIP is answered by the owner elected among the two

@@ -22,7 +22,8 @@ FO_CAPTURE_PID=
 FO_ARPING_PID=
 FO_API_PID=
 FO_API=192.168.79.2:6080
-FO_FAST=--ml-fast
+# l2_member's memberlist timers flag; empty: the speaker's default (fast among our speakers).
+FO_FAST=
 FO_EXTRA=
 
 fo_node_ip() { echo "192.168.79.${FO_HOST[$1]}"; }
