@@ -281,7 +281,6 @@ impl Memberlist {
         }
     }
 
-    /// A stream we opened failed: connect error, I/O error, early EOF or deadline.
     /// Like [`stream_failed`](Self::stream_failed), for a connection the peer's host refused
     /// (a TCP reset, `ECONNREFUSED`): nothing listens on the peer's memberlist port. When it
     /// was a probe's TCP fallback and the timers say so
@@ -302,6 +301,7 @@ impl Memberlist {
         self.stream_failed(id);
     }
 
+    /// A stream we opened failed: connect error, I/O error, early EOF or deadline.
     pub fn stream_failed(&mut self, id: StreamId) {
         if let Some(PendingStream {
             kind: StreamKind::PushPull { join: true, peer },
