@@ -11,7 +11,10 @@
 #   3. a killed Rust node is reported dead by the Go node;
 #   4. a Rust node leaving gracefully (SIGTERM) disappears from the Go node's list (at once
 #      when the leave broadcast arrives; by failure detection otherwise);
-# and, with encryption, that a Rust node with the wrong secret cannot join.
+# and, with encryption, that a Rust node with the wrong secret cannot join. Then, for the
+# timers (docs/memberlist.md#timers), with the speaker's default (no --ml-fast):
+#   5. two Rust nodes alone run the fast timers; a Go node joining switches both to
+#      upstream's; once the Go node is killed and declared dead, both are fast again.
 # Every process is started here and stopped by PID; each wait is bounded.
 #
 # Needs: apt-get install -y golang-go golang-github-hashicorp-memberlist-dev; cargo.
@@ -56,6 +59,30 @@ wait_up() {
     while [ -z "$(members_of "$1")" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 }
 pid_of() { eval "echo \$pid_$(echo "$1" | tr - _)"; }
+# Last timers line of a node: fast or upstream.
+timers_of() { grep '^TIMERS ' "$work/$1.log" 2>/dev/null | tail -n 1 | cut -d' ' -f2; }
+# wait_timers <seconds> <expected> <node>...
+wait_timers() {
+    limit=$1 expected=$2
+    shift 2
+    start=$(date +%s%N)
+    while :; do
+        ok=1
+        for n in "$@"; do [ "$(timers_of "$n")" = "$expected" ] || ok=0; done
+        elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+        if [ $ok = 1 ]; then
+            printf '  ok   %-50s %3d.%01d s\n' "$* run $expected timers" $((elapsed_ms / 1000)) $((elapsed_ms % 1000 / 100))
+            return 0
+        fi
+        if [ "$elapsed_ms" -gt $((limit * 1000)) ]; then
+            printf '  FAIL %-50s after %s s\n' "$* run $expected timers" "$limit"
+            for n in "$@"; do echo "    $n: $(timers_of "$n")"; done
+            failures=$((failures + 1))
+            return 0
+        fi
+        sleep 0.1
+    done
+}
 # Last member list a node printed.
 members_of() { grep '^MEMBERS ' "$work/$1.log" 2>/dev/null | tail -n 1 | cut -d' ' -f2; }
 # wait_members <seconds> <expected> <node>...: until every node's list equals <expected>.
@@ -123,6 +150,21 @@ for secret in "" "metallb-interop-secret"; do
     sleep 1.2
     for n in rust-1 rust-2 go-1 go-2; do cp "$work/$n.log" "$work/$n.${mode:-plaintext}.log"; done
 done
+
+echo "== timers"
+start_rust rust-a 127.0.0.31 ""
+wait_up rust-a
+start_rust rust-b 127.0.0.32 "" 127.0.0.31
+wait_members 10 rust-a,rust-b rust-a rust-b
+wait_timers 5 fast rust-a rust-b
+start_go go-x 127.0.0.33 "" 127.0.0.31
+wait_members 10 go-x,rust-a,rust-b rust-a rust-b go-x
+wait_timers 5 upstream rust-a rust-b
+stop 9 go-x
+wait_members 20 rust-a,rust-b rust-a rust-b
+wait_timers 5 fast rust-a rust-b
+stop 9 rust-a
+stop 9 rust-b
 
 if [ "$failures" -gt 0 ]; then
     echo "memberlist-interop: $failures check(s) failed; logs:"

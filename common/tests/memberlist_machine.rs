@@ -6,7 +6,8 @@ use common::memberlist::wire::{
     Ack, Alive, Dead, IndirectPing, Message, Nack, Ping, PushNodeState, PushPull, Source, Versions,
 };
 use common::memberlist::{
-    Config, ConfigError, Event, MemberState, Memberlist, Output, StreamReply,
+    Config, ConfigError, Event, FAST_MARKER, MemberState, Memberlist, Output, Profile, StreamReply,
+    Timers,
 };
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -73,13 +74,6 @@ fn start_reports_ourselves_and_rejects_bad_configs() {
 
     let err = |c: Config| Memberlist::new(c, [0; 32], now).expect_err("test input");
     assert_eq!(err(Config::lan("", me())), ConfigError::EmptyName);
-    assert_eq!(
-        err(Config {
-            meta: vec![0; 513],
-            ..Config::lan("a", me())
-        }),
-        ConfigError::MetaTooLarge(513)
-    );
     let bad = Versions {
         protocol_cur: 6,
         ..Versions::METALLB
@@ -435,4 +429,104 @@ fn leaving_alone_finishes_at_once_and_ignores_news_about_us() {
         MemberState::Left
     );
     assert!(ml.members().is_empty());
+}
+
+/// Runs a node with `profile` that knows two marked peers until its first probe's direct
+/// timeout has passed; returns the node, the probe's target and the TCP ping's stream id.
+fn probe_until_tcp_ping(profile: Profile) -> (Memberlist, &'static str, u64, Instant) {
+    let now = Instant::now();
+    let config = Config {
+        enable_compression: false,
+        profile,
+        ..Config::lan("me", me())
+    };
+    let mut ml = Memberlist::new(config, [1; 32], now).expect("test input");
+    for (i, name) in [(2, "b"), (3, "c")] {
+        let a = Message::Alive(Alive {
+            incarnation: 1,
+            node: name.into(),
+            addr: peer(i).ip(),
+            port: peer(i).port(),
+            meta: FAST_MARKER.to_vec(),
+            vsn: Some(Versions::METALLB),
+        });
+        ml.handle_packet(peer(i), &a.encode(), now)
+            .expect("test input");
+    }
+    drain(&mut ml);
+    let (target, t) = loop {
+        let t = ml.poll_timeout().expect("test input");
+        ml.handle_timeout(t);
+        if let Some((to, _)) = sent(&drain(&mut ml))
+            .into_iter()
+            .find(|(_, m)| matches!(m, Message::Ping(_)))
+        {
+            break (to, t);
+        }
+    };
+    let t = t + ml.timers().probe_timeout;
+    ml.handle_timeout(t);
+    let id = drain(&mut ml)
+        .into_iter()
+        .find_map(|o| match o {
+            Output::Connect { id, to, .. } if to == target => Some(id),
+            _ => None,
+        })
+        .expect("a TCP ping to the target");
+    (ml, if target == peer(2) { "b" } else { "c" }, id, t)
+}
+
+#[test]
+fn a_refused_tcp_ping_is_death_under_the_fast_timers_only() {
+    // Fast (all members marked): the refusal declares the target dead at once.
+    let (mut ml, target, id, t) = probe_until_tcp_ping(Profile::Auto);
+    assert!(ml.fast_timers_active());
+    ml.stream_refused(id, t);
+    assert_eq!(ml.member(target).expect("known").state, MemberState::Dead);
+    assert!(
+        drain(&mut ml)
+            .iter()
+            .any(|o| matches!(o, Output::Event(Event::Left(m)) if m.name == target))
+    );
+    // Upstream's timers: a refusal is just a failed TCP ping; the probe goes on.
+    let (mut ml, target, id, t) = probe_until_tcp_ping(Profile::Upstream);
+    assert!(!ml.fast_timers_active());
+    ml.stream_refused(id, t);
+    assert_eq!(ml.member(target).expect("known").state, MemberState::Alive);
+    ml.handle_timeout(t + Duration::from_secs(1));
+    assert_eq!(
+        ml.member(target).expect("known").state,
+        MemberState::Suspect
+    );
+}
+
+#[test]
+fn auto_announces_the_marker_and_drops_to_upstream_timers_for_an_unmarked_member() {
+    let now = Instant::now();
+    let config = Config {
+        enable_compression: false,
+        ..Config::auto("me", me())
+    };
+    let mut ml = Memberlist::new(config, [1; 32], now).expect("test input");
+    assert_eq!(ml.member("me").expect("self").meta, FAST_MARKER);
+    assert!(ml.fast_timers_active());
+    assert_eq!(*ml.timers(), Timers::FAST);
+    // An unmarked member (a Go speaker): upstream's timers at once.
+    ml.handle_packet(peer(2), &alive("go", peer(2), 1).encode(), now)
+        .expect("test input");
+    assert!(!ml.fast_timers_active());
+    assert_eq!(*ml.timers(), Timers::LAN);
+    // It is declared dead: fast again.
+    let dead = Message::Dead(Dead {
+        incarnation: 1,
+        node: "go".into(),
+        from: "b".into(),
+    });
+    ml.handle_packet(peer(3), &dead.encode(), now)
+        .expect("test input");
+    assert!(ml.fast_timers_active());
+    // `Upstream` announces nothing and never runs the fast timers.
+    let ml = Memberlist::new(Config::lan("me", me()), [1; 32], now).expect("test input");
+    assert!(ml.member("me").expect("self").meta.is_empty());
+    assert!(!ml.fast_timers_active());
 }

@@ -2,7 +2,8 @@
 # Layer 2 failover of the release `speaker` with memberlist, fast API server vs slow API server
 # (issue #17). Whole processes: three release speakers (the product binary, upstream v0.12.1's
 # DaemonSet env: METALLB_NODE_NAME, METALLB_HOST, METALLB_ML_BIND_ADDR, METALLB_ML_LABELS,
-# METALLB_ML_SECRET_KEY; memberlist with its default LAN timers unless ML_FAST=1) in network
+# METALLB_ML_SECRET_KEY; no METALLB_ML_FAST, so memberlist runs its default timers — the fast
+# ones, every member being a metallb-rs speaker — unless ML_FAST=true|false is set) in network
 # namespaces on one bridge, host-network style (each namespace's only interface is on the bridge),
 # plus a client namespace, which also runs the fake API server (fake-apiserver) on the bridge.
 # The fake holds the cluster (scripts/bench/lib/failover_api.py objects): the `config` ConfigMap
@@ -30,16 +31,26 @@
 #      members, the expected owners) and each VIP is answered by its owner's MAC alone, twice,
 #      1 s apart; if they do not agree within 10 s, all three are restarted (restart=all on
 #      the run's line), up to 6 times.
-# Printed: every run, the median per profile, the slow/fast ratio of the medians, and the
-# Event POSTs the fake received per profile (the slow path was exercised: the new owner posts a
-# nodeAssigned Event, which takes SLOW_MS to be answered).
+# Printed: every run, the median and max per profile, the slow/fast ratio of the medians, and
+# the Event POSTs the fake received per profile (the slow path was exercised: the new owner
+# posts a nodeAssigned Event, which takes SLOW_MS to be answered). API_PROFILES="fast" runs the
+# fast-API profile only (e.g. 50 consecutive kill/restart cycles: API_PROFILES=fast … 50).
+#
+# STRESS_SECS=N (default 0) then runs the stress check of issue #19 with all three speakers up
+# and no kill: N s with stress-ng in every node namespace (one CPU worker per CPU each, so 3×
+# as many hogs as CPUs) and STRESS_LOSS % (default 5) of the frames the bridge forwards dropped
+# (per frame and output port, nftables; scripts/lab/lib/failover_env.sh), while the client asks
+# for every VIP every 100 ms. Counted: false failovers as the client sees them (a reply from a
+# MAC but the owner's, or a second without the owner's reply), membership changes the
+# speakers logged ("node event - forcing sync"), and suspect members seen in /status samples
+# taken every 2 s (accusations that were refuted). Goal: 0 and 0.
 #
 # Needs root; otherwise prints SKIP and exits 0. Nothing leaves the namespaces (prefix
 # foapi-$$-), which are removed on exit with every process started (by PID). A watchdog ends the
 # run after FOBENCH_TIMEOUT s (default 150 × RUNS + 120, counted after the builds).
-# Usage: scripts/bench/failover-api.sh [RUNS (5)] [SLOW_MS (2000)]
+# Usage: [API_PROFILES=…] [STRESS_SECS=… [STRESS_LOSS=…]] scripts/bench/failover-api.sh [RUNS (5)] [SLOW_MS (2000)]
 # Environment: FOBENCH_KEEP=1 keeps the work dir (speaker and API logs, captures);
-# SPEAKER_BIN / FAKE_API_BIN use prebuilt binaries; ML_FAST=1 runs memberlist's fast profile;
+# SPEAKER_BIN / FAKE_API_BIN use prebuilt binaries; ML_FAST=false|true passes METALLB_ML_FAST (false: upstream's timers);
 # CARGO_TARGET_DIR as for cargo.
 set -euo pipefail
 
@@ -57,6 +68,11 @@ VIPS=(192.168.79.100 192.168.79.101 192.168.79.102 192.168.79.103)
 HELPER=$ROOT/scripts/bench/lib/failover_api.py
 # How long the survivors get to agree after the kill (memberlist's default timers take ~5 s).
 SURVIVOR_WAIT=${SURVIVOR_WAIT:-20}
+# Which API profiles run the kills: "fast slow" (default), or one of them.
+API_PROFILES=${API_PROFILES:-fast slow}
+# After the kills: STRESS_SECS s (default 0: none) of saturated CPUs and STRESS_LOSS % loss.
+STRESS_SECS=${STRESS_SECS:-0}
+STRESS_LOSS=${STRESS_LOSS:-5}
 WATCHDOG=
 # shellcheck source=../lab/lib/failover_env.sh
 source "$ROOT/scripts/lab/lib/failover_env.sh"
@@ -71,6 +87,8 @@ cleanup() {
         # shellcheck disable=SC2086 # one PID per line
         [[ -n $sleeper ]] && kill $sleeper 2>/dev/null
     fi
+    fo_probe_all_stop
+    fo_stress_stop
     fo_cleanup # speakers (FO_PID), arping, tcpdump, the fake API server, then the namespaces
     if [[ -n ${FOBENCH_KEEP:-} ]]; then echo "bench: kept $WORK"; else rm -rf "$WORK"; fi
 }
@@ -83,7 +101,7 @@ command -v curl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninterac
 fo_build_release "$ROOT"
 SPEAKER=$WORK/bin/speaker
 
-( sleep "${FOBENCH_TIMEOUT:-$((150 * RUNS + 120))}" >/dev/null 2>&1; echo "bench: watchdog expired"; kill -TERM $$ ) &
+( sleep "${FOBENCH_TIMEOUT:-$((150 * RUNS + 120 + STRESS_SECS))}" >/dev/null 2>&1; echo "bench: watchdog expired"; kill -TERM $$ ) &
 WATCHDOG=$!
 
 fo_topology
@@ -105,7 +123,7 @@ spk_start() {
     # Not through a function: `ip netns exec` execs env, which execs the speaker: $! is it.
     ip netns exec "$P-$node" env METALLB_NODE_NAME="$node" METALLB_HOST="$ip" \
         METALLB_ML_BIND_ADDR="$ip" METALLB_ML_LABELS="app=metallb,component=speaker" \
-        METALLB_ML_SECRET_KEY="$SECRET" METALLB_NAMESPACE=metallb-system ${ML_FAST:+METALLB_ML_FAST=true} \
+        METALLB_ML_SECRET_KEY="$SECRET" METALLB_NAMESPACE=metallb-system ${ML_FAST:+METALLB_ML_FAST=$ML_FAST} \
         "$SPEAKER" --port=7472 --config=config --log-level=info --kubeconfig "$WORK/kubeconfig" \
         >>"$WORK/$node.log" 2>&1 &
     # shellcheck disable=SC2004 # an associative array: the key must be expanded
@@ -207,12 +225,12 @@ one_kill() {
 }
 
 echo "bench: machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "bench: speaker $(sha256sum "$SPEAKER" | cut -c1-12), memberlist ${ML_FAST:+fast}${ML_FAST:-default LAN} timers, $RUNS runs per profile, slow = ${SLOW_MS} ms on create,update,patch"
+echo "bench: speaker $(sha256sum "$SPEAKER" | cut -c1-12), memberlist timers: ${ML_FAST:+METALLB_ML_FAST=$ML_FAST}${ML_FAST:-default (no setting)}, $RUNS runs per profile, slow = ${SLOW_MS} ms on create,update,patch"
 for node in "${FO_NODES[@]}"; do spk_start "$node"; done
 settle "${FO_NODES[@]}" || restart_all || { echo "bench: the three speakers did not agree"; exit 1; }
 ip netns exec "$P-client" python3 "$HELPER" members "$(fo_nodes_arg "${FO_NODES[@]}")" | sed 's/^/bench: memberlist: /'
 
-for PROFILE in fast slow; do
+for PROFILE in $API_PROFILES; do
     ms=0
     [[ $PROFILE == slow ]] && ms=$SLOW_MS
     api -X POST "http://$API/_fake/latency?verbs=create,update,patch&ms=$ms" >/dev/null
@@ -233,19 +251,55 @@ done
 
 # takeover=none (no other MAC answered within SURVIVOR_WAIT s) is listed, and left out of the median.
 takeovers() { sed -n 's/.*takeover=\([0-9.]*\|none\) .*/\1/p' "$WORK/kill-$1.txt"; }
-summary() {
-    local t m
-    t=$(takeovers "$1")
-    m=$(grep -v none <<<"$t" | median)
-    echo "$m"
-}
-m_fast=$(summary fast)
-m_slow=$(summary slow)
-none_fast=$(takeovers fast | grep -c none || true)
-none_slow=$(takeovers slow | grep -c none || true)
-bad=$(cat "$WORK/kill-fast.txt" "$WORK/kill-slow.txt" | grep -cv 'settled=ok' || true)
-echo "RESULT fast API: SIGKILL→first reply from another MAC: median $m_fast s over the runs with a takeover; runs: $(takeovers fast | paste -sd' '); no takeover within ${SURVIVOR_WAIT} s: $none_fast of $RUNS"
-echo "RESULT slow API (${SLOW_MS} ms writes): median $m_slow s over the runs with a takeover; runs: $(takeovers slow | paste -sd' '); no takeover within ${SURVIVOR_WAIT} s: $none_slow of $RUNS"
-echo "RESULT slow/fast ratio of the medians: $(awk -v s="$m_slow" -v f="$m_fast" 'BEGIN { if (f > 0 && s > 0) printf "%.2f", s / f; else print "n/a" }')"
-echo "RESULT runs whose VIP was not answered by the new owner alone after failover: $bad of $((2 * RUNS))"
-((bad == 0))
+bad=0
+declare -A MEDIAN=()
+for PROFILE in $API_PROFILES; do
+    t=$(takeovers "$PROFILE")
+    MEDIAN[$PROFILE]=$(grep -v none <<<"$t" | median)
+    max=$(grep -v none <<<"$t" | sort -n | tail -n1)
+    none=$(grep -c none <<<"$t" || true)
+    label="fast API"
+    [[ $PROFILE == slow ]] && label="slow API (${SLOW_MS} ms writes)"
+    echo "RESULT $label: SIGKILL→first reply from another MAC over $RUNS runs: median ${MEDIAN[$PROFILE]} s, max ${max:-n/a} s (runs with a takeover); no takeover within ${SURVIVOR_WAIT} s: $none of $RUNS; runs: $(paste -sd' ' <<<"$t")"
+    bad=$((bad + $(grep -cv 'settled=ok' "$WORK/kill-$PROFILE.txt" || true) + none))
+done
+if [[ -n ${MEDIAN[fast]:-} && -n ${MEDIAN[slow]:-} ]]; then
+    echo "RESULT slow/fast ratio of the medians: $(awk -v s="${MEDIAN[slow]}" -v f="${MEDIAN[fast]}" 'BEGIN { if (f > 0 && s > 0) printf "%.2f", s / f; else print "n/a" }')"
+fi
+echo "RESULT runs without a takeover, or whose VIP was not answered by the new owner alone after failover: $bad"
+
+# --- Stress: STRESS_SECS of saturated CPUs and 5 % loss, no kill: count false failovers ------
+stress_failures=0
+if ((STRESS_SECS > 0)); then
+    api -X POST "http://$API/_fake/latency?verbs=create,update,patch&ms=0" >/dev/null
+    fo_install_stress
+    settle "${FO_NODES[@]}" || restart_all || { echo "bench: the three speakers did not agree before the stress run"; exit 1; }
+    OWNERS=()
+    for vip in "${VIPS[@]}"; do OWNERS+=("$vip=${FO_MAC[$(fo_owner_of "$vip" "${FO_NODES[@]}")]}"); done
+    syncs() { local n; for n in "${FO_NODES[@]}"; do grep -c 'node event - forcing sync' "$WORK/$n.log" || true; done | awk '{ s += $1 } END { print s + 0 }'; }
+    syncs_before=$(syncs)
+    echo "bench: stress: ${STRESS_SECS} s, $(nproc) stress-ng CPU workers in each node namespace, ${STRESS_LOSS}% of bridge frames dropped, who-has for each VIP every 100 ms"
+    fo_capture_start "$WORK/stress.txt"
+    fo_stress_start "$STRESS_SECS" "$STRESS_LOSS"
+    from=$(date +%s.%N)
+    fo_probe_all_start 0.1 "${VIPS[@]}"
+    # memberlist's own view every 2 s: suspicions raised (and, since no node dies, refuted).
+    suspect_seen=0
+    end=$(($(date +%s) + STRESS_SECS))
+    while (($(date +%s) < end)); do
+        s=$(ip netns exec "$P-client" python3 "$HELPER" members "$(fo_nodes_arg "${FO_NODES[@]}")" 2>/dev/null | grep -o '/suspect' | wc -l || true)
+        suspect_seen=$((suspect_seen + s))
+        sleep 2
+    done
+    to=$(date +%s.%N)
+    fo_probe_all_stop
+    fo_stress_stop
+    fo_capture_stop
+    syncs_during=$(($(syncs) - syncs_before))
+    result=$(fo_false_failovers "$WORK/stress.txt" "$from" "$to" 1.0 "${OWNERS[@]}")
+    sed 's/^/bench: stress: /' <<<"$result"
+    echo "bench: stress: bridge frames $FO_LOSS_COUNTS; suspect members seen in /status samples: $suspect_seen"
+    echo "RESULT stress (${STRESS_SECS} s, CPUs saturated, ${STRESS_LOSS}% loss): $(tail -n1 <<<"$result"), membership changes on the speakers: $syncs_during"
+    [[ $result == *"false_failovers=0"* && $syncs_during -eq 0 ]] || stress_failures=1
+fi
+((bad == 0 && stress_failures == 0))

@@ -5,7 +5,8 @@
 # client sends a broadcast ARP request for one VIP every 20 ms (arping -W 0.02); tcpdump on
 # the client's interface timestamps requests and replies. Every run starts a fresh cluster.
 #   a. SIGKILL of the VIP's owner → first reply from the elected next owner's MAC;
-#      RUNS runs per profile (fast: --ml-fast, default: upstream's DefaultLANConfig timers).
+#      RUNS runs per profile (default: no flag, the fast timers since every member runs
+#      metallb-rs; upstream: --ml-fast=false, upstream's DefaultLANConfig timers).
 #   b. SIGTERM of the owner → requests left without a reply, and replies from the old owner
 #      after the new owner's first (each can flip the client back); TERM_RUNS runs per
 #      profile, with the speaker's drain and, as the reference, upstream's order (Leave(1s),
@@ -19,7 +20,7 @@
 # The VIP rotates over the four per run, so different nodes are killed.
 # Needs root; otherwise prints SKIP and exits 0. No traffic leaves the namespaces (prefix
 # fobench-), which are removed on exit with every process started.
-# Usage: scripts/bench/failover.sh [RUNS (10)] [TERM_RUNS (5)] [PART_RUNS (3)] [PROFILES ("fast default")]
+# Usage: scripts/bench/failover.sh [RUNS (10)] [TERM_RUNS (5)] [PART_RUNS (3)] [PROFILES ("default upstream")]
 # FOBENCH_BIN=path uses that l2_member binary instead of building the release one.
 set -euo pipefail
 
@@ -32,7 +33,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RUNS=${1:-10}
 TERM_RUNS=${2:-5}
 PART_RUNS=${3:-3}
-PROFILES=${4:-fast default}
+PROFILES=${4:-default upstream}
 P=fobench
 WORK=$(mktemp -d /tmp/fobench.XXXXXX)
 VIPS=(192.168.79.100 192.168.79.101 192.168.79.102 192.168.79.103)
@@ -130,7 +131,7 @@ field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 
 echo "bench: machine: $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 for profile in $PROFILES; do
-    [[ $profile == fast ]] && FO_FAST=--ml-fast || FO_FAST=
+    [[ $profile == upstream ]] && FO_FAST=--ml-fast=false || FO_FAST=
     : >"$WORK/kill-$profile.txt"
     for run in $(seq "$RUNS"); do
         one_stop KILL "$run"

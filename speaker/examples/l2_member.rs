@@ -5,7 +5,7 @@
 //! of the speaker (`speaker::stop::leave_and_drain`) — for a fixed set of VIPs, each a
 //! `Cluster`-policy service with a ready endpoint. Not part of the speaker's interface.
 //!
-//! `l2_member --node N --bind IP:PORT [--join IP:PORT ...] [--ml-fast] [--upstream-stop] VIP...`
+//! `l2_member --node N --bind IP:PORT [--join IP:PORT ...] [--ml-fast[=BOOL]] [--upstream-stop] VIP...`
 //!
 //! Prints `STATE <unix ms> members=<a,b> owned=<ips>` whenever membership or the owned set
 //! changes, and `DRAINED <unix ms> handed_over=<n> unclaimed=<n>` after a graceful stop.
@@ -34,9 +34,10 @@ struct Args {
     /// Peers to join, re-joined while not members (the speaker's listed pod IPs).
     #[arg(long)]
     join: Vec<SocketAddr>,
-    /// The fast failure-detection profile (`--ml-fast` of the speaker).
-    #[arg(long)]
-    ml_fast: bool,
+    /// memberlist timers as the speaker's `--ml-fast`: unset picks them (fast while every
+    /// member runs metallb-rs), `true` forces the fast ones, `false` upstream's.
+    #[arg(long, require_equals = true, num_args = 0..=1, default_missing_value = "true")]
+    ml_fast: Option<bool>,
     /// On SIGTERM, do what upstream does (`Leave(1s)`, then stop answering) instead of the
     /// speaker's drain: the reference for the benchmark.
     #[arg(long)]
@@ -149,10 +150,14 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let config = lab_config(&args.vips)?;
     let layer2 = Layer2::start(Layer2Config::default(), Arc::new(NoStats)).await?;
-    let ml = if args.ml_fast {
-        common::memberlist::Config::fast(args.node.clone(), args.bind)
-    } else {
-        common::memberlist::Config::lan(args.node.clone(), args.bind)
+    let profile = match args.ml_fast {
+        None => common::memberlist::Profile::Auto,
+        Some(true) => common::memberlist::Profile::Fast,
+        Some(false) => common::memberlist::Profile::Upstream,
+    };
+    let ml = common::memberlist::Config {
+        profile,
+        ..common::memberlist::Config::lan(args.node.clone(), args.bind)
     };
     let (handle, mut events) = memberlist::start(ml, args.bind).await?;
     let services = args

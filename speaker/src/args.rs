@@ -45,11 +45,13 @@ pub struct Args {
         hide_env_values = true
     )]
     pub ml_secret_key: String,
-    /// memberlist failure detection in about 0.5 s instead of ~5 s (probe every 100 ms):
-    /// for clusters whose speakers are all metallb-rs. Upstream speakers gossip every 200 ms
-    /// and may be declared dead wrongly under this profile, so leave it off while migrating.
-    #[arg(long = "ml-fast", env = "METALLB_ML_FAST", value_parser = parse_go_bool, default_value = "false", require_equals = true, num_args = 0..=1, default_missing_value = "true")]
-    pub ml_fast: bool,
+    /// memberlist timers. Unset (the default): fast failure detection (well under a second)
+    /// while every speaker in the cluster runs metallb-rs, upstream's timers (~5 s) as soon as
+    /// a Go speaker is a member (docs/memberlist.md#timers). `--ml-fast=false`: upstream's
+    /// timers always (and the other metallb-rs speakers then use them too). `--ml-fast`:
+    /// the fast timers always, even next to Go speakers.
+    #[arg(long = "ml-fast", env = "METALLB_ML_FAST", value_parser = parse_go_bool, require_equals = true, num_args = 0..=1, default_missing_value = "true")]
+    pub ml_fast: Option<bool>,
     /// Resend gratuitous ARP/NA for every owned IP this often (Go duration, e.g. `30s`), for
     /// switches whose forwarding tables age out before routers' ARP caches. Off by default,
     /// as upstream.
@@ -101,6 +103,16 @@ impl Args {
         Ok(KeyChoice::choose(setting, log_level_given))
     }
 
+    /// The memberlist timer profile `--ml-fast` selects (docs/memberlist.md#timers).
+    pub fn ml_profile(&self) -> common::memberlist::Profile {
+        use common::memberlist::Profile;
+        match self.ml_fast {
+            None => Profile::Auto,
+            Some(true) => Profile::Fast,
+            Some(false) => Profile::Upstream,
+        }
+    }
+
     /// `--garp-interval` as a duration (`None`: off).
     pub fn garp_interval(&self) -> Result<Option<std::time::Duration>, String> {
         if self.garp_interval.is_empty() {
@@ -131,6 +143,26 @@ mod tests {
         let (parsed, matches) =
             kube_shell::cli::go_args_from::<Args>(argv).map_err(|e| e.to_string())?;
         parsed.election(&matches)
+    }
+
+    #[test]
+    fn ml_fast_unset_is_auto_and_either_value_forces_a_profile() {
+        use common::memberlist::Profile;
+        if std::env::var_os("METALLB_ML_FAST").is_some() {
+            return; // the setting would win
+        }
+        let profile = |args: &[&str]| {
+            let argv = std::iter::once("speaker")
+                .chain(args.iter().copied())
+                .map(str::to_owned);
+            let (parsed, _) = kube_shell::cli::go_args_from::<Args>(argv).expect("valid args");
+            parsed.ml_profile()
+        };
+        assert_eq!(profile(&[]), Profile::Auto);
+        assert_eq!(profile(&["--ml-fast"]), Profile::Fast);
+        assert_eq!(profile(&["--ml-fast=true"]), Profile::Fast);
+        assert_eq!(profile(&["-ml-fast=false"]), Profile::Upstream);
+        assert_eq!(profile(&["--ml-fast=0"]), Profile::Upstream);
     }
 
     #[test]

@@ -214,11 +214,11 @@ async fn start_memberlist(
         .parse()
         .with_context(|| format!("invalid --ml-bindaddr {:?}", args.ml_bindaddr))?;
     let bind = SocketAddr::new(ip, port);
-    let mut config = if args.ml_fast {
-        common::memberlist::Config::fast(node, bind)
-    } else {
-        common::memberlist::Config::lan(node, bind)
+    let mut config = common::memberlist::Config {
+        profile: args.ml_profile(),
+        ..common::memberlist::Config::lan(node, bind)
     };
+    tracing::info!(op = "startup", profile = ?config.profile, "memberlist timers (docs/memberlist.md#timers)");
     match common::memberlist::SecretKey::from_metallb_secret(&args.ml_secret_key) {
         Some(key) => config.keyring = Some(common::memberlist::Keyring::new(key)),
         None => tracing::warn!(

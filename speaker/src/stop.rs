@@ -14,7 +14,7 @@ use crate::memberlist;
 /// From SIGTERM to the last answer. The upstream manifests give the speaker a termination
 /// grace period of 2 s (the chart's 0 is raised to the kubelet's 2 s minimum), so SIGKILL
 /// comes at 2 s: the drain must be over before that. A new owner claims within one gossip
-/// round of our leave (200 ms with upstream's timers, 50 ms with `--ml-fast`).
+/// round of our leave (200 ms with upstream's timers, 50 ms with the fast ones).
 pub const DRAIN_GRACE: Duration = Duration::from_millis(1500);
 /// memberlist's own bound on gossiping the leave (MetalLB: `Leave(1s)`).
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(1);

@@ -1,9 +1,136 @@
-//! Protocol settings: memberlist's `DefaultLANConfig`, and a faster profile.
+//! Protocol settings: memberlist's `DefaultLANConfig` timers, a faster set, and the rule that
+//! picks between them (docs/memberlist.md#timers).
 
 use super::crypto::Keyring;
 use super::wire::Versions;
 use std::net::SocketAddr;
 use std::time::Duration;
+
+/// What our speakers put in memberlist's node metadata. MetalLB's Go speakers register no
+/// delegate, so their metadata is always empty (and they never read anyone's); a member
+/// whose metadata is exactly this runs metallb-rs and can run [`Timers::FAST`] — it refutes
+/// an accusation within one fast gossip round, which is what makes the short suspicion
+/// timeouts safe. The `1` versions the fast timers: a later set would get another marker.
+pub const FAST_MARKER: &[u8] = b"metallb-rs/fast-timers/1";
+
+/// The settings that decide how fast a failure is detected, and how fast an accused node can
+/// answer. Field names follow memberlist's `Config`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timers {
+    /// One node is probed per interval, round robin.
+    pub probe_interval: Duration,
+    /// A direct probe fails after this long without an ack; indirect probes follow.
+    pub probe_timeout: Duration,
+    /// Stretch `probe_timeout` by local health too, as the Lifeguard paper's LHA-Probe does
+    /// (Go stretches only the probe interval). A starved node then waits longer for acks
+    /// that are late because of itself before it asks others to probe.
+    pub scale_probe_timeout: bool,
+    /// Suspicion lasts at least `suspicion_mult × max(1, log10 n) × probe_interval`.
+    pub suspicion_mult: u32,
+    /// …and at most `suspicion_max_timeout_mult` times that while confirmations are expected.
+    pub suspicion_max_timeout_mult: u32,
+    /// Independent confirmations that bring a suspicion from its maximum to its minimum.
+    /// `None` is Go's rule: `suspicion_mult − 2`, and none at all when the cluster has fewer
+    /// than that many other witnesses — so a three-node cluster always waits the minimum.
+    /// `Some(k)` waits for `min(k, n − 2)`: in small clusters too, a lone accuser waits the
+    /// maximum and a second witness brings the timeout down at once.
+    pub suspicion_confirmations: Option<u32>,
+    /// Gossip round period.
+    pub gossip_interval: Duration,
+    /// Broadcasts are retransmitted `retransmit_mult × ⌈log10(n+1)⌉` times.
+    pub retransmit_mult: usize,
+    /// Full state exchange with one random peer this often (scaled up above 32 nodes).
+    pub push_pull_interval: Duration,
+    /// A probe whose TCP fallback ping is refused (the target's host answers the connection
+    /// with a reset: nothing listens on its memberlist port) declares the target dead at
+    /// once instead of suspecting it. A crashed or killed speaker is then gone within one
+    /// direct probe timeout of being probed, while a live one — however starved of CPU or
+    /// short of datagrams — is never refused, because its kernel accepts the connection for
+    /// it. Go has no such rule: off in [`Timers::LAN`].
+    pub refused_tcp_ping_is_death: bool,
+}
+
+impl Timers {
+    /// hashicorp/memberlist's `DefaultLANConfig`, as MetalLB's Go speakers run it: probe every
+    /// 1 s with a 500 ms timeout, suspicion 4 × probe interval (up to 6× that while
+    /// confirmations are expected), gossip every 200 ms, push/pull every 30 s.
+    pub const LAN: Self = Self {
+        probe_interval: Duration::from_secs(1),
+        probe_timeout: Duration::from_millis(500),
+        scale_probe_timeout: false,
+        suspicion_mult: 4,
+        suspicion_max_timeout_mult: 6,
+        suspicion_confirmations: None,
+        gossip_interval: Duration::from_millis(200),
+        retransmit_mult: 4,
+        push_pull_interval: Duration::from_secs(30),
+        refused_tcp_ping_is_death: false,
+    };
+
+    /// Sub-second failure detection on a LAN, for clusters whose members all run these timers:
+    /// upstream's Lifeguard rules at ten times the probe rate.
+    ///
+    /// * probe every 100 ms with a 50 ms direct timeout (stretched by local health, like the
+    ///   interval): LAN round trips are well under a millisecond, the rest is room for a busy
+    ///   scheduler. A probe that fails goes indirect through up to 3 peers plus a TCP ping.
+    /// * a refused TCP ping is death (`refused_tcp_ping_is_death`): a killed or crashed
+    ///   speaker is declared dead ≈ 50 ms after a survivor first probes it, and every node
+    ///   probes each peer at least every few intervals.
+    /// * suspicion — for a host that stopped answering altogether — as upstream's: 4 × the
+    ///   probe interval (400 ms) once confirmed, 6 × that (2.4 s) for a lone accuser. Unlike
+    ///   Go's rule, confirmations are expected in small clusters too (up to 2, 1 with three
+    ///   nodes): when every survivor accuses, the node dies after 400 ms; when one peer lost
+    ///   a few datagrams to a live node, or the node was starved of CPU for a moment, the
+    ///   lone accusation leaves it 2.4 s to refute.
+    /// * gossip every 50 ms to 3 nodes, each message retransmitted 8 × ⌈log10(n+1)⌉ times
+    ///   (upstream: 4 at 200 ms): accusations and refutations get through 5 % loss within a
+    ///   few rounds.
+    /// * push/pull every 15 s.
+    ///
+    /// Measured in the simulated network (three nodes, `common/tests/memberlist_sim`): a killed
+    /// node is dead everywhere after 0.13 s (median; at most 0.34 s), a silent host after
+    /// 0.56 s (at most 0.77 s); ten minutes of 5 % loss with nodes starved for up to 250 ms
+    /// every second or so raise ~200 suspicions, all refuted. The price is traffic: about 20
+    /// probes and acks and up to 60 gossip datagrams per second per node, each under 1400
+    /// bytes.
+    pub const FAST: Self = Self {
+        probe_interval: Duration::from_millis(100),
+        probe_timeout: Duration::from_millis(50),
+        scale_probe_timeout: true,
+        suspicion_mult: 4,
+        suspicion_max_timeout_mult: 6,
+        suspicion_confirmations: Some(2),
+        gossip_interval: Duration::from_millis(50),
+        retransmit_mult: 8,
+        push_pull_interval: Duration::from_secs(15),
+        refused_tcp_ping_is_death: true,
+    };
+}
+
+/// Which timers a node runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// [`Timers::LAN`]-like `Config::timers` always, and no marker: the other members treat
+    /// this node as they treat a Go speaker (the speaker's explicit `--ml-fast=false`).
+    Upstream,
+    /// `Config::fast_timers` always, marker announced (explicit `--ml-fast`): for clusters
+    /// known to hold no Go speaker.
+    Fast,
+    /// `Config::fast_timers` while every alive or suspect member (ourselves included) announces
+    /// [`FAST_MARKER`], `Config::timers` as soon as one does not (a Go speaker, or one of ours
+    /// forced to upstream timers); the marker is announced. The speaker's default.
+    Auto,
+}
+
+impl Profile {
+    /// The node metadata this profile announces.
+    pub fn meta(self) -> &'static [u8] {
+        match self {
+            Self::Upstream => &[],
+            Self::Fast | Self::Auto => FAST_MARKER,
+        }
+    }
+}
 
 /// Everything the state machine needs to know about this node and its timers. Field names
 /// follow memberlist's `Config` so settings can be compared one to one.
@@ -15,34 +142,25 @@ pub struct Config {
     /// Address and port peers reach us on (MetalLB: pod IP = node IP, port 7946). Also the
     /// port assumed when a protocol-1 peer sends none.
     pub advertise: SocketAddr,
-    /// Metadata announced with our alive messages (empty for MetalLB, at most 512 bytes).
-    pub meta: Vec<u8>,
+    /// Which of the two timer sets runs; also decides the metadata we announce
+    /// ([`Profile::meta`]).
+    pub profile: Profile,
+    /// The timers that match the Go speakers' (upstream's `DefaultLANConfig`).
+    pub timers: Timers,
+    /// The timers run while [`Profile`] allows it.
+    pub fast_timers: Timers,
     /// Versions announced; [`Versions::METALLB`] matches a Go speaker.
     pub versions: Versions,
     /// Time allowed for a push/pull stream (connect, write, read).
     pub tcp_timeout: Duration,
     /// Peers asked to probe a node that missed its direct probe.
     pub indirect_checks: usize,
-    /// Broadcasts are retransmitted `retransmit_mult × ⌈log10(n+1)⌉` times.
-    pub retransmit_mult: usize,
-    /// Suspicion lasts at least `suspicion_mult × max(1, log10 n) × probe_interval`.
-    pub suspicion_mult: u32,
-    /// …and at most `suspicion_max_timeout_mult` times that when confirmations are expected.
-    pub suspicion_max_timeout_mult: u32,
-    /// Full state exchange with one random peer this often (scaled up above 32 nodes).
-    pub push_pull_interval: Duration,
-    /// One node is probed per interval, round robin.
-    pub probe_interval: Duration,
-    /// A direct probe fails after this long without an ack; indirect probes follow.
-    pub probe_timeout: Duration,
     /// Skip the TCP ping that backs up failed UDP probes.
     pub disable_tcp_pings: bool,
     /// Health awareness can stretch the probe interval up to this factor.
     pub awareness_max_multiplier: u32,
     /// Peers receiving each gossip round.
     pub gossip_nodes: usize,
-    /// Gossip round period.
-    pub gossip_interval: Duration,
     /// Dead nodes keep receiving gossip (and stay in the table) this long, which lets a
     /// node wrongly declared dead learn it and refute.
     pub gossip_to_the_dead_time: Duration,
@@ -59,27 +177,21 @@ pub struct Config {
 }
 
 impl Config {
-    /// hashicorp/memberlist's `DefaultLANConfig`, as MetalLB's speaker uses it: probe every
-    /// 1 s with a 500 ms timeout, 3 indirect checks, suspicion multiplier 4 (up to 6× with
-    /// Lifeguard), gossip to 3 nodes every 200 ms, push/pull every 30 s, compression on.
+    /// hashicorp/memberlist's `DefaultLANConfig`, as MetalLB's Go speaker uses it: the
+    /// [`Timers::LAN`] timers always, 3 indirect checks, compression on, no metadata.
     pub fn lan(name: impl Into<String>, advertise: SocketAddr) -> Self {
         Self {
             name: name.into(),
             advertise,
-            meta: Vec::new(),
+            profile: Profile::Upstream,
+            timers: Timers::LAN,
+            fast_timers: Timers::FAST,
             versions: Versions::METALLB,
             tcp_timeout: Duration::from_secs(10),
             indirect_checks: 3,
-            retransmit_mult: 4,
-            suspicion_mult: 4,
-            suspicion_max_timeout_mult: 6,
-            push_pull_interval: Duration::from_secs(30),
-            probe_interval: Duration::from_secs(1),
-            probe_timeout: Duration::from_millis(500),
             disable_tcp_pings: false,
             awareness_max_multiplier: 8,
             gossip_nodes: 3,
-            gossip_interval: Duration::from_millis(200),
             gossip_to_the_dead_time: Duration::from_secs(30),
             gossip_verify_incoming: true,
             gossip_verify_outgoing: true,
@@ -89,38 +201,19 @@ impl Config {
         }
     }
 
-    /// A profile for sub-second failover on a LAN (the speaker's "fast" option).
-    ///
-    /// Detection time is roughly: wait until someone probes the dead node (< one probe
-    /// interval, since every node probes one peer per interval), the failed probe itself
-    /// (one interval: direct timeout, then indirect probes), the suspicion timeout, and the
-    /// gossip of the death. With the LAN defaults that is 1 + 1 + 4 + 0.2 ≈ 6 s. Here:
-    ///
-    /// * probe interval 100 ms, probe timeout 50 ms — LAN round trips are well under a
-    ///   millisecond; 50 ms leaves room for a busy node's scheduler before indirect probes
-    ///   (3 of them, as upstream) and the TCP fallback get the other 50 ms.
-    /// * suspicion multiplier 2: suspicion lasts 2 × max(1, log10 n) × 100 ms = 200 ms up to
-    ///   10 nodes. With a multiplier of 2 Lifeguard expects no confirmations (k = mult − 2),
-    ///   so the timeout is that minimum — deliberately: waiting for confirmations is what
-    ///   makes upstream's worst case 6× longer.
-    /// * gossip every 50 ms to 3 nodes: a suspicion reaches the suspect, and its refutation
-    ///   comes back, within ~100 ms, well inside the 200 ms window.
-    /// * push/pull every 15 s; the rest as upstream. Health awareness stays on (up to 8×): a
-    ///   starved node slows its own probing instead of accusing healthy peers.
-    ///
-    /// Expected detection ≈ 0.1 + 0.1 + 0.2 + 0.05 ≈ 0.45 s. The price is traffic (about 20
-    /// probes and 60 gossip datagrams per second per node, each under 1400 bytes) and less
-    /// tolerance of stalls: a node frozen for ~300 ms is declared dead, then refutes and
-    /// rejoins. Mixed clusters work on the wire, but Go speakers gossip every 200 ms, so a
-    /// Go node wrongly suspected by a fast node may be declared dead before its refutation
-    /// arrives; switch to this profile once every speaker runs metallb-rs.
+    /// [`Timers::FAST`] always ([`Profile::Fast`]).
     pub fn fast(name: impl Into<String>, advertise: SocketAddr) -> Self {
         Self {
-            suspicion_mult: 2,
-            push_pull_interval: Duration::from_secs(15),
-            probe_interval: Duration::from_millis(100),
-            probe_timeout: Duration::from_millis(50),
-            gossip_interval: Duration::from_millis(50),
+            profile: Profile::Fast,
+            ..Self::lan(name, advertise)
+        }
+    }
+
+    /// [`Timers::FAST`] while every member runs metallb-rs, [`Timers::LAN`] otherwise
+    /// ([`Profile::Auto`]): the speaker's default.
+    pub fn auto(name: impl Into<String>, advertise: SocketAddr) -> Self {
+        Self {
+            profile: Profile::Auto,
             ..Self::lan(name, advertise)
         }
     }

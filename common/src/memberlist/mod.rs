@@ -39,7 +39,10 @@
 //! a 1–5-byte `Vsn`, bad PKCS#7 padding) are errors here; decompression is capped (1 MiB per
 //! datagram, 20 MiB per stream); joins to several addresses run in parallel; a TCP fallback
 //! ping answering after the probe deadline is ignored; our refutations replace queued gossip
-//! about us (Go keys them by address and keeps both).
+//! about us (Go keys them by address and keeps both). Our nodes announce [`FAST_MARKER`] as
+//! node metadata (MetalLB's Go speakers announce none) and, unless told otherwise, run faster
+//! timers while every member does ([`Profile`], docs/memberlist.md#which-timers-run); with a
+//! Go member present they run Go's `DefaultLANConfig` rules exactly.
 
 mod broadcast;
 pub mod compress;
@@ -53,7 +56,7 @@ pub mod stream;
 pub mod wire;
 
 pub use compress::LzwError;
-pub use config::Config;
+pub use config::{Config, FAST_MARKER, Profile, Timers};
 pub use crypto::{CryptoError, EncryptionVersion, Keyring, SecretKey};
 pub use machine::{
     ConfigError, Event, JoinError, Memberlist, Output, StreamId, StreamProgress, StreamReply,

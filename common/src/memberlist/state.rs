@@ -5,6 +5,7 @@
 //! module keeps the table in probe order and holds the arithmetic: Lifeguard's suspicion
 //! timeouts, retransmission limits, push/pull scaling and health awareness.
 
+use super::config::Timers;
 use super::wire::{MemberState, Versions};
 use rand::RngExt;
 use rand::rngs::StdRng;
@@ -249,14 +250,17 @@ pub(crate) fn suspicion_timeout(mult: u32, n: usize, interval: Duration) -> Dura
     interval * mult * scale_milli / 1000
 }
 
-/// Confirmations a new suspicion waits for (`SuspicionMult − 2`), or none when the cluster
-/// is too small to provide them (n − 2 excludes ourselves and the suspect).
-pub(crate) fn expected_confirmations(mult: u32, n: usize) -> u32 {
-    let k = mult.saturating_sub(2);
-    if n.saturating_sub(2) < k as usize {
-        0
-    } else {
-        k
+/// Confirmations a new suspicion waits for among `n` known nodes (n − 2 excludes ourselves
+/// and the suspect): Go's `SuspicionMult − 2`, or none when the cluster is too small to
+/// provide them; with `suspicion_confirmations` set, as many as the cluster can provide.
+pub(crate) fn expected_confirmations(timers: &Timers, n: usize) -> u32 {
+    let witnesses = u32::try_from(n.saturating_sub(2)).unwrap_or(u32::MAX);
+    match timers.suspicion_confirmations {
+        Some(k) => k.min(witnesses),
+        None => {
+            let k = timers.suspicion_mult.saturating_sub(2);
+            if witnesses < k { 0 } else { k }
+        }
     }
 }
 
@@ -371,11 +375,21 @@ mod tests {
 
     #[test]
     fn expected_confirmations_need_enough_witnesses() {
-        assert_eq!(expected_confirmations(4, 3), 0);
-        assert_eq!(expected_confirmations(4, 4), 2);
-        assert_eq!(expected_confirmations(2, 100), 0);
-        assert_eq!(expected_confirmations(6, 5), 0);
-        assert_eq!(expected_confirmations(6, 6), 4);
+        let go = |mult| Timers {
+            suspicion_mult: mult,
+            ..Timers::LAN
+        };
+        assert_eq!(expected_confirmations(&go(4), 3), 0);
+        assert_eq!(expected_confirmations(&go(4), 4), 2);
+        assert_eq!(expected_confirmations(&go(2), 100), 0);
+        assert_eq!(expected_confirmations(&go(6), 5), 0);
+        assert_eq!(expected_confirmations(&go(6), 6), 4);
+        // The fast timers take the witnesses there are: one in a three-node cluster.
+        let fast = Timers::FAST;
+        assert_eq!(expected_confirmations(&fast, 2), 0);
+        assert_eq!(expected_confirmations(&fast, 3), 1);
+        assert_eq!(expected_confirmations(&fast, 4), 2);
+        assert_eq!(expected_confirmations(&fast, 50), 2);
     }
 
     #[test]

@@ -9,12 +9,17 @@
 //! plus `gossip_to_the_dead_time` splits a memberlist cluster for good (as in Go: dead nodes
 //! are neither probed nor pushed/pulled, and gossiped to only for that long).
 //!
-//! `MEMBERLIST_CHURN_RUNS` sets the number of sequences per profile (default 40; CI keeps it
-//! modest, try 500 for a long run), `MEMBERLIST_CHURN_BASE` picks another family of seeds,
+//! Four families: every node on upstream's timers, every node on the fast ones, every node
+//! choosing (`Profile::Auto`, the speaker's default), and `Auto` nodes with one node that
+//! announces no marker, as a Go speaker: the `Auto` nodes must run upstream's timers exactly
+//! while it runs, and the fast ones once it is dead.
+//!
+//! `MEMBERLIST_CHURN_RUNS` sets the number of sequences per family (default 75, so 300 in
+//! all; try 2000 for a long run), `MEMBERLIST_CHURN_BASE` picks another family of seeds,
 //! `MEMBERLIST_CHURN_SEED` replays one sequence (each failure prints its seed).
 
 use crate::net::{Net, addr, name};
-use common::memberlist::{Config, MemberState};
+use common::memberlist::{Config, MemberState, Profile, Timers};
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 use std::fmt::Write as _;
@@ -40,7 +45,8 @@ enum Step {
     Wait(Duration),
 }
 
-/// How long after a step every running node must agree, from the configuration:
+/// How long after a step every running node must agree, from the configuration (under
+/// `Profile::Auto` a node may run either timer set, so the slower one bounds it):
 ///
 /// * detection: a probe round visits every other node, and the shuffle between rounds can put
 ///   a node last then first, so a live node probes a given peer within `2(n−1)` probe
@@ -52,16 +58,48 @@ enum Step {
 ///   misses the shell's re-join (or the periodic push/pull) repairs; the faster of the two;
 /// * a TCP timeout for a re-join across a link that was cut at the time it started.
 fn bound(c: &Config, n: usize) -> Duration {
-    let scaled_probe = c.probe_interval * c.awareness_max_multiplier;
-    let detection = scaled_probe * (2 * (n as u32 - 1) + 1);
-    let node_scale = (n as f64).log10().max(1.0);
-    let suspicion = c
-        .probe_interval
-        .mul_f64(f64::from(c.suspicion_mult) * node_scale)
-        * c.suspicion_max_timeout_mult;
-    let retransmits = c.retransmit_mult as u32 * ((n + 1) as f64).log10().ceil() as u32;
-    let dissemination = c.gossip_interval * retransmits + SHELL_REJOIN.min(c.push_pull_interval);
-    detection + suspicion + dissemination + c.tcp_timeout
+    let of = |t: &Timers| {
+        let scaled_probe = t.probe_interval * c.awareness_max_multiplier;
+        let detection = scaled_probe * (2 * (n as u32 - 1) + 1);
+        let node_scale = (n as f64).log10().max(1.0);
+        let suspicion = t
+            .probe_interval
+            .mul_f64(f64::from(t.suspicion_mult) * node_scale)
+            * t.suspicion_max_timeout_mult;
+        let retransmits = t.retransmit_mult as u32 * ((n + 1) as f64).log10().ceil() as u32;
+        let dissemination =
+            t.gossip_interval * retransmits + SHELL_REJOIN.min(t.push_pull_interval);
+        detection + suspicion + dissemination + c.tcp_timeout
+    };
+    match c.profile {
+        Profile::Upstream => of(&c.timers),
+        Profile::Fast => of(&c.fast_timers),
+        Profile::Auto => of(&c.timers).max(of(&c.fast_timers)),
+    }
+}
+
+/// Once the views agree, each running node runs the timers its profile and the running
+/// nodes' profiles call for: `Auto` runs the fast ones iff no running node is `Upstream`.
+fn timers_right(net: &Net, n: usize) -> Result<(), String> {
+    let upstream_up =
+        (0..n).any(|i| net.node(i).up && net.node(i).ml.config().profile == Profile::Upstream);
+    for o in (0..n).filter(|&o| net.node(o).up) {
+        let ml = &net.node(o).ml;
+        let want = match ml.config().profile {
+            Profile::Upstream => false,
+            Profile::Fast => true,
+            Profile::Auto => !upstream_up,
+        };
+        if ml.fast_timers_active() != want {
+            return Err(format!(
+                "{} ({:?}) runs fast timers: {}, want {want}",
+                name(o),
+                ml.config().profile,
+                ml.fast_timers_active()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether node `i`, as `observer` sees it, counts as a member (alive or suspect).
@@ -126,7 +164,10 @@ fn random_up(net: &Net, n: usize, rng: &mut StdRng, up: bool) -> Option<usize> {
 fn run_sequence(seed: u64, config: fn(usize) -> Config) -> Result<Duration, String> {
     let mut rng = StdRng::seed_from_u64(seed);
     let n = rng.random_range(3..=5usize);
-    let limit = bound(&config(0), n);
+    let limit = (0..n)
+        .map(|i| bound(&config(i), n))
+        .max()
+        .unwrap_or_default();
     let mut net = Net::cluster(n, config);
     net.seed_loss(seed);
     net.jitter = JITTER;
@@ -189,7 +230,10 @@ fn run_sequence(seed: u64, config: fn(usize) -> Config) -> Result<Duration, Stri
         }
         log.push(step);
         match settle(&mut net, n, limit) {
-            Some(took) => worst = worst.max(took),
+            Some(took) => {
+                worst = worst.max(took);
+                timers_right(&net, n).map_err(|e| format!("n={n}, after steps {log:?}: {e}"))?;
+            }
             None => {
                 return Err(format!(
                     "n={n}, loss={}, bound {limit:?}: no agreement after steps {log:?}; views:{}",
@@ -227,12 +271,31 @@ fn check_many(config: fn(usize) -> Config, default_runs: u64) {
     eprintln!("{runs} sequences agreed after every step; slowest agreement {worst:?}");
 }
 
+const RUNS: u64 = 75;
+
 #[test]
 fn churn_lan_every_running_node_agrees_within_the_bound() {
-    check_many(|i| Config::lan(name(i), addr(i)), 40);
+    check_many(|i| Config::lan(name(i), addr(i)), RUNS);
 }
 
 #[test]
 fn churn_fast_every_running_node_agrees_within_the_bound() {
-    check_many(|i| Config::fast(name(i), addr(i)), 40);
+    check_many(|i| Config::fast(name(i), addr(i)), RUNS);
+}
+
+#[test]
+fn churn_auto_every_running_node_agrees_within_the_bound() {
+    check_many(|i| Config::auto(name(i), addr(i)), RUNS);
+}
+
+/// Node 0 announces no marker (a Go speaker, or ours with `--ml-fast=false`); the rest choose.
+#[test]
+fn churn_mixed_every_running_node_agrees_and_runs_the_right_timers() {
+    check_many(
+        |i| match i {
+            0 => Config::lan(name(i), addr(i)),
+            _ => Config::auto(name(i), addr(i)),
+        },
+        RUNS,
+    );
 }

@@ -3,6 +3,7 @@
 //! refutation and encryption.
 
 mod churn;
+mod lifeguard;
 mod net;
 
 use common::memberlist::{Config, Event, Keyring, MemberState, SecretKey};

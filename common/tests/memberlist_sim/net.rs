@@ -33,11 +33,20 @@ enum Delivery {
         to: SocketAddr,
         id: u64,
     },
+    /// The peer's host answered the connection with a reset: nothing listens there.
+    Refused {
+        to: SocketAddr,
+        id: u64,
+    },
 }
 
 pub struct Node {
     pub ml: Memberlist,
     pub up: bool,
+    /// Starved of CPU: runs no timer and reads nothing until resumed; what arrives meanwhile
+    /// waits (as in a socket buffer) and is read, in order, before any timer on resume.
+    pub paused: bool,
+    held: Vec<Delivery>,
     pub events: Vec<(Instant, Event)>,
     pub join_results: Vec<(SocketAddr, bool)>,
 }
@@ -110,6 +119,8 @@ impl Net {
             Node {
                 ml,
                 up: true,
+                paused: false,
+                held: Vec::new(),
                 events: Vec::new(),
                 join_results: Vec::new(),
             },
@@ -145,19 +156,45 @@ impl Net {
         }
     }
 
+    /// The node's process gets no CPU until [`resume`](Self::resume).
+    pub fn pause(&mut self, i: usize) {
+        if let Some(n) = self.nodes.get_mut(&addr(i)) {
+            n.paused = true;
+        }
+    }
+
+    /// The node runs again: it reads everything that arrived while it was paused, then its
+    /// overdue timers fire (at the next step of [`run`](Self::run)).
+    pub fn resume(&mut self, i: usize) {
+        let held = match self.nodes.get_mut(&addr(i)) {
+            Some(n) => {
+                n.paused = false;
+                std::mem::take(&mut n.held)
+            }
+            None => return,
+        };
+        for d in held {
+            self.deliver(d);
+        }
+    }
+
     /// A killed node's process starts again: a fresh machine (state lost, incarnation back to
     /// its start value) under the same name and address, which joins every other node as the
     /// speaker does at start. Answers to streams the old process opened die with it.
     pub fn restart(&mut self, config: Config, seed: [u8; 32]) {
         let at = config.advertise;
         self.queue.retain(|_, d| match d {
-            Delivery::Reply { to, .. } | Delivery::Failed { to, .. } => *to != at,
+            Delivery::Reply { to, .. }
+            | Delivery::Failed { to, .. }
+            | Delivery::Refused { to, .. } => *to != at,
             Delivery::Packet { .. } | Delivery::Request { .. } => true,
         });
         let ml = Memberlist::new(config, seed, self.now).expect("valid config");
         if let Some(n) = self.nodes.get_mut(&at) {
             n.ml = ml;
             n.up = true;
+            n.paused = false;
+            n.held.clear();
         }
         self.drain(at);
         let peers: Vec<SocketAddr> = self.nodes.keys().copied().filter(|&a| a != at).collect();
@@ -174,7 +211,7 @@ impl Net {
         let all: Vec<SocketAddr> = self.nodes.keys().copied().collect();
         let now = self.now;
         for at in all.clone() {
-            let Some(n) = self.nodes.get_mut(&at).filter(|n| n.up) else {
+            let Some(n) = self.nodes.get_mut(&at).filter(|n| n.up && !n.paused) else {
                 continue;
             };
             let members: BTreeSet<SocketAddr> =
@@ -267,8 +304,8 @@ impl Net {
                     } else if self.cut.contains(&(at, to)) {
                         self.schedule(deadline, Delivery::Failed { to: at, id });
                     } else {
-                        // A dead host refuses the connection at once.
-                        self.schedule(now + LATENCY, Delivery::Failed { to: at, id });
+                        // A killed process's host refuses the connection at once.
+                        self.schedule(now + LATENCY, Delivery::Refused { to: at, id });
                     }
                 }
             }
@@ -277,6 +314,17 @@ impl Net {
 
     fn deliver(&mut self, d: Delivery) {
         let now = self.now;
+        let to = match &d {
+            Delivery::Packet { to, .. }
+            | Delivery::Request { to, .. }
+            | Delivery::Reply { to, .. }
+            | Delivery::Failed { to, .. }
+            | Delivery::Refused { to, .. } => *to,
+        };
+        if let Some(n) = self.nodes.get_mut(&to).filter(|n| n.up && n.paused) {
+            n.held.push(d);
+            return;
+        }
         match d {
             Delivery::Packet { from, to, payload } => {
                 if let Some(n) = self.nodes.get_mut(&to).filter(|n| n.up) {
@@ -321,6 +369,12 @@ impl Net {
                     self.drain(to);
                 }
             }
+            Delivery::Refused { to, id } => {
+                if let Some(n) = self.nodes.get_mut(&to).filter(|n| n.up) {
+                    n.ml.stream_refused(id, now);
+                    self.drain(to);
+                }
+            }
         }
     }
 
@@ -332,7 +386,7 @@ impl Net {
             let next_timer = self
                 .nodes
                 .values()
-                .filter(|n| n.up)
+                .filter(|n| n.up && !n.paused)
                 .filter_map(|n| n.ml.poll_timeout())
                 .min();
             if self.rejoin.is_some() && self.next_rejoin.is_none() {
@@ -367,7 +421,9 @@ impl Net {
             let due: Vec<SocketAddr> = self
                 .nodes
                 .iter()
-                .filter(|(_, n)| n.up && n.ml.poll_timeout().is_some_and(|t| t <= next))
+                .filter(|(_, n)| {
+                    n.up && !n.paused && n.ml.poll_timeout().is_some_and(|t| t <= next)
+                })
                 .map(|(a, _)| *a)
                 .collect();
             for at in due {

@@ -22,7 +22,8 @@ FO_CAPTURE_PID=
 FO_ARPING_PID=
 FO_API_PID=
 FO_API=192.168.79.2:6080
-FO_FAST=--ml-fast
+# l2_member's memberlist timers flag; empty: the speaker's default (fast among our speakers).
+FO_FAST=
 FO_EXTRA=
 
 fo_node_ip() { echo "192.168.79.${FO_HOST[$1]}"; }
@@ -252,4 +253,120 @@ flips = sum(1 for ts, k, m in events if k == "rep" and m == old and first_new is
 took = "none" if first_new is None else f"{first_new - since:.3f}"
 print(f"takeover={took} unanswered={unanswered} flips={flips} requests={len(reqs)}")
 EOF
+}
+
+# --- Stress: saturated CPUs and a lossy bridge (issue #19) ---------------------------------
+FO_STRESS_PIDS=()
+FO_PROBE_PIDS=()
+
+fo_install_stress() {
+    command -v stress-ng >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stress-ng >/dev/null; }
+    command -v nft >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null; }
+}
+
+# fo_stress_start SECONDS LOSS_PERCENT: in every node namespace, stress-ng with one CPU worker
+# per CPU of the machine (so three times as many hogs as CPUs), and the bridge dropping
+# LOSS_PERCENT % of the frames it forwards, drawn per frame and output port (what netem on
+# each bridge port would do; netem is not in every kernel, nftables' bridge family is).
+fo_stress_start() {
+    local secs=$1 loss=$2 ns
+    fo_in_ns br nft add table bridge lossy
+    fo_in_ns br nft add chain bridge lossy frames '{ type filter hook forward priority 0; }'
+    fo_in_ns br nft add rule bridge lossy frames numgen random mod 100 "<" "$loss" counter drop
+    fo_in_ns br nft add rule bridge lossy frames counter
+    for ns in "${FO_NODES[@]}"; do
+        # Not through fo_in_ns: `ip netns exec` execs stress-ng, so $! is stress-ng itself.
+        ip netns exec "$P-$ns" stress-ng --cpu "$(nproc)" --timeout "${secs}s" -q >/dev/null 2>&1 &
+        FO_STRESS_PIDS+=($!)
+    done
+}
+
+# Stops stress-ng (by PID, it exits by itself after its timeout) and removes the loss; sets
+# FO_LOSS_COUNTS to "dropped=N forwarded=M" (frames) when the loss was in place.
+FO_LOSS_COUNTS=
+fo_stress_stop() {
+    local pid counts
+    for pid in "${FO_STRESS_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    FO_STRESS_PIDS=()
+    counts=$(fo_in_ns br nft list table bridge lossy 2>/dev/null | sed -n 's/.*counter packets \([0-9]*\).*/\1/p' | paste -sd' ')
+    fo_in_ns br nft delete table bridge lossy 2>/dev/null || true
+    if [[ -n $counts ]]; then
+        # shellcheck disable=SC2086 # two numbers
+        set -- $counts
+        FO_LOSS_COUNTS="dropped=$1 forwarded=$2"
+    fi
+}
+
+# fo_probe_all_start INTERVAL VIP...: the client asks for every VIP every INTERVAL seconds,
+# one arping per VIP (broadcast requests), until fo_probe_all_stop.
+fo_probe_all_start() {
+    local interval=$1 vip; shift
+    for vip in "$@"; do
+        ip netns exec "$P-client" arping -i eth0 -W "$interval" "$vip" >/dev/null 2>&1 &
+        FO_PROBE_PIDS+=($!)
+    done
+}
+
+fo_probe_all_stop() {
+    local pid
+    for pid in "${FO_PROBE_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    FO_PROBE_PIDS=()
+}
+
+# fo_false_failovers CAPTURE SINCE UNTIL GAP VIP=MAC...: from the client's capture, per VIP:
+# requests, replies, replies from any MAC but the owner's ("wrong"), and the longest time
+# without any reply from the owner. A false failover is an episode of wrong replies (replies
+# less than GAP s apart count as one), or a silence of GAP s or more (the owner lost: with
+# a request every 0.1 s and a few % of loss, ten in a row unanswered by chance is
+# negligible). Prints one line per VIP, then "false_failovers=N".
+fo_false_failovers() {
+    python3 - "$@" <<'PYEOF'
+import sys
+path, since, until, gap = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+owners = dict(a.split("=", 1) for a in sys.argv[5:])
+client = "02:00:00:00:03:0c"
+reqs = {v: [] for v in owners}
+reps = {v: [] for v in owners}
+for line in open(path):
+    parts = line.split()
+    if len(parts) < 4:
+        continue
+    try:
+        ts = float(parts[0])
+    except ValueError:
+        continue
+    if not since <= ts <= until:
+        continue
+    src, dst = parts[1], parts[3].rstrip(",")
+    for vip in owners:
+        if f"who-has {vip} tell" in line and src == client:
+            reqs[vip].append(ts)
+        elif f"Reply {vip} is-at" in line and dst == client:
+            reps[vip].append((ts, src))
+total = 0
+for vip, owner in owners.items():
+    wrong = sorted(ts for ts, mac in reps[vip] if mac != owner)
+    episodes = 0
+    last = None
+    for ts in wrong:
+        if last is None or ts - last >= gap:
+            episodes += 1
+        last = ts
+    good = [since] + sorted(ts for ts, mac in reps[vip] if mac == owner) + [until]
+    silence = max(b - a for a, b in zip(good, good[1:]))
+    lost = sum(1 for a, b in zip(good, good[1:]) if b - a >= gap)
+    answered = sum(1 for ts, mac in reps[vip] if mac == owner)
+    total += episodes + lost
+    macs = sorted({mac for _, mac in reps[vip]})
+    print(f"vip={vip} owner={owner} requests={len(reqs[vip])} owner_replies={answered} "
+          f"wrong_replies={len(wrong)} wrong_episodes={episodes} longest_silence={silence:.2f}s "
+          f"owner_lost={lost} macs={','.join(macs)}")
+print(f"false_failovers={total}")
+PYEOF
 }

@@ -63,6 +63,10 @@ enum StreamIo {
     Failed {
         id: StreamId,
     },
+    /// The peer's host refused the connection: nothing listens on its memberlist port.
+    Refused {
+        id: StreamId,
+    },
 }
 
 /// Control of a running memberlist node.
@@ -70,6 +74,7 @@ enum StreamIo {
 pub struct Handle {
     commands: mpsc::Sender<Command>,
     members: watch::Receiver<Vec<Member>>,
+    fast: watch::Receiver<bool>,
 }
 
 impl Handle {
@@ -88,6 +93,11 @@ impl Handle {
     /// Alive and suspect members, ourselves included.
     pub fn members(&self) -> Vec<Member> {
         self.members.borrow().clone()
+    }
+
+    /// Whether the fast timers are in force (docs/memberlist.md#timers).
+    pub fn fast_timers(&self) -> bool {
+        *self.fast.borrow()
     }
 
     /// Leaves gracefully, waiting at most `timeout` for the departure to be gossiped, then
@@ -120,6 +130,7 @@ pub async fn start(
     let (commands, command_rx) = mpsc::channel(16);
     let (notify_tx, notify_rx) = mpsc::unbounded_channel();
     let (members_tx, members) = watch::channel(machine.members());
+    let (fast_tx, fast) = watch::channel(machine.fast_timers_active());
     let (io_tx, io_rx) = mpsc::channel(64);
     let owner = Owner {
         machine,
@@ -127,13 +138,21 @@ pub async fn start(
         io_tx,
         notify: notify_tx,
         members: members_tx,
+        fast: fast_tx,
         leaving: None,
         peers: Vec::new(),
         background: HashMap::new(),
         next_rejoin: None,
     };
     tokio::spawn(owner.run(tcp, command_rx, io_rx));
-    Ok((Handle { commands, members }, notify_rx))
+    Ok((
+        Handle {
+            commands,
+            members,
+            fast,
+        },
+        notify_rx,
+    ))
 }
 
 struct Owner {
@@ -142,6 +161,7 @@ struct Owner {
     io_tx: mpsc::Sender<StreamIo>,
     notify: mpsc::UnboundedSender<Notification>,
     members: watch::Sender<Vec<Member>>,
+    fast: watch::Sender<bool>,
     leaving: Option<(tokio::time::Instant, oneshot::Sender<()>)>,
     /// From [`Handle::set_peers`].
     peers: Vec<SocketAddr>,
@@ -213,7 +233,23 @@ impl Owner {
                         self.leaving = Some((tokio::time::Instant::now() + timeout, done));
                     }
                 },
-                () = sleep_or_forever(next) => self.machine.handle_timeout(Instant::now()),
+                () = sleep_or_forever(next) => {
+                    // Datagrams that arrived while this task waited for a CPU are read
+                    // first: a starved node must not fail a probe whose ack is already in
+                    // its socket buffer, nor accuse a peer whose refutation is.
+                    self.read_ready_datagrams(&mut buf);
+                    self.machine.handle_timeout(Instant::now());
+                }
+            }
+        }
+    }
+
+    /// Hands every datagram already received to the machine, without waiting.
+    fn read_ready_datagrams(&mut self, buf: &mut [u8]) {
+        while let Ok((n, from)) = self.udp.try_recv_from(buf) {
+            let data = buf.get(..n).unwrap_or_default();
+            if let Err(e) = self.machine.handle_packet(from, data, Instant::now()) {
+                tracing::debug!(%from, error = %e, "memberlist: bad datagram");
             }
         }
     }
@@ -249,6 +285,7 @@ impl Owner {
                 let _ = done.send(!matches!(progress, Ok(StreamProgress::NeedMore)));
             }
             StreamIo::Failed { id } => self.machine.stream_failed(id),
+            StreamIo::Refused { id } => self.machine.stream_refused(id, now),
         }
     }
 
@@ -295,6 +332,24 @@ impl Owner {
             }
         }
         publish_members(&self.members, self.machine.members());
+        let fast = self.machine.fast_timers_active();
+        if self
+            .fast
+            .send_if_modified(|f| std::mem::replace(f, fast) != fast)
+        {
+            let timers = self.machine.timers();
+            tracing::info!(
+                fast,
+                probe_interval = ?timers.probe_interval,
+                gossip_interval = ?timers.gossip_interval,
+                "memberlist: {}",
+                if fast {
+                    "every member runs metallb-rs: fast timers"
+                } else {
+                    "a member without the metallb-rs marker (a Go speaker?): upstream's timers"
+                }
+            );
+        }
         for n in notifications {
             let _ = self.notify.send(n);
         }
@@ -374,8 +429,19 @@ async fn open_stream(
     deadline: tokio::time::Instant,
     io: mpsc::Sender<StreamIo>,
 ) {
+    let connect = match timeout_at(deadline, TcpStream::connect(to)).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            let _ = io.send(StreamIo::Refused { id }).await;
+            return;
+        }
+        Ok(Err(_)) | Err(_) => {
+            let _ = io.send(StreamIo::Failed { id }).await;
+            return;
+        }
+    };
     let exchange = async {
-        let mut conn = TcpStream::connect(to).await?;
+        let mut conn = connect;
         conn.write_all(&payload).await?;
         let mut data = Vec::new();
         let mut chunk = vec![0u8; READ_CHUNK];

@@ -281,6 +281,26 @@ impl Memberlist {
         }
     }
 
+    /// Like [`stream_failed`](Self::stream_failed), for a connection the peer's host refused
+    /// (a TCP reset, `ECONNREFUSED`): nothing listens on the peer's memberlist port. When it
+    /// was a probe's TCP fallback and the timers say so
+    /// ([`Timers::refused_tcp_ping_is_death`](crate::memberlist::Timers)), the target is
+    /// declared dead at once (docs/memberlist.md#timers).
+    pub fn stream_refused(&mut self, id: StreamId, now: Instant) {
+        if let Some(PendingStream {
+            kind: StreamKind::TcpPing { seq_no },
+            ..
+        }) = self.streams.get(&id)
+            && self.timers().refused_tcp_ping_is_death
+        {
+            let seq_no = *seq_no;
+            self.streams.remove(&id);
+            self.tcp_ping_refused(seq_no, now);
+            return;
+        }
+        self.stream_failed(id);
+    }
+
     /// A stream we opened failed: connect error, I/O error, early EOF or deadline.
     pub fn stream_failed(&mut self, id: StreamId) {
         if let Some(PendingStream {

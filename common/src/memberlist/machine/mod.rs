@@ -14,7 +14,7 @@ mod probe;
 mod transitions;
 
 use super::broadcast::BroadcastQueue;
-use super::config::Config;
+use super::config::{Config, Profile, Timers};
 use super::crypto::{EncryptionVersion, NONCE_SIZE};
 use super::packet::{self, COMPOUND_HEADER_OVERHEAD, COMPOUND_OVERHEAD, Encrypt};
 use super::state::{Awareness, Liveness, Member, NodeState, NodeTable};
@@ -27,9 +27,6 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 use thiserror::Error;
-
-/// memberlist's `MetaMaxSize`.
-const META_MAX_SIZE: usize = 512;
 
 /// Identifies a stream we asked the shell to open.
 pub type StreamId = u64;
@@ -99,9 +96,6 @@ pub enum ConfigError {
     /// The node name is empty.
     #[error("node name must not be empty")]
     EmptyName,
-    /// Metadata larger than memberlist allows.
-    #[error("node metadata is {0} bytes, the limit is {META_MAX_SIZE}")]
-    MetaTooLarge(usize),
     /// The spoken protocol version is outside the understood range.
     #[error("protocol version {cur} outside [{min}, {max}]")]
     ProtocolVersion {
@@ -145,6 +139,9 @@ pub enum StreamProgress {
 #[derive(Debug)]
 pub struct Memberlist {
     config: Config,
+    /// Whether `config.fast_timers` are in force rather than `config.timers`, as
+    /// `config.profile` and the members' metadata decide (`refresh_timers`).
+    fast: bool,
     rng: StdRng,
     table: NodeTable,
     broadcasts: BroadcastQueue,
@@ -173,9 +170,6 @@ impl Memberlist {
         if config.name.is_empty() {
             return Err(ConfigError::EmptyName);
         }
-        if config.meta.len() > META_MAX_SIZE {
-            return Err(ConfigError::MetaTooLarge(config.meta.len()));
-        }
         let v = config.versions;
         if !(v.protocol_min..=v.protocol_max).contains(&v.protocol_cur) || v.protocol_min == 0 {
             return Err(ConfigError::ProtocolVersion {
@@ -185,13 +179,21 @@ impl Memberlist {
             });
         }
         let mut rng = StdRng::from_seed(seed);
+        // Alone, every member (ourselves) carries the marker iff we announce it.
+        let fast = config.profile != Profile::Upstream;
+        let timers = if fast {
+            config.fast_timers
+        } else {
+            config.timers
+        };
         let mut stagger = |d: std::time::Duration| now + d.mul_f64(rng.random::<f64>());
         let (next_probe, next_gossip, next_push_pull) = (
-            stagger(config.probe_interval),
-            stagger(config.gossip_interval),
-            stagger(config.push_pull_interval),
+            stagger(timers.probe_interval),
+            stagger(timers.gossip_interval),
+            stagger(timers.push_pull_interval),
         );
         let mut ml = Self {
+            fast,
             awareness: Awareness::new(config.awareness_max_multiplier),
             config,
             rng,
@@ -224,6 +226,20 @@ impl Memberlist {
     /// The configuration in use.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The timers in force (docs/memberlist.md#timers).
+    pub fn timers(&self) -> &Timers {
+        if self.fast {
+            &self.config.fast_timers
+        } else {
+            &self.config.timers
+        }
+    }
+
+    /// Whether the fast timers are in force.
+    pub fn fast_timers_active(&self) -> bool {
+        self.fast
     }
 
     /// Alive and suspect members, ourselves included (Go's `Members`), in probe order.
@@ -297,16 +313,16 @@ impl Memberlist {
         self.advance_probe(now);
         self.expire_suspicions(now);
         if self.probe.is_none() && now >= self.next_probe {
-            self.next_probe = now + self.config.probe_interval;
+            self.next_probe = now + self.timers().probe_interval;
             self.start_probe(now);
         }
         if now >= self.next_gossip {
-            self.next_gossip = now + self.config.gossip_interval;
+            self.next_gossip = now + self.timers().gossip_interval;
             self.gossip(now);
         }
         if now >= self.next_push_pull {
             self.next_push_pull = now
-                + super::state::push_pull_scale(self.config.push_pull_interval, self.table.len());
+                + super::state::push_pull_scale(self.timers().push_pull_interval, self.table.len());
             self.push_pull_random(now);
         }
     }
@@ -362,7 +378,7 @@ impl Memberlist {
             node: self.config.name.clone(),
             addr: self.config.advertise.ip(),
             port: self.config.advertise.port(),
-            meta: self.config.meta.clone(),
+            meta: self.config.profile.meta().to_vec(),
             vsn: Some(self.config.versions),
         }
     }
@@ -379,8 +395,35 @@ impl Memberlist {
         self.seq_no
     }
 
-    fn emit(&mut self, event: Event) {
+    /// Reports a membership change. Every change that can affect the choice of timers (a
+    /// member joined, left or changed its metadata) passes here, so the choice is made again.
+    fn emit(&mut self, event: Event, now: Instant) {
         self.outputs.push_back(Output::Event(event));
+        self.refresh_timers(now);
+    }
+
+    /// Applies [`Profile`]: under `Auto`, the fast timers while every alive or suspect member
+    /// announces the marker. Switching to shorter periods pulls the next probe, gossip and
+    /// push/pull in, so a cluster that became fast is fast at once; a probe in flight and
+    /// running suspicions keep the deadlines they started with.
+    fn refresh_timers(&mut self, now: Instant) {
+        let fast = match self.config.profile {
+            Profile::Upstream => false,
+            Profile::Fast => true,
+            Profile::Auto => self
+                .table
+                .iter()
+                .filter(|n| !n.liveness.dead_or_left())
+                .all(|n| n.meta == super::config::FAST_MARKER),
+        };
+        if fast == self.fast {
+            return;
+        }
+        self.fast = fast;
+        let want = *self.timers();
+        self.next_probe = self.next_probe.min(now + want.probe_interval);
+        self.next_gossip = self.next_gossip.min(now + want.gossip_interval);
+        self.next_push_pull = self.next_push_pull.min(now + want.push_pull_interval);
     }
 
     fn any_alive_peer(&self) -> bool {
@@ -447,7 +490,7 @@ impl Memberlist {
             COMPOUND_OVERHEAD,
             limit,
             self.table.len(),
-            self.config.retransmit_mult,
+            self.timers().retransmit_mult,
         );
         msgs.truncate(packet::MAX_COMPOUND_PARTS - 1);
         msgs

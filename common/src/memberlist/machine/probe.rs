@@ -11,7 +11,7 @@ use super::gossip::StreamKind;
 use crate::memberlist::packet;
 use crate::memberlist::state::Liveness;
 use crate::memberlist::stream::{StreamMessage, seal_stream};
-use crate::memberlist::wire::{self, Ack, IndirectPing, Message, Nack, Ping, Suspect};
+use crate::memberlist::wire::{self, Ack, Dead, IndirectPing, Message, Nack, Ping, Suspect};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -80,7 +80,13 @@ impl Memberlist {
                 _ => checked += 1,
             }
         };
-        let interval = self.awareness.scale(self.config.probe_interval);
+        let timers = *self.timers();
+        let interval = self.awareness.scale(timers.probe_interval);
+        let direct = if timers.scale_probe_timeout {
+            self.awareness.scale(timers.probe_timeout)
+        } else {
+            timers.probe_timeout
+        };
         let seq_no = self.next_seq();
         let ping = Message::Ping(Ping {
             seq_no,
@@ -107,7 +113,7 @@ impl Memberlist {
             seq_no,
             target: target.name,
             incarnation: target.incarnation,
-            direct_timeout: now + self.config.probe_timeout,
+            direct_timeout: now + direct,
             deadline: now + interval,
             indirect_sent: false,
             expected_nacks: 0,
@@ -248,7 +254,7 @@ impl Memberlist {
             Relay {
                 requester,
                 seq_no: req.seq_no,
-                deadline: now + self.config.probe_timeout,
+                deadline: now + self.timers().probe_timeout,
                 nack: req.nack,
             },
         );
@@ -286,6 +292,22 @@ impl Memberlist {
         if let Some(p) = self.probe.as_mut().filter(|p| p.seq_no == seq_no) {
             p.tcp_acked = true;
         }
+    }
+
+    /// The TCP fallback of the probe in flight was refused: no process listens at the
+    /// target's address, so it is dead, not slow (`Timers::refused_tcp_ping_is_death`). Its
+    /// incarnation is the one the probe started with: a refutation that arrived meanwhile
+    /// outranks this.
+    pub(super) fn tcp_ping_refused(&mut self, seq_no: u32, now: Instant) {
+        let Some(p) = self.probe.take_if(|p| p.seq_no == seq_no) else {
+            return;
+        };
+        let dead = Dead {
+            incarnation: p.incarnation,
+            node: p.target,
+            from: self.config.name.clone(),
+        };
+        self.dead_node(dead, now);
     }
 
     /// Relays whose target stayed silent: send the promised nacks.

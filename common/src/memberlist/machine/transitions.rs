@@ -89,15 +89,16 @@ impl Memberlist {
         let msg = Message::Alive(a).encode();
         self.broadcasts.queue(&member.name, msg, false);
         if matches!(old_state, MemberState::Dead | MemberState::Left) {
-            self.emit(Event::Joined(member));
+            self.emit(Event::Joined(member), now);
         } else if meta_changed {
-            self.emit(Event::Updated(member));
+            self.emit(Event::Updated(member), now);
         }
     }
 
     /// Applies a suspicion: start the timer, or count a confirmation of a running one.
     pub(super) fn suspect_node(&mut self, s: Suspect, now: Instant) {
         let n = self.table.len();
+        let timers = *self.timers();
         let Some(st) = self.table.get_mut(&s.node) else {
             return;
         };
@@ -122,10 +123,9 @@ impl Memberlist {
         }
         st.incarnation = s.incarnation;
         st.state_change = now;
-        let mult = self.config.suspicion_mult;
-        let k = state::expected_confirmations(mult, n);
-        let min = state::suspicion_timeout(mult, n, self.config.probe_interval);
-        let max = min * self.config.suspicion_max_timeout_mult;
+        let k = state::expected_confirmations(&timers, n);
+        let min = state::suspicion_timeout(timers.suspicion_mult, n, timers.probe_interval);
+        let max = min * timers.suspicion_max_timeout_mult;
         st.liveness = Liveness::Suspect(Suspicion::new(s.from.clone(), k, min, max, now));
         let msg = Message::Suspect(s.clone()).encode();
         self.broadcasts.queue(&s.node, msg, false);
@@ -155,7 +155,7 @@ impl Memberlist {
         let msg = Message::Dead(d).encode();
         // Our own leave is tracked: `leave_finished` waits for it to be gossiped.
         self.broadcasts.queue(&member.name, msg, is_local);
-        self.emit(Event::Left(member));
+        self.emit(Event::Left(member), now);
     }
 
     /// Suspect timers that ran out: the node is dead, declared by us.
