@@ -97,7 +97,8 @@ pub struct Speaker {
     pods_forbidden: bool,
     announcements: Announcements,
     /// The BGP routes of `announcements`, kept per service: a service's change costs its own
-    /// prefixes, not a pass over every announced service.
+    /// prefixes, not a pass over every announced service, and the sessions are handed the
+    /// changes, not the set.
     routes: RouteTable,
     /// Route changes wait here a few milliseconds for others, then go out as one set.
     route_batch: crate::bgp::RouteBatch,
@@ -471,9 +472,9 @@ impl Speaker {
         }
     }
 
-    /// The routes this node advertises now, pushed to every active session.
+    /// The route changes since the last hand-off, handed to every active session.
     fn push_bgp_routes(&mut self) {
-        self.bgp.set_routes(self.routes.routes().clone());
+        self.bgp.apply_changes(self.routes.take_changes());
     }
 
     /// Hands the routes off now if a change is pending (instead of at the batch's deadline).
@@ -511,15 +512,21 @@ impl Speaker {
         for (key, ips) in bgp {
             self.set_routes_of(&key, &ips);
         }
+        self.route_batch.take();
         self.push_bgp_routes();
     }
 
-    /// Sessions for the peers that select this node (config or own labels changed).
+    /// Sessions for the peers that select this node (config or own labels changed). A new
+    /// session starts from the routes the others have: pending changes go out first.
     fn sync_peers(&mut self) {
-        if let Some(cfg) = self.config.current() {
-            self.bgp
-                .set_peers(cfg.peers.clone(), self.index.nodes.own_labels());
-        }
+        let Some(peers) = self.config.current().map(|cfg| cfg.peers.clone()) else {
+            return;
+        };
+        self.route_batch.take();
+        self.push_bgp_routes();
+        let routes = &self.routes;
+        self.bgp
+            .set_peers(peers, self.index.nodes.own_labels(), &|| routes.snapshot());
     }
 
     fn post_service_event(&self, key: &str, kind: EventType, reason: &str, message: &str) {
