@@ -100,7 +100,8 @@ pub struct Speaker {
     /// prefixes, not a pass over every announced service, and the sessions are handed the
     /// changes, not the set.
     routes: RouteTable,
-    /// Route changes wait here a few milliseconds for others, then go out as one set.
+    /// Route changes wait here a few milliseconds for others, then go out together; under
+    /// churn, hand-offs are at least `ROUTE_BATCH_GAP` apart.
     route_batch: crate::bgp::RouteBatch,
     /// Events go out through a sink that never waits: a decision is never held up by the API.
     events: EventSink,
@@ -137,7 +138,10 @@ impl Speaker {
             pods_forbidden: false,
             announcements: Announcements::default(),
             routes: RouteTable::new(),
-            route_batch: crate::bgp::RouteBatch::new(crate::bgp::ROUTE_BATCH_WINDOW),
+            route_batch: crate::bgp::RouteBatch::new(
+                crate::bgp::ROUTE_BATCH_WINDOW,
+                crate::bgp::ROUTE_BATCH_GAP,
+            ),
             membership,
             bgp,
             status: crate::status::Board::default(),

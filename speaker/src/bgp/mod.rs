@@ -29,7 +29,7 @@ use kube_shell::metrics::Bgp;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-pub use batch::{ROUTE_BATCH_WINDOW, RouteBatch};
+pub use batch::{ROUTE_BATCH_GAP, ROUTE_BATCH_WINDOW, RouteBatch};
 pub use dial::DialError;
 pub use interfaces::InterfacesError;
 
