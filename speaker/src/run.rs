@@ -53,6 +53,8 @@ const POD_POLL: Duration = Duration::from_secs(30);
 /// 1 000-service speaker's heap peaks ~2 MB lower, for 5× the list requests (10 for
 /// 1 000 services, each a fraction of a millisecond of the API server's time).
 const LIST_PAGE: u32 = 100;
+/// Services decided before their changes are carried out, when many are re-decided at once.
+const DECIDE_CHUNK: usize = 256;
 
 /// What a run needs from the command line.
 pub struct Settings {
@@ -380,56 +382,62 @@ impl Speaker {
         } else {
             changed.services
         };
-        let mut changes = Vec::new();
         let sessions = self.bgp.active_peers().len();
-        {
-            let cluster = Cluster {
-                node: &self.settings.node,
-                config: self.config.current().map(|c| &**c),
-                // Field by field (not a method on self): the loop below mutates other fields.
-                live: if self.pods_forbidden {
-                    Live::Unknown
-                } else {
-                    Live::Known(&self.live)
-                },
-                excluded: self.index.nodes.excluded(),
-                election: self.settings.election.key,
-            };
-            for key in &keys {
-                let entry = self.index.services.get(key);
-                let merged: Option<Vec<Endpoint>> =
-                    self.index.endpoints.get(key).map(Sources::merged);
-                let verdict = match entry {
-                    // A deleted service, or one without endpoints objects, is withdrawn.
-                    None => {
-                        self.status.record(key, None);
-                        Verdict::Withdraw(common::speaker::Reason::ServiceDeleted)
-                    }
-                    Some(e) => {
-                        // Empty unless the service-name key is in use and the IP is shared.
-                        let sharers = self.index.sharers(key, cluster.election);
-                        let svc = e.view(key, merged.as_deref()).sharing(&sharers);
-                        let verdict = decide(&svc, &cluster);
-                        self.status.record(
-                            key,
-                            common::speaker::status::service_row(
-                                &svc, &cluster, &verdict, sessions,
-                            ),
-                        );
-                        verdict
-                    }
-                };
-                changes.extend(self.announcements.apply(key, &verdict));
-            }
-        }
+        let keys: Vec<String> = keys.into_iter().collect();
         let mut bgp_changed = false;
-        for change in changes {
-            bgp_changed |= self.apply(change).await;
+        // Decided and carried out a chunk at a time: deciding every service before carrying
+        // any out held all their changes at once (1.4 MB of the peak at 10 000 services).
+        for chunk in keys.chunks(DECIDE_CHUNK) {
+            for change in self.decide_services(chunk, sessions) {
+                bgp_changed |= self.apply(change).await;
+            }
         }
         if bgp_changed {
             self.route_batch.touch();
         }
         self.publish_cluster();
+    }
+
+    /// Decides the services `keys` names (recording each decision for `/status`); returns
+    /// what changed.
+    fn decide_services(&mut self, keys: &[String], sessions: usize) -> Vec<Change> {
+        let mut changes = Vec::new();
+        let cluster = Cluster {
+            node: &self.settings.node,
+            config: self.config.current().map(|c| &**c),
+            // Field by field (not a method on self): the loop below mutates other fields.
+            live: if self.pods_forbidden {
+                Live::Unknown
+            } else {
+                Live::Known(&self.live)
+            },
+            excluded: self.index.nodes.excluded(),
+            election: self.settings.election.key,
+        };
+        for key in keys {
+            let entry = self.index.services.get(key);
+            let merged: Option<Vec<Endpoint>> = self.index.endpoints.get(key).map(Sources::merged);
+            let verdict = match entry {
+                // A deleted service, or one without endpoints objects, is withdrawn.
+                None => {
+                    self.status.record(key, None);
+                    Verdict::Withdraw(common::speaker::Reason::ServiceDeleted)
+                }
+                Some(e) => {
+                    // Empty unless the service-name key is in use and the IP is shared.
+                    let sharers = self.index.sharers(key, cluster.election);
+                    let svc = e.view(key, merged.as_deref()).sharing(&sharers);
+                    let verdict = decide(&svc, &cluster);
+                    self.status.record(
+                        key,
+                        common::speaker::status::service_row(&svc, &cluster, &verdict, sessions),
+                    );
+                    verdict
+                }
+            };
+            changes.extend(self.announcements.apply(key, &verdict));
+        }
+        changes
     }
 
     /// Carries out one change; returns whether the BGP routes changed.

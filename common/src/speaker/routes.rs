@@ -9,7 +9,7 @@
 //! where several services contribute one prefix, the smallest service key's attributes win.
 //! The winners are read off the claims; no separate map of them is kept.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -27,9 +27,11 @@ pub struct RouteTable {
     /// the route. Almost always one: a vector costs one small allocation per prefix, where
     /// a map's node would cost hundreds of bytes (issue #21's peak RSS).
     claims: HashMap<Prefix, Vec<(Arc<str>, RouteAttrs)>>,
-    /// The prefixes touched since the last [`RouteTable::take_changes`], with the route
-    /// each had then.
-    pending: HashMap<Prefix, Option<RouteAttrs>>,
+    /// The prefixes touched since the last [`RouteTable::take_changes`]...
+    touched: HashSet<Prefix>,
+    /// ...and the route each of them had then, if it had one (at start-up none had: a set
+    /// of prefixes costs a third of a map to optional routes).
+    was: HashMap<Prefix, RouteAttrs>,
 }
 
 impl RouteTable {
@@ -83,6 +85,8 @@ impl RouteTable {
         for (prefix, attrs) in &new {
             let claims = self.claims.entry(*prefix).or_default();
             let at = claims.partition_point(|(k, _)| &**k < key);
+            // Room for exactly one more: `insert` would grow an empty vector to four.
+            claims.reserve_exact(1);
             claims.insert(at, (Arc::clone(&shared), attrs.clone()));
         }
         self.services
@@ -108,8 +112,11 @@ impl RouteTable {
     pub fn clear(&mut self) -> bool {
         let had = !self.claims.is_empty();
         for (prefix, claims) in self.claims.drain() {
-            let route = claims.into_iter().next().map(|(_, attrs)| attrs);
-            self.pending.entry(prefix).or_insert(route);
+            if self.touched.insert(prefix)
+                && let Some((_, route)) = claims.into_iter().next()
+            {
+                self.was.insert(prefix, route);
+            }
         }
         self.services.clear();
         had
@@ -117,18 +124,19 @@ impl RouteTable {
 
     /// Whether some change waits for [`RouteTable::take_changes`].
     pub fn has_changes(&self) -> bool {
-        !self.pending.is_empty()
+        !self.touched.is_empty()
     }
 
     /// The routes that differ from the last time this was called (each prefix once, in
     /// prefix order): what the sessions are handed.
     pub fn take_changes(&mut self) -> Vec<RouteChange> {
-        let pending = std::mem::take(&mut self.pending);
-        let mut changes: Vec<RouteChange> = pending
+        let touched = std::mem::take(&mut self.touched);
+        let mut was = std::mem::take(&mut self.was);
+        let mut changes: Vec<RouteChange> = touched
             .into_iter()
-            .filter_map(|(prefix, was)| {
+            .filter_map(|prefix| {
                 let now = self.route(&prefix);
-                (now != was.as_ref()).then(|| RouteChange {
+                (now != was.remove(&prefix).as_ref()).then(|| RouteChange {
                     prefix,
                     route: now.cloned(),
                 })
@@ -139,14 +147,18 @@ impl RouteTable {
     }
 
     /// The current routes of `prefixes`, to compare with after a change; each is also
-    /// remembered as pending with its route at the last hand-off.
+    /// remembered as touched, with its route at the last hand-off.
     fn snapshot_of(&mut self, prefixes: &[Prefix]) -> Vec<(Prefix, Option<RouteAttrs>)> {
         let out: Vec<(Prefix, Option<RouteAttrs>)> = prefixes
             .iter()
             .map(|p| (*p, self.route(p).cloned()))
             .collect();
         for (prefix, route) in &out {
-            self.pending.entry(*prefix).or_insert_with(|| route.clone());
+            if self.touched.insert(*prefix)
+                && let Some(route) = route
+            {
+                self.was.insert(*prefix, route.clone());
+            }
         }
         out
     }
