@@ -533,3 +533,43 @@ async fn lifecycle_is_logged_with_upstreams_keys() {
     assert_eq!(removed["reason"], "removedFromConfig");
     assert_eq!(find("sessionDown")["reason"], "stopped");
 }
+
+/// A peer configured after routes were handed off starts from the set it is given and then
+/// follows the changes handed to every session, as the one that was there from the start.
+#[tokio::test]
+async fn a_peer_added_later_starts_from_the_current_routes_and_follows_the_changes() {
+    let registry = Registry::new();
+    let mut speaker = BgpSpeaker::new("node1", Bgp::new(&registry).expect("metrics"));
+    let (la, pa) = listener().await;
+    let (lb, pb) = listener().await;
+    let a =
+        format!("- {{peer-address: 127.0.0.1, peer-port: {pa}, peer-asn: 64513, my-asn: 64512}}\n");
+    let b =
+        format!("- {{peer-address: 127.0.0.1, peer-port: {pb}, peer-asn: 64513, my-asn: 64512}}\n");
+    speaker.set_peers(
+        peers(&format!("peers:\n{a}")),
+        &Labels::new(),
+        &DesiredRoutes::new,
+    );
+    let mut peer_a = FakePeer::accept(&la).await;
+    peer_a.establish(64513, 90).await;
+    let first = routes(&[("198.51.100.1/32", 0, &[]), ("198.51.100.2/32", 0, &[])]);
+    speaker.apply_changes(diff(&DesiredRoutes::new(), &first));
+    peer_a.until(|rib| rib.len() == 2).await;
+
+    speaker.set_peers(peers(&format!("peers:\n{a}{b}")), &Labels::new(), &|| {
+        first.clone()
+    });
+    let mut peer_b = FakePeer::accept(&lb).await;
+    peer_b.establish(64513, 90).await;
+    peer_b.until(|rib| rib.len() == 2).await;
+
+    let second = routes(&[("198.51.100.2/32", 0, &[]), ("198.51.100.3/32", 0, &[])]);
+    speaker.apply_changes(diff(&first, &second));
+    let want: Vec<IpNet> = second.keys().map(|p| p.net()).collect();
+    for peer in [&mut peer_a, &mut peer_b] {
+        peer.until(|rib| rib.keys().copied().eq(want.iter().copied()))
+            .await;
+    }
+    speaker.shutdown().await;
+}
