@@ -73,19 +73,18 @@ impl AdjRibOut {
     /// Applies `changes` in order; returns the prefixes whose route now differs from
     /// before the call (a prefix changed and changed back is not among them).
     pub fn apply(&mut self, changes: &[RouteChange]) -> Vec<Prefix> {
+        // Each prefix once (what `RouteTable::take_changes` hands over): a change is
+        // effective exactly when it differs from the route it replaces.
+        if changes.windows(2).all(|w| w[0].prefix < w[1].prefix) {
+            return changes
+                .iter()
+                .filter(|change| self.set(change) != change.route)
+                .map(|change| change.prefix)
+                .collect();
+        }
         let mut before: BTreeMap<Prefix, Option<RouteAttrs>> = BTreeMap::new();
         for change in changes {
-            let old = match &change.route {
-                Some(attrs) => self.routes.insert(change.prefix, attrs.clone()),
-                None => self.routes.remove(&change.prefix),
-            };
-            if change.prefix.is_v4() {
-                match (&old, &change.route) {
-                    (None, Some(_)) => self.v4 += 1,
-                    (Some(_), None) => self.v4 -= 1,
-                    _ => {}
-                }
-            }
+            let old = self.set(change);
             before.entry(change.prefix).or_insert(old);
         }
         before
@@ -93,6 +92,22 @@ impl AdjRibOut {
             .filter(|(p, old)| self.routes.get(p) != old.as_ref())
             .map(|(p, _)| p)
             .collect()
+    }
+
+    /// Carries out one change; returns the route it replaced.
+    fn set(&mut self, change: &RouteChange) -> Option<RouteAttrs> {
+        let old = match &change.route {
+            Some(attrs) => self.routes.insert(change.prefix, attrs.clone()),
+            None => self.routes.remove(&change.prefix),
+        };
+        if change.prefix.is_v4() {
+            match (&old, &change.route) {
+                (None, Some(_)) => self.v4 += 1,
+                (Some(_), None) => self.v4 -= 1,
+                _ => {}
+            }
+        }
+        old
     }
 
     /// UPDATEs that bring a peer which had every route it can carry before `changed`
