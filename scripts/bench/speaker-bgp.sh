@@ -13,8 +13,14 @@
 # LATENCY_MS=n delays every list and watch request by n ms, as a busy API server would.
 # CHURN=K then adds K more Services with endpoints in one burst (one admin write to the fake):
 # the time from that write to all N+K routes at the router, and the UPDATEs it took.
+# CHURN_RATE=R [CHURN_SECONDS=30] instead creates R services a second for that long through the
+# real API paths (EndpointSlice, Service, then the controller's status write; lib/churn.py) and
+# reports, from the router-side capture decoded per prefix (lib/bgp_pcap.py), each service's time
+# from its status write to its route at the router (p50/p99/max), the UPDATEs and prefixes per
+# UPDATE meanwhile, and the speaker's CPU seconds from the first write to the last route.
 # KEEP=1 leaves the scratch directory (logs, capture) behind.
-# Usage: [SPEAKER_BIN=path] [FAKE_API_BIN=path] [LATENCY_MS=0] [KEEP=1] scripts/bench/speaker-bgp.sh [SERVICES (1000)] [RUNS (3)]
+# Usage: [SPEAKER_BIN=path] [FAKE_API_BIN=path] [LATENCY_MS=0] [CHURN=K | CHURN_RATE=R [CHURN_SECONDS=S]] [KEEP=1]
+#        scripts/bench/speaker-bgp.sh [SERVICES (1000)] [RUNS (3)]
 set -euo pipefail
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -103,7 +109,7 @@ for a in n.get("afi_safis", []):
 upd = st.get("messages", {}).get("received", {}).get("update", 0)
 print(rcv, upd)'; }
 hz=$(getconf CLK_TCK)
-for f in ready updates cpu rss churn churn_updates; do : >"$WORK/$f"; done
+for f in ready updates cpu rss churn churn_updates rate_p50 rate_p99 rate_max rate_updates rate_size rate_cpu; do : >"$WORK/$f"; done
 if [[ -n ${CHURN:-} ]]; then
     python3 "$ROOT/scripts/bench/lib/cluster_objects.py" "$CHURN" --first "$SERVICES" --assigned --endpoints node1 \
         --protocol bgp --services-only >"$WORK/churn.ndjson"
@@ -122,7 +128,7 @@ for run in $(seq "$RUNS"); do
         in_node curl -sf -X POST "http://127.0.0.1:6080/_fake/latency?verbs=list,watch&ms=$LATENCY_MS" >/dev/null
     fi
     # Every BGP segment the router receives, with its capture time.
-    ip netns exec "$P-router" tcpdump -U -i eth0 -n -s 128 -w "$WORK/bgp.pcap" "tcp port 179" 2>/dev/null &
+    ip netns exec "$P-router" tcpdump -U -i eth0 -n -s 0 -w "$WORK/bgp.pcap" "tcp port 179" 2>/dev/null &
     CAPTURE=$!
     sleep 0.5
     t_start=$(date +%s.%N)
@@ -156,7 +162,25 @@ for run in $(seq "$RUNS"); do
         echo "$c_ready" >>"$WORK/churn"; echo "$((c_updates - updates))" >>"$WORK/churn_updates"
         echo "run $run: churn: $CHURN more routes at the router ${c_ready} s after the write (polled), $((c_updates - updates)) UPDATEs"
     fi
-    # With CHURN, the peak includes the burst.
+    if [[ -n ${CHURN_RATE:-} ]]; then
+        total=$(awk -v r="$CHURN_RATE" -v s="${CHURN_SECONDS:-30}" 'BEGIN { printf "%d", r * s }')
+        t0=$(ticks)
+        c_start=$(date +%s.%N)
+        in_node python3 "$ROOT/scripts/bench/lib/churn.py" http://127.0.0.1:6080 "$SERVICES" "$CHURN_RATE" \
+            "${CHURN_SECONDS:-30}" node1 >"$WORK/writes" 2>"$WORK/churn.err"
+        # Polled slowly: the CLI's own CPU would compete with the speaker on two cores.
+        for _ in $(seq 120); do
+            read -r c_got c_updates < <(neighbor)
+            ((c_got >= SERVICES + total)) && break
+            sleep 0.5
+        done
+        ((c_got >= SERVICES + total)) || { echo "run $run: churn: only $c_got routes" >&2; exit 1; }
+        rate_cpu=$(awk -v t="$(( $(ticks) - t0 ))" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
+        # The capture may still hold the last segments in its buffer.
+        sleep 1
+        echo "run $run: $(cat "$WORK/churn.err")"
+    fi
+    # With CHURN or CHURN_RATE, the peak includes the churn.
     rss=$(kib VmHWM)
     kill "$CAPTURE"; wait "$CAPTURE" 2>/dev/null || true
     CAPTURE=
@@ -171,6 +195,16 @@ for run in $(seq "$RUNS"); do
     API=
     kill "$ROUTER"; wait "$ROUTER" 2>/dev/null || true
     ROUTER=
+    if [[ -n ${CHURN_RATE:-} ]]; then
+        python3 "$ROOT/scripts/bench/lib/bgp_pcap.py" "$WORK/bgp.pcap" "$NODE_IP" --prefixes "$WORK/prefixes" >"$WORK/updates.ndjson"
+        report=$(python3 "$ROOT/scripts/bench/lib/churn_report.py" "$WORK/writes" "$WORK/prefixes" "$WORK/updates.ndjson")
+        echo "run $run: churn at $CHURN_RATE/s: $report; speaker CPU ${rate_cpu} s"
+        field() { python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$report" "$1"; }
+        [[ $(field missing) == 0 ]] || { echo "run $run: churned routes missing from the capture" >&2; exit 1; }
+        field p50_ms >>"$WORK/rate_p50"; field p99_ms >>"$WORK/rate_p99"; field max_ms >>"$WORK/rate_max"
+        field updates >>"$WORK/rate_updates"; field prefixes_per_update_mean >>"$WORK/rate_size"
+        echo "$rate_cpu" >>"$WORK/rate_cpu"
+    fi
     echo "run $run: $got routes at the router ${ready} s after start, ${updates} UPDATEs; CPU ${cpu} s; peak RSS ${rss} KiB"
     echo "$ready" >>"$WORK/ready"; echo "$updates" >>"$WORK/updates"; echo "$cpu" >>"$WORK/cpu"; echo "$rss" >>"$WORK/rss"
 done
@@ -182,4 +216,8 @@ echo "CPU to settle: $(median <"$WORK/cpu") s"
 echo "peak RSS: $(median <"$WORK/rss") KiB"
 if [[ -n ${CHURN:-} ]]; then
     echo "churn of $CHURN: all at the router $(median <"$WORK/churn") s after the write (polled every 50 ms), UPDATEs $(median <"$WORK/churn_updates")"
+fi
+if [[ -n ${CHURN_RATE:-} ]]; then
+    echo "churn at $CHURN_RATE services/s for ${CHURN_SECONDS:-30} s: status write → route at the router p50 $(median <"$WORK/rate_p50") ms, p99 $(median <"$WORK/rate_p99") ms, max $(median <"$WORK/rate_max") ms"
+    echo "  UPDATEs $(median <"$WORK/rate_updates"), prefixes per UPDATE $(median <"$WORK/rate_size") (mean), speaker CPU $(median <"$WORK/rate_cpu") s"
 fi

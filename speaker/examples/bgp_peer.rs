@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
-use common::bgp::{DesiredRoutes, Prefix, RouteAttrs};
+use common::bgp::{DesiredRoutes, Prefix, RouteAttrs, diff};
 use common::config::{Community, Labels, Mode, parse};
 use ipnet::IpNet;
 use kube_shell::metrics::{Bgp, render};
@@ -161,9 +161,15 @@ async fn main() -> anyhow::Result<()> {
     let routes = all_routes(&args)?;
     let registry = Registry::new();
     let mut speaker = BgpSpeaker::new(args.node.clone(), Bgp::new(&registry)?);
-    speaker.set_routes(routes.clone());
-    speaker.set_peers(config.peers, &Labels::new());
-    println!("ready peers={} routes={}", args.peers.len(), routes.len());
+    let count = routes.len();
+    let mut current = routes;
+    speaker.set_peers(config.peers, &Labels::new(), &|| current.clone());
+    println!("ready peers={} routes={count}", args.peers.len());
+    // The speaker takes changes: each new set is handed off as its difference to the last.
+    let mut hand_off = |speaker: &mut BgpSpeaker, new: DesiredRoutes| {
+        speaker.apply_changes(diff(&current, &new));
+        current = new;
+    };
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -176,13 +182,13 @@ async fn main() -> anyhow::Result<()> {
             _ = hup.recv() => match all_routes(&args) {
                 Ok(r) => {
                     println!("routes {}", r.len());
-                    speaker.set_routes(r);
+                    hand_off(&mut speaker, r);
                 }
                 Err(e) => eprintln!("reloading routes: {e:#}"),
             },
             _ = usr1.recv() => {
                 println!("routes 0");
-                speaker.set_routes(DesiredRoutes::new());
+                hand_off(&mut speaker, DesiredRoutes::new());
             }
         }
     }

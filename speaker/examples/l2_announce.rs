@@ -2,7 +2,7 @@
 //! this node had won them all, until SIGTERM/SIGINT. Used by `scripts/lab.sh` and
 //! `scripts/bench/l2.sh`; not part of the speaker's interface.
 //!
-//! `l2_announce [--garp-interval SECS] [--range FIRST COUNT] [--node N --candidates A,B,..] [IP...]`
+//! `l2_announce [--garp-interval SECS] [--garp-rate N] [--range FIRST COUNT] [--node N --candidates A,B,..] [IP...]`
 //!
 //! With `--node` and `--candidates`, only the IPs that `N` wins in the Layer 2 election
 //! (docs/layer2.md#election) among the candidates are announced, so the lab can run one
@@ -26,6 +26,10 @@ struct Args {
     /// Resend one gratuitous round per IP this often (seconds); off by default.
     #[arg(long)]
     garp_interval: Option<f64>,
+    /// Pace gratuitous rounds to N a second (the speaker's `--garp-rate`); unpaced by default,
+    /// so that the labs' bursts end as upstream's do.
+    #[arg(long)]
+    garp_rate: Option<u32>,
     /// Also announce COUNT consecutive addresses starting at FIRST.
     #[arg(long, num_args = 2, value_names = ["FIRST", "COUNT"])]
     range: Vec<String>,
@@ -102,7 +106,13 @@ async fn main() -> anyhow::Result<()> {
     let garp_interval = args.garp_interval.map(Duration::from_secs_f64);
     let stats = Arc::new(Counting::default());
     let l2 = Layer2::start(
-        Layer2Config { garp_interval },
+        Layer2Config {
+            garp_interval,
+            garp_pace: args.garp_rate.map(|rate| common::l2::pace::Pace {
+                rate,
+                burst: common::l2::pace::DEFAULT_BURST,
+            }),
+        },
         Arc::clone(&stats) as Arc<dyn Layer2Stats>,
     )
     .await?;

@@ -57,6 +57,12 @@ pub struct Args {
     /// as upstream.
     #[arg(long = "garp-interval", default_value = "")]
     pub garp_interval: String,
+    /// Gratuitous rounds (one ARP request + reply, or one NA, per interface) sent per second
+    /// at most, so that thousands of addresses owned at once do not flood the segment; up to
+    /// 100 leave back to back. Every owned address is answered at once whatever the pace.
+    /// 0 sends every round when due, as upstream.
+    #[arg(long = "garp-rate", default_value_t = common::l2::pace::DEFAULT_RATE)]
+    pub garp_rate: u32,
     /// Layer 2 owner election: `ip` (MetalLB v0.11 and later) or `service-name` (v0.8 to
     /// v0.10). Unset: `ip` when --log-level is on the command line (the v0.11+ manifests pass
     /// it), else `service-name`. Set it on every speaker at once.
@@ -113,6 +119,14 @@ impl Args {
         }
     }
 
+    /// `--garp-rate` as the announcer's pace (`None`: unpaced).
+    pub fn garp_pace(&self) -> Option<common::l2::pace::Pace> {
+        (self.garp_rate > 0).then_some(common::l2::pace::Pace {
+            rate: self.garp_rate,
+            burst: common::l2::pace::DEFAULT_BURST,
+        })
+    }
+
     /// `--garp-interval` as a duration (`None`: off).
     pub fn garp_interval(&self) -> Result<Option<std::time::Duration>, String> {
         if self.garp_interval.is_empty() {
@@ -143,6 +157,28 @@ mod tests {
         let (parsed, matches) =
             kube_shell::cli::go_args_from::<Args>(argv).map_err(|e| e.to_string())?;
         parsed.election(&matches)
+    }
+
+    fn pace(args: &[&str]) -> Option<common::l2::pace::Pace> {
+        let argv = std::iter::once("speaker")
+            .chain(args.iter().copied())
+            .map(str::to_owned);
+        let (parsed, _) = kube_shell::cli::go_args_from::<Args>(argv).expect("valid");
+        parsed.garp_pace()
+    }
+
+    #[test]
+    fn gratuitous_rounds_are_paced_unless_the_rate_is_zero() {
+        let default = common::l2::pace::Pace::default();
+        assert_eq!(pace(&[]), Some(default));
+        assert_eq!(
+            pace(&["--garp-rate=50"]),
+            Some(common::l2::pace::Pace {
+                rate: 50,
+                ..default
+            })
+        );
+        assert_eq!(pace(&["--garp-rate", "0"]), None);
     }
 
     #[test]

@@ -137,7 +137,11 @@ async fn run(
     });
 
     let garp_interval = args.garp_interval().map_err(anyhow::Error::msg)?;
-    let layer2 = Layer2::start(Layer2Config { garp_interval }, layer2_stats(layer2_metrics))
+    let layer2_config = Layer2Config {
+        garp_interval,
+        garp_pace: args.garp_pace(),
+    };
+    let layer2 = Layer2::start(layer2_config, layer2_stats(layer2_metrics))
         .await
         .context("starting the Layer 2 announcer")?;
     let speaker_labels = if args.ml_labels.is_empty() {

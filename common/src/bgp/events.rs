@@ -10,7 +10,7 @@ use thiserror::Error;
 use super::message::{DecodeError, EncodeError};
 use super::notification::Notification;
 use super::open::OpenError;
-use super::rib::DesiredRoutes;
+use super::rib::{DesiredRoutes, RouteChange};
 use super::types::{Asn, HoldTime};
 
 /// Static configuration of one session (one peer entry on this node).
@@ -56,8 +56,11 @@ pub enum Input<'a> {
     Received(&'a [u8]),
     /// Some deadline may have passed.
     Tick,
-    /// The routes this node should advertise changed.
+    /// The routes this node should advertise are now these.
     DesiredRoutes(DesiredRoutes),
+    /// The routes this node should advertise changed so (applied in order): the work of the
+    /// prefixes named, not of every route.
+    RouteChanges(&'a [RouteChange]),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

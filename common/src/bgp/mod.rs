@@ -8,14 +8,15 @@
 //!
 //! ```text
 //! outputs = session.handle(input, now)      // input: Start, TcpConnected, Received(bytes),
-//!                                           //        Tick, DesiredRoutes(routes), Stop, …
+//!                                           //        Tick, DesiredRoutes(routes),
+//!                                           //        RouteChanges(changes), Stop, …
 //! for o in outputs { carry out o }          // Connect, Send(bytes), CloseTcp, SessionUp,
 //!                                           // SessionDown, AttemptFailed, Metrics
 //! sleep until session.next_deadline(), then handle(Input::Tick, now)
 //! ```
 //!
-//! Inside, received bytes go through [`split_frame`] / [`decode`]; the desired routes are
-//! diffed against the [`AdjRibOut`] and the difference packed into as few UPDATEs as fit in
+//! Inside, received bytes go through [`split_frame`] / [`decode`]; route changes are applied
+//! to the [`AdjRibOut`] and the prefixes they changed packed into as few UPDATEs as fit in
 //! 4096 bytes ([`pack_announcements`], [`pack_withdrawals`]).
 //!
 //! Wire behaviour follows upstream MetalLB's native speaker (docs/bgp.md): the same OPEN
@@ -49,7 +50,7 @@ pub use message::{
 pub use notification::Notification;
 pub use open::{AddressFamily, Capability, Open, OpenError};
 pub use pack::{UpdateContext, ipv4_next_hop, pack_announcements, pack_withdrawals};
-pub use rib::{AdjRibOut, DesiredRoutes};
+pub use rib::{AdjRibOut, DesiredRoutes, RouteChange, diff};
 pub use router_id::{from_node_name as router_id_from_node_name, router_id};
 pub use session::{CONNECT_TIMEOUT, MIN_STABLE, Session};
 pub use types::{Asn, Community, HoldTime, Prefix, RouteAttrs, TypeError};

@@ -15,10 +15,11 @@ use super::message::{DecodeError, Message, TYPE_UPDATE, decode_frame, split_fram
 use super::notification::Notification;
 use super::open::{AddressFamily, Open};
 use super::pack::{UpdateContext, ipv4_next_hop};
-use super::rib::{AdjRibOut, DesiredRoutes};
+use super::rib::AdjRibOut;
 use super::router_id::router_id;
 use super::types::HoldTime;
-use super::update::{AsWidth, Ipv6NextHop};
+use super::types::Prefix;
+use super::update::{AsWidth, Ipv6NextHop, Update};
 
 /// Dial plus OPEN exchange must complete within this (upstream's 10 s deadline).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,7 +69,7 @@ pub struct Session {
     config: PeerConfig,
     state: State,
     backoff: Backoff,
-    desired: DesiredRoutes,
+    /// The routes to advertise; while Established, also what the peer has.
     rib: AdjRibOut,
     rx: Vec<u8>,
 }
@@ -79,7 +80,6 @@ impl Session {
             config,
             state: State::Idle { retry_at: None },
             backoff: Backoff::default(),
-            desired: DesiredRoutes::new(),
             rib: AdjRibOut::default(),
             rx: Vec::new(),
         }
@@ -141,12 +141,12 @@ impl Session {
             Input::Received(bytes) => self.on_bytes(bytes, now, &mut out),
             Input::Tick => self.on_tick(now, &mut out),
             Input::DesiredRoutes(routes) => {
-                self.desired = routes;
-                if matches!(self.state, State::Established { .. }) {
-                    self.sync_routes(now, &mut out);
-                } else {
-                    out.push(self.metrics(0));
-                }
+                let changed = self.rib.replace(routes);
+                self.send_changes(&changed, now, &mut out);
+            }
+            Input::RouteChanges(changes) => {
+                let changed = self.rib.apply(changes);
+                self.send_changes(&changed, now, &mut out);
             }
         }
         out
@@ -194,7 +194,6 @@ impl Session {
         let was_established = matches!(self.state, State::Established { .. });
         self.state = State::Idle { retry_at: None };
         self.rx.clear();
-        self.rib.clear();
         self.backoff.reset();
         if was_established {
             out.push(self.metrics(0));
@@ -398,8 +397,12 @@ impl Session {
         };
         self.restart_keepalive(now);
         out.push(Output::SessionUp { hold_time: hold });
-        self.rib.clear();
-        self.sync_routes(now, out);
+        // A new connection: the peer has none of our routes.
+        let updates = match &self.state {
+            State::Established { link, .. } => self.rib.announce_all(&link.ctx),
+            _ => Vec::new(),
+        };
+        self.send_updates(updates, now, out);
     }
 
     fn restart_keepalive(&mut self, now: Instant) {
@@ -411,16 +414,28 @@ impl Session {
         }
     }
 
-    /// Sends what the peer is missing (Established only) and reports metrics.
-    fn sync_routes(&mut self, now: Instant, out: &mut Vec<Output>) {
+    /// Sends the routes of the `changed` prefixes (Established only) and reports metrics.
+    fn send_changes(&mut self, changed: &[Prefix], now: Instant, out: &mut Vec<Output>) {
+        let updates = match &self.state {
+            State::Established { link, .. } if !changed.is_empty() => {
+                self.rib.updates(&link.ctx, changed)
+            }
+            _ => Vec::new(),
+        };
+        self.send_updates(updates, now, out);
+    }
+
+    /// Encodes and queues `updates` (restarting the keepalive timer), then reports metrics.
+    fn send_updates(&mut self, updates: Vec<Update>, now: Instant, out: &mut Vec<Output>) {
         let State::Established { link, .. } = &self.state else {
+            out.push(self.metrics(0));
             return;
         };
         let width = link.ctx.as_width;
-        let updates = self.rib.sync(&link.ctx, &self.desired);
+        let count = updates.len() as u64;
         let mut bytes = Vec::new();
-        for update in &updates {
-            if let Err(e) = Message::Update(update.clone()).encode_into(width, &mut bytes) {
+        for update in updates {
+            if let Err(e) = Message::Update(update).encode_into(width, &mut bytes) {
                 self.fail(DownReason::Encode(e), now, out);
                 return;
             }
@@ -429,14 +444,18 @@ impl Session {
             out.push(Output::Send(bytes));
             self.restart_keepalive(now);
         }
-        out.push(self.metrics(updates.len() as u64));
+        out.push(self.metrics(count));
     }
 
     fn metrics(&self, updates_sent: u64) -> Output {
+        let announced_prefixes = match &self.state {
+            State::Established { link, .. } => self.rib.carried(&link.ctx),
+            _ => 0,
+        };
         Output::Metrics {
             updates_sent,
-            announced_prefixes: self.rib.len(),
-            pending_prefixes: self.desired.len(),
+            announced_prefixes,
+            pending_prefixes: self.rib.len(),
         }
     }
 
@@ -477,7 +496,6 @@ impl Session {
             retry_at: Some(now + retry_in),
         };
         self.rx.clear();
-        self.rib.clear();
         let retry_in = Some(retry_in);
         if established {
             out.push(Output::SessionDown { reason, retry_in });

@@ -111,6 +111,10 @@ impl Prefix {
     pub fn net(self) -> IpNet {
         self.0
     }
+
+    pub fn is_v4(self) -> bool {
+        matches!(self.0, IpNet::V4(_))
+    }
 }
 
 impl From<Ipv4Net> for Prefix {

@@ -1,20 +1,27 @@
 //! The announced set of Layer 2 IPs and the schedule of gratuitous rounds
-//! (docs/layer2.md#gratuitous-bursts, docs/layer2.md#reference-counts).
+//! (docs/layer2.md#gratuitous-bursts, docs/layer2.md#pacing, docs/layer2.md#reference-counts).
 //!
 //! Two deliberate departures from v0.12, both fixes of upstream bugs:
 //! * the reference count of an IP is exactly the number of services listing it, however
 //!   often a service is re-synced (upstream leaked counts and NDP group memberships);
 //! * a gratuitous burst goes out only when an IP becomes owned, not on every re-sync; an
 //!   optional periodic refresh (`--garp-interval`) covers switches that age entries out.
+//!
+//! And one addition: rounds leave through a [`Pacer`], oldest due first, so thousands of
+//! addresses owned at once are announced at a bounded rate while each is answered (the
+//! responders read [`Announcer::owned`]) from the moment it is owned.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-/// Spacing of the rounds of a burst (upstream issue #172).
+use super::pace::{Pace, Pacer};
+
+/// Spacing of the rounds of a burst (upstream issue #172): a round delayed by pacing or a
+/// late poll pushes the next one back, so two rounds of one IP are never closer than this.
 pub const BURST_INTERVAL: Duration = Duration::from_millis(1100);
-/// How long a burst lasts: rounds at 0, 1.1, 2.2, 3.3 and 4.4 s.
-pub const BURST_LENGTH: Duration = Duration::from_secs(5);
+/// Rounds in a burst: unpaced, at 0, 1.1, 2.2, 3.3 and 4.4 s.
+pub const BURST_ROUNDS: u8 = 5;
 
 /// Why a round is sent; only for logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,30 +47,57 @@ pub struct OwnershipChange {
     pub lost: Vec<IpAddr>,
 }
 
+/// An owned IP: its users and its next rounds.
 #[derive(Debug, Clone, Copy)]
-struct Burst {
-    next: Instant,
-    until: Instant,
+struct Owned {
+    refs: usize,
+    /// Burst rounds still to send, the next one due at `burst_at`.
+    burst_left: u8,
+    burst_at: Instant,
+    /// The next periodic round, with `--garp-interval`.
+    refresh_at: Option<Instant>,
 }
 
-#[derive(Debug, Default)]
+impl Owned {
+    /// When its next round is due, if it has one.
+    fn due(&self) -> Option<Instant> {
+        let burst = (self.burst_left > 0).then_some(self.burst_at);
+        match (burst, self.refresh_at) {
+            (Some(b), Some(r)) => Some(b.min(r)),
+            (b, r) => b.or(r),
+        }
+    }
+}
+
+#[derive(Debug)]
 pub struct Announcer {
     /// Sorted, without duplicates. A boxed slice, not a `BTreeSet`: services have one or two
     /// IPs, and a B-tree's first leaf costs ~200 bytes per service.
     services: HashMap<String, Box<[IpAddr]>>,
-    refcount: HashMap<IpAddr, usize>,
-    bursts: BTreeMap<IpAddr, Burst>,
+    owned: HashMap<IpAddr, Owned>,
+    /// Every owned IP with a round to come, by due time: the oldest leaves first.
+    queue: BTreeSet<(Instant, IpAddr)>,
     refresh_interval: Option<Duration>,
-    refresh_due: BTreeMap<IpAddr, Instant>,
+    pacer: Pacer,
+}
+
+impl Default for Announcer {
+    fn default() -> Announcer {
+        Announcer::new(None, None)
+    }
 }
 
 impl Announcer {
     /// `refresh_interval`: send one round per owned IP this often; `None` (the default of
     /// upstream) sends nothing after the first burst. A zero interval counts as `None`.
-    pub fn new(refresh_interval: Option<Duration>) -> Announcer {
+    /// `pace`: how fast rounds may leave; `None` sends each when due, as upstream.
+    pub fn new(refresh_interval: Option<Duration>, pace: Option<Pace>) -> Announcer {
         Announcer {
+            services: HashMap::new(),
+            owned: HashMap::new(),
+            queue: BTreeSet::new(),
             refresh_interval: refresh_interval.filter(|d| !d.is_zero()),
-            ..Announcer::default()
+            pacer: Pacer::new(pace),
         }
     }
 
@@ -114,81 +148,103 @@ impl Announcer {
 
     /// Whether some service announces `ip`: the responders' question for every request.
     pub fn owned(&self, ip: IpAddr) -> bool {
-        self.refcount.contains_key(&ip)
+        self.owned.contains_key(&ip)
     }
 
     /// How many services announce `ip`.
     pub fn refcount(&self, ip: IpAddr) -> usize {
-        self.refcount.get(&ip).copied().unwrap_or(0)
+        self.owned.get(&ip).map_or(0, |o| o.refs)
     }
 
     pub fn owned_ips(&self) -> impl Iterator<Item = IpAddr> + '_ {
-        self.refcount.keys().copied()
+        self.owned.keys().copied()
     }
 
-    /// The rounds due at `now`, at most one per IP; rounds missed by polling late are
-    /// folded into one rather than sent in a rush.
+    /// The rounds due at `now` that the pace lets go, oldest due first, at most one per IP.
+    /// A round that could not go stays due; a late one is sent once, not once per missed
+    /// slot, and the IP's next burst round comes [`BURST_INTERVAL`] after it.
     pub fn poll_gratuitous(&mut self, now: Instant) -> Vec<GratuitousRound> {
-        let mut due: BTreeMap<IpAddr, RoundKind> = BTreeMap::new();
-        for (&ip, burst) in &mut self.bursts {
-            if burst.next <= now {
-                due.insert(ip, RoundKind::Burst);
-                burst.next = first_after(burst.next, BURST_INTERVAL, now);
+        let mut out = Vec::new();
+        while let Some(&(due, ip)) = self.queue.first() {
+            if due > now || !self.pacer.try_take(now) {
+                break;
             }
-        }
-        self.bursts.retain(|_, b| b.next < b.until);
-        if let Some(interval) = self.refresh_interval {
-            for (&ip, next) in &mut self.refresh_due {
-                if *next <= now {
-                    due.entry(ip).or_insert(RoundKind::Refresh);
-                    *next = first_after(*next, interval, now);
-                }
+            self.queue.pop_first();
+            let Some(o) = self.owned.get_mut(&ip) else {
+                continue;
+            };
+            let burst_due = o.burst_left > 0 && o.burst_at <= now;
+            if let Some(at) = o.refresh_at.filter(|at| *at <= now)
+                && let Some(interval) = self.refresh_interval
+            {
+                // A burst round due at once stands for the refresh.
+                o.refresh_at = Some(first_after(at, interval, now));
             }
+            let kind = if burst_due {
+                o.burst_left -= 1;
+                o.burst_at = now + BURST_INTERVAL;
+                RoundKind::Burst
+            } else {
+                RoundKind::Refresh
+            };
+            if let Some(next) = o.due() {
+                self.queue.insert((next, ip));
+            }
+            out.push(GratuitousRound { ip, kind });
         }
-        due.into_iter()
-            .map(|(ip, kind)| GratuitousRound { ip, kind })
-            .collect()
+        out
     }
 
-    /// When [`Announcer::poll_gratuitous`] next has something to return.
+    /// When [`Announcer::poll_gratuitous`] next has something to return. While the pace
+    /// holds rounds back, the shell is woken for a batch of them at a time.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let burst = self.bursts.values().map(|b| b.next).min();
-        let refresh = self.refresh_due.values().min().copied();
-        burst.into_iter().chain(refresh).min()
+        let &(due, _) = self.queue.first()?;
+        let throttled = self.pacer.ready_at(1).is_some_and(|at| at > due);
+        let n = if throttled {
+            self.pacer.batch().min(self.queue.len())
+        } else {
+            1
+        };
+        Some(self.pacer.ready_at(n).map_or(due, |at| at.max(due)))
+    }
+
+    /// Rounds waiting (due now or later): 0 once every burst is out and no refresh is set.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
     }
 
     /// Counts one more user of `ip`; true when it just became owned.
     fn acquire(&mut self, ip: IpAddr, now: Instant) -> bool {
-        let count = self.refcount.entry(ip).or_insert(0);
-        *count += 1;
-        if *count > 1 {
+        if let Some(o) = self.owned.get_mut(&ip) {
+            o.refs += 1;
             return false;
         }
-        self.bursts.insert(
-            ip,
-            Burst {
-                next: now,
-                until: now + BURST_LENGTH,
-            },
-        );
-        if let Some(interval) = self.refresh_interval {
-            self.refresh_due.insert(ip, now + interval);
+        let o = Owned {
+            refs: 1,
+            burst_left: BURST_ROUNDS,
+            burst_at: now,
+            refresh_at: self.refresh_interval.map(|i| now + i),
+        };
+        if let Some(due) = o.due() {
+            self.queue.insert((due, ip));
         }
+        self.owned.insert(ip, o);
         true
     }
 
     /// Counts one user less of `ip`; true when it is no longer owned.
     fn release(&mut self, ip: IpAddr) -> bool {
-        let Some(count) = self.refcount.get_mut(&ip) else {
+        let Some(o) = self.owned.get_mut(&ip) else {
             return false;
         };
-        *count -= 1;
-        if *count > 0 {
+        o.refs -= 1;
+        if o.refs > 0 {
             return false;
         }
-        self.refcount.remove(&ip);
-        self.bursts.remove(&ip);
-        self.refresh_due.remove(&ip);
+        if let Some(due) = o.due() {
+            self.queue.remove(&(due, ip));
+        }
+        self.owned.remove(&ip);
         true
     }
 }

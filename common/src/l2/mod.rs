@@ -10,6 +10,7 @@ pub mod election;
 pub mod election_key;
 pub mod iface;
 pub mod ndp;
+pub mod pace;
 mod wire;
 
 use std::fmt;

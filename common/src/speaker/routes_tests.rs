@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use proptest::prelude::*;
 
 use super::*;
+use crate::bgp::AdjRibOut;
 use crate::config::{Config, Mode, parse};
 use crate::speaker::desired_routes;
 
@@ -44,13 +45,24 @@ fn full(cfg: &Config, model: &BTreeMap<String, Vec<IpAddr>>) -> DesiredRoutes {
 enum Op {
     Set(u8, Vec<u8>),
     Remove(u8),
+    /// Hand the changes off (what the 5 ms batch does).
+    Take,
+    /// A new config: every service is set again.
+    Reload,
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (0u8..12, prop::collection::vec(0u8..40, 1..3)).prop_map(|(k, ips)| Op::Set(k, ips)),
-        1 => (0u8..12).prop_map(Op::Remove),
+        6 => (0u8..12, prop::collection::vec(0u8..40, 1..3)).prop_map(|(k, ips)| Op::Set(k, ips)),
+        2 => (0u8..12).prop_map(Op::Remove),
+        2 => Just(Op::Take),
+        1 => Just(Op::Reload),
     ]
+}
+
+/// What a session holds after being handed `changes`.
+fn handed_off(session: &mut AdjRibOut, changes: &[RouteChange]) {
+    session.apply(changes);
 }
 
 proptest! {
@@ -59,8 +71,9 @@ proptest! {
         let cfg = config();
         let mut table = RouteTable::new();
         let mut model: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
+        let mut session = AdjRibOut::default();
         for op in ops {
-            let before = table.routes().clone();
+            let before = table.snapshot();
             let changed = match op {
                 Op::Set(k, ips) => {
                     let key = format!("ns/svc-{k:02}");
@@ -77,15 +90,34 @@ proptest! {
                     model.remove(&key);
                     table.remove(&key)
                 }
+                Op::Take => {
+                    let changes = table.take_changes();
+                    prop_assert!(changes.windows(2).all(|w| w[0].prefix < w[1].prefix));
+                    handed_off(&mut session, &changes);
+                    prop_assert_eq!(session.routes(), &table.snapshot());
+                    prop_assert!(!table.has_changes());
+                    false
+                }
+                Op::Reload => {
+                    table.clear();
+                    for (key, ips) in &model {
+                        let pool = cfg.pool_containing_all(ips).expect("set before");
+                        table.set(key, ips, pool);
+                    }
+                    before != table.snapshot()
+                }
             };
-            prop_assert_eq!(table.routes(), &full(&cfg, &model));
-            prop_assert_eq!(changed, &before != table.routes());
+            prop_assert_eq!(&table.snapshot(), &full(&cfg, &model));
+            prop_assert_eq!(changed, before != table.snapshot());
         }
+        // Whatever was taken when, the changes bring a session to the same routes.
+        handed_off(&mut session, &table.take_changes());
+        prop_assert_eq!(session.routes(), &full(&cfg, &model));
         prop_assert_eq!(table.len(), model.len());
         for key in model.keys() {
             table.remove(key);
         }
-        prop_assert!(table.routes().is_empty());
+        prop_assert!(table.snapshot().is_empty());
         prop_assert!(table.claims.is_empty());
     }
 }
@@ -100,14 +132,34 @@ fn the_smallest_key_keeps_a_shared_prefix_until_it_leaves() {
     let mut t = RouteTable::new();
     assert!(t.set("ns/b", &b, pool).0);
     assert!(t.set("ns/a", &a, pool).0);
-    assert_eq!(t.routes()[&agg].local_pref(), 10);
+    assert_eq!(t.route(&agg).map(RouteAttrs::local_pref), Some(10));
     // Same routes again: nothing changes.
     assert!(!t.set("ns/a", &a, pool).0);
     assert!(t.remove("ns/a"));
-    assert!(
-        t.routes().contains_key(&agg),
-        "ns/b still wants the aggregate"
-    );
+    assert!(t.route(&agg).is_some(), "ns/b still wants the aggregate");
     assert!(t.clear());
-    assert!(t.routes().is_empty() && t.is_empty());
+    assert!(t.snapshot().is_empty() && t.is_empty());
+}
+
+#[test]
+fn changes_are_net_and_a_reload_that_changes_nothing_hands_nothing_off() {
+    let cfg = config();
+    let pool = &cfg.pools[0];
+    let mut t = RouteTable::new();
+    t.set("ns/a", &[ip(0)], pool);
+    let first = t.take_changes();
+    // The host route and its /28 aggregate.
+    assert_eq!(first.len(), 2);
+    assert!(first.iter().all(|c| c.route.is_some()));
+    // Gone and back before the hand-off: nothing to hand off.
+    t.remove("ns/a");
+    t.set("ns/a", &[ip(0)], pool);
+    assert!(t.take_changes().is_empty());
+    t.clear();
+    t.set("ns/a", &[ip(0)], pool);
+    assert!(t.take_changes().is_empty(), "same routes after the reload");
+    t.clear();
+    let gone = t.take_changes();
+    assert_eq!(gone.len(), 2);
+    assert!(gone.iter().all(|c| c.route.is_none()));
 }

@@ -12,11 +12,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::bgp::{Connection, DesiredRoutes, DownReason, Input, Output, PeerConfig, Session};
+use common::bgp::{
+    Connection, DesiredRoutes, DownReason, Input, Output, PeerConfig, RouteChange, Session,
+};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::dial::{DialError, dial};
@@ -46,7 +48,8 @@ impl DriverHandle {
 pub(crate) fn spawn(
     config: PeerConfig,
     password: Vec<u8>,
-    routes: watch::Receiver<Arc<DesiredRoutes>>,
+    routes: DesiredRoutes,
+    changes: mpsc::UnboundedReceiver<Arc<[RouteChange]>>,
     series: PeerSeries,
 ) -> DriverHandle {
     let (stop, stopped) = oneshot::channel();
@@ -63,7 +66,7 @@ pub(crate) fn spawn(
     };
     DriverHandle {
         stop,
-        task: tokio::spawn(driver.run(stopped, routes)),
+        task: tokio::spawn(driver.run(stopped, routes, changes)),
     }
 }
 
@@ -93,7 +96,7 @@ struct Driver {
 
 enum Event {
     Stop,
-    Routes(Arc<DesiredRoutes>),
+    Routes(Arc<[RouteChange]>),
     Dialed(Result<(TcpStream, Connection), DialError>),
     Read(io::Result<usize>),
     WriteFailed(io::Error),
@@ -108,10 +111,10 @@ impl Driver {
     async fn run(
         mut self,
         mut stopped: oneshot::Receiver<()>,
-        mut routes: watch::Receiver<Arc<DesiredRoutes>>,
+        routes: DesiredRoutes,
+        mut changes: mpsc::UnboundedReceiver<Arc<[RouteChange]>>,
     ) {
-        let initial = Arc::clone(&routes.borrow_and_update());
-        self.feed(Input::DesiredRoutes((*initial).clone()));
+        self.feed(Input::DesiredRoutes(routes));
         self.feed(Input::Start);
         let mut buf = vec![0u8; READ_BUFFER];
         loop {
@@ -119,9 +122,9 @@ impl Driver {
             let event = tokio::select! {
                 biased;
                 _ = &mut stopped => Event::Stop,
-                changed = routes.changed() => match changed {
-                    Ok(()) => Event::Routes(Arc::clone(&routes.borrow_and_update())),
-                    Err(_) => Event::Stop,
+                changed = changes.recv() => match changed {
+                    Some(changed) => Event::Routes(changed),
+                    None => Event::Stop,
                 },
                 dialed = dialing(&mut self.dialing) => Event::Dialed(dialed),
                 event = link_event(&mut self.link, &mut buf) => event,
@@ -129,7 +132,22 @@ impl Driver {
             };
             match event {
                 Event::Stop => break,
-                Event::Routes(r) => self.feed(Input::DesiredRoutes((*r).clone())),
+                Event::Routes(first) => {
+                    // Hand-offs queued meanwhile go out with this one: fewer, fuller UPDATEs.
+                    let mut more = Vec::new();
+                    while let Ok(next) = changes.try_recv() {
+                        more.push(next);
+                    }
+                    if more.is_empty() {
+                        self.feed(Input::RouteChanges(&first));
+                    } else {
+                        let all: Vec<RouteChange> = std::iter::once(&first)
+                            .chain(&more)
+                            .flat_map(|c| c.iter().cloned())
+                            .collect();
+                        self.feed(Input::RouteChanges(&all));
+                    }
+                }
                 Event::Dialed(Ok((stream, conn))) => {
                     self.dialing = None;
                     self.link = Some(open_link(stream));

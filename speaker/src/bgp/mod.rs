@@ -4,8 +4,10 @@
 //! The protocol lives in [`common::bgp::Session`]; here are its I/O shell ([`driver`]: one
 //! task per session owning the socket and the timer) and the [`BgpSpeaker`] that the
 //! speaker's main loop drives. Every call on it is synchronous and cheap, so the main loop
-//! can own it in its single task: peers and routes are handed to the session tasks through
-//! channels, the routes through a `watch` so a burst of changes costs each session one diff.
+//! can own it in its single task: peers and route changes are handed to the session tasks
+//! through channels. Routes travel as changes (docs/bgp.md#packing): a hand-off costs the
+//! prefixes it changes, and no copy of the whole set is kept here; a session that starts
+//! is given the whole set once, by the caller.
 
 mod batch;
 mod dial;
@@ -20,14 +22,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::bgp::{self, DesiredRoutes, HoldTime, PeerConfig};
+use common::bgp::{self, DesiredRoutes, HoldTime, PeerConfig, RouteChange};
 use common::config::{Labels, Peer};
 use common::speaker::status::BgpSessionRow;
 use kube_shell::metrics::Bgp;
-use tokio::sync::watch;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-pub use batch::{ROUTE_BATCH_WINDOW, RouteBatch};
+pub use batch::{ROUTE_BATCH_GAP, ROUTE_BATCH_WINDOW, RouteBatch};
 pub use dial::DialError;
 pub use interfaces::InterfacesError;
 
@@ -41,13 +43,15 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 pub struct BgpSpeaker {
     node_name: String,
     series: Series,
-    routes: watch::Sender<Arc<DesiredRoutes>>,
     /// Active sessions, in configuration order.
     sessions: Vec<Running>,
     /// Tasks of closed sessions that may still be sending their NOTIFICATION.
     closing: Vec<JoinHandle<()>>,
     /// The active sessions as `/status` reads them, from another task.
     shared: BgpStatus,
+    /// What the sessions were told to advertise, for tests of the speaker loop only.
+    #[cfg(test)]
+    mirror: tokio::sync::watch::Sender<Arc<DesiredRoutes>>,
 }
 
 /// The sessions of this node for `/status`: cheap to clone, read without involving the
@@ -102,6 +106,7 @@ struct Running {
     peer: Peer,
     series: PeerSeries,
     driver: DriverHandle,
+    routes: mpsc::UnboundedSender<Arc<[RouteChange]>>,
 }
 
 impl BgpSpeaker {
@@ -110,10 +115,11 @@ impl BgpSpeaker {
         Self {
             node_name: node_name.into(),
             series: Series::new(metrics),
-            routes: watch::Sender::new(Arc::new(DesiredRoutes::new())),
             sessions: Vec::new(),
             closing: Vec::new(),
             shared: BgpStatus::default(),
+            #[cfg(test)]
+            mirror: tokio::sync::watch::Sender::new(Arc::default()),
         }
     }
 
@@ -127,8 +133,15 @@ impl BgpSpeaker {
     /// A running session whose peer is still configured, deep-equal, and still selects
     /// this node is kept untouched; every other one is closed and its series deleted;
     /// peers that newly apply get a session (series created at 0) that connects at once
-    /// and advertises the current routes. Must be called inside a tokio runtime.
-    pub fn set_peers(&mut self, peers: Vec<Peer>, node_labels: &Labels) {
+    /// and advertises `routes()`: the routes as the sessions have them, i.e. with every
+    /// change handed to [`BgpSpeaker::apply_changes`] so far and no other. Must be called
+    /// inside a tokio runtime.
+    pub fn set_peers(
+        &mut self,
+        peers: Vec<Peer>,
+        node_labels: &Labels,
+        routes: &dyn Fn() -> DesiredRoutes,
+    ) {
         self.closing.retain(|task| !task.is_finished());
         let (active, deselected): (Vec<Peer>, Vec<Peer>) =
             peers.into_iter().partition(|p| p.selects(node_labels));
@@ -150,36 +163,44 @@ impl BgpSpeaker {
         for peer in active {
             let running = match kept.iter().position(|r| r.peer == peer) {
                 Some(i) => kept.swap_remove(i),
-                None => self.start(peer),
+                None => self.start(peer, routes()),
             };
             self.sessions.push(running);
         }
         self.shared.publish(&self.sessions);
     }
 
-    /// The routes every session should advertise (the union over announced services);
-    /// each session sends only the difference to what its peer already has.
-    pub fn set_routes(&mut self, routes: DesiredRoutes) {
-        self.routes.send_if_modified(|current| {
-            if **current == routes {
-                return false;
-            }
-            *current = Arc::new(routes);
-            true
+    /// The routes every session advertises changed so (in order); each session sends its
+    /// peer the routes of the prefixes changed, packed.
+    pub fn apply_changes(&mut self, changes: Vec<RouteChange>) {
+        if changes.is_empty() {
+            return;
+        }
+        #[cfg(test)]
+        self.mirror.send_modify(|routes| {
+            let mut rib = bgp::AdjRibOut::default();
+            rib.replace((**routes).clone());
+            rib.apply(&changes);
+            *routes = Arc::new(rib.routes().clone());
         });
+        let changes: Arc<[RouteChange]> = changes.into();
+        for running in &self.sessions {
+            // A closed channel means the session task ended; set_peers reaps it.
+            let _ = running.routes.send(Arc::clone(&changes));
+        }
     }
 
-    /// The routes the sessions are told to advertise now.
+    /// What the sessions were told to advertise (tests of the speaker loop).
     #[cfg(test)]
     pub(crate) fn routes(&self) -> Arc<DesiredRoutes> {
-        Arc::clone(&self.routes.borrow())
+        Arc::clone(&self.mirror.borrow())
     }
 
     /// A reader of [`BgpSpeaker::routes`] for tests that move the speaker into its loop
     /// (`Speaker::run` takes it by value) and still check what it would advertise.
     #[cfg(test)]
-    pub(crate) fn routes_reader(&self) -> watch::Receiver<Arc<DesiredRoutes>> {
-        self.routes.subscribe()
+    pub(crate) fn routes_reader(&self) -> tokio::sync::watch::Receiver<Arc<DesiredRoutes>> {
+        self.mirror.subscribe()
     }
 
     /// The peers with a session on this node, in configuration order.
@@ -203,21 +224,24 @@ impl BgpSpeaker {
         }
     }
 
-    fn start(&mut self, peer: Peer) -> Running {
+    fn start(&mut self, peer: Peer, routes: DesiredRoutes) -> Running {
         let config = session_config(&peer, &self.node_name);
         let label = driver::peer_label(config.peer);
         tracing::info!(peer = %peer.addr, event = "peerAdded", "peer configured, starting BGP session");
         let series = self.series.acquire(&label);
+        let (changes, changes_rx) = mpsc::unbounded_channel();
         let driver = driver::spawn(
             config,
             peer.password.as_bytes().to_vec(),
-            self.routes.subscribe(),
+            routes,
+            changes_rx,
             series.clone(),
         );
         Running {
             peer,
             series,
             driver,
+            routes: changes,
         }
     }
 }

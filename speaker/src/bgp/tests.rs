@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::bgp::{
     Asn, DesiredRoutes, HoldTime, Message, Notification, Open, PathAttribute, Prefix, RouteAttrs,
-    decode,
+    decode, diff,
 };
 use common::config::{Community, Labels, Mode, Peer, parse};
 use ipnet::IpNet;
@@ -207,16 +207,17 @@ async fn session_advertises_routes_with_ebgp_attributes_and_withdraws_them() {
     let mut speaker = BgpSpeaker::new("node1", Bgp::new(&registry).expect("metrics"));
     let (l, port) = listener().await;
     let label = format!("127.0.0.1:{port}");
-    speaker.set_routes(routes(&[
+    let initial = routes(&[
         ("198.51.100.10/32", 100, &[0xffff_ff02, 7]),
         ("198.51.100.0/24", 0, &[]),
         ("2001:db8::5/128", 0, &[]),
-    ]));
+    ]);
     speaker.set_peers(
         peers(&format!(
             "peers:\n- {{peer-address: 127.0.0.1, peer-port: {port}, peer-asn: 64513, my-asn: 64512}}\n"
         )),
         &Labels::new(),
+        &|| initial.clone(),
     );
     assert_eq!(
         metric(&registry, "metallb_bgp_session_up", &label),
@@ -256,7 +257,7 @@ async fn session_advertises_routes_with_ebgp_attributes_and_withdraws_them() {
     assert_eq!(rows[0].prefixes_sent, 3);
     assert_eq!(rows[0].last_error, None);
 
-    speaker.set_routes(routes(&[("198.51.100.0/24", 0, &[])]));
+    speaker.apply_changes(diff(&initial, &routes(&[("198.51.100.0/24", 0, &[])])));
     peer.until(|rib| rib.len() == 1).await;
     assert!(peer.rib.contains_key(&net("198.51.100.0/24")));
     let sent = peer.updates as f64;
@@ -284,12 +285,13 @@ async fn ibgp_carries_local_pref_and_an_empty_as_path() {
     let registry = Registry::new();
     let mut speaker = BgpSpeaker::new("node1", Bgp::new(&registry).expect("metrics"));
     let (l, port) = listener().await;
-    speaker.set_routes(routes(&[("203.0.113.7/32", 250, &[])]));
+    let initial = routes(&[("203.0.113.7/32", 250, &[])]);
     speaker.set_peers(
         peers(&format!(
             "peers:\n- {{peer-address: 127.0.0.1, peer-port: {port}, peer-asn: 4200000001, my-asn: 4200000001}}\n"
         )),
         &Labels::new(),
+        &|| initial.clone(),
     );
     let mut peer = FakePeer::accept(&l).await;
     let open = peer.establish(4_200_000_001, 90).await;
@@ -309,15 +311,13 @@ async fn silent_peer_is_dropped_after_the_hold_time_and_the_rib_resent() {
     let mut speaker = BgpSpeaker::new("node1", Bgp::new(&registry).expect("metrics"));
     let (l, port) = listener().await;
     let label = format!("127.0.0.1:{port}");
-    speaker.set_routes(routes(&[
-        ("198.51.100.1/32", 0, &[]),
-        ("198.51.100.2/32", 0, &[]),
-    ]));
+    let initial = routes(&[("198.51.100.1/32", 0, &[]), ("198.51.100.2/32", 0, &[])]);
     speaker.set_peers(
         peers(&format!(
             "peers:\n- {{peer-address: 127.0.0.1, peer-port: {port}, peer-asn: 64513, my-asn: 64512, hold-time: 3s}}\n"
         )),
         &Labels::new(),
+        &|| initial.clone(),
     );
     let mut peer = FakePeer::accept(&l).await;
     peer.establish(64513, 3).await;
@@ -367,7 +367,11 @@ async fn unchanged_peers_keep_their_session_changed_and_deselected_ones_are_repl
         )
     };
     let labels: Labels = [("rack".to_owned(), "r1".to_owned())].into();
-    speaker.set_peers(peers(&format!("peers:\n{a}{}", b("90s"))), &labels);
+    speaker.set_peers(
+        peers(&format!("peers:\n{a}{}", b("90s"))),
+        &labels,
+        &DesiredRoutes::new,
+    );
     assert_eq!(speaker.active_peers().len(), 2);
     let mut peer_a = FakePeer::accept(&la).await;
     peer_a.establish(64513, 90).await;
@@ -375,7 +379,11 @@ async fn unchanged_peers_keep_their_session_changed_and_deselected_ones_are_repl
     peer_b.establish(64513, 90).await;
 
     // B's hold time changes: B is closed and reconnects; A's session is untouched.
-    speaker.set_peers(peers(&format!("peers:\n{a}{}", b("30s"))), &labels);
+    speaker.set_peers(
+        peers(&format!("peers:\n{a}{}", b("30s"))),
+        &labels,
+        &DesiredRoutes::new,
+    );
     assert!(matches!(
         peer_b.recv().await,
         Some(Message::Notification(_))
@@ -392,7 +400,11 @@ async fn unchanged_peers_keep_their_session_changed_and_deselected_ones_are_repl
     assert!(idle.is_err(), "A's connection saw no traffic: {idle:?}");
 
     // The node loses its label: A no longer applies and its series go away.
-    speaker.set_peers(peers(&format!("peers:\n{a}{}", b("30s"))), &Labels::new());
+    speaker.set_peers(
+        peers(&format!("peers:\n{a}{}", b("30s"))),
+        &Labels::new(),
+        &DesiredRoutes::new,
+    );
     assert_eq!(speaker.active_peers().len(), 1);
     assert!(matches!(
         peer_a.recv().await,
@@ -417,6 +429,7 @@ async fn a_peer_with_the_wrong_asn_is_refused_and_retried() {
             "peers:\n- {{peer-address: 127.0.0.1, peer-port: {port}, peer-asn: 64513, my-asn: 64512}}\n"
         )),
         &Labels::new(),
+        &DesiredRoutes::new,
     );
     let mut peer = FakePeer::accept(&l).await;
     let Some(Message::Open(_)) = peer.recv().await else {
@@ -484,6 +497,7 @@ async fn lifecycle_is_logged_with_upstreams_keys() {
             "peers:\n- {{peer-address: 127.0.0.1, peer-port: {port}, peer-asn: 64513, my-asn: 64512}}\n"
         )),
         &Labels::new(),
+        &DesiredRoutes::new,
     );
     let mut peer = FakePeer::accept(&l).await;
     peer.establish(64513, 90).await;
@@ -492,7 +506,7 @@ async fn lifecycle_is_logged_with_upstreams_keys() {
         metric(&registry, "metallb_bgp_session_up", &label) == Some(1.0)
     })
     .await;
-    speaker.set_peers(Vec::new(), &Labels::new());
+    speaker.set_peers(Vec::new(), &Labels::new(), &DesiredRoutes::new);
     assert!(matches!(peer.recv().await, Some(Message::Notification(_))));
     speaker.shutdown().await;
 
@@ -518,4 +532,44 @@ async fn lifecycle_is_logged_with_upstreams_keys() {
     let removed = find("peerRemoved");
     assert_eq!(removed["reason"], "removedFromConfig");
     assert_eq!(find("sessionDown")["reason"], "stopped");
+}
+
+/// A peer configured after routes were handed off starts from the set it is given and then
+/// follows the changes handed to every session, as the one that was there from the start.
+#[tokio::test]
+async fn a_peer_added_later_starts_from_the_current_routes_and_follows_the_changes() {
+    let registry = Registry::new();
+    let mut speaker = BgpSpeaker::new("node1", Bgp::new(&registry).expect("metrics"));
+    let (la, pa) = listener().await;
+    let (lb, pb) = listener().await;
+    let a =
+        format!("- {{peer-address: 127.0.0.1, peer-port: {pa}, peer-asn: 64513, my-asn: 64512}}\n");
+    let b =
+        format!("- {{peer-address: 127.0.0.1, peer-port: {pb}, peer-asn: 64513, my-asn: 64512}}\n");
+    speaker.set_peers(
+        peers(&format!("peers:\n{a}")),
+        &Labels::new(),
+        &DesiredRoutes::new,
+    );
+    let mut peer_a = FakePeer::accept(&la).await;
+    peer_a.establish(64513, 90).await;
+    let first = routes(&[("198.51.100.1/32", 0, &[]), ("198.51.100.2/32", 0, &[])]);
+    speaker.apply_changes(diff(&DesiredRoutes::new(), &first));
+    peer_a.until(|rib| rib.len() == 2).await;
+
+    speaker.set_peers(peers(&format!("peers:\n{a}{b}")), &Labels::new(), &|| {
+        first.clone()
+    });
+    let mut peer_b = FakePeer::accept(&lb).await;
+    peer_b.establish(64513, 90).await;
+    peer_b.until(|rib| rib.len() == 2).await;
+
+    let second = routes(&[("198.51.100.2/32", 0, &[]), ("198.51.100.3/32", 0, &[])]);
+    speaker.apply_changes(diff(&first, &second));
+    let want: Vec<IpNet> = second.keys().map(|p| p.net()).collect();
+    for peer in [&mut peer_a, &mut peer_b] {
+        peer.until(|rib| rib.keys().copied().eq(want.iter().copied()))
+            .await;
+    }
+    speaker.shutdown().await;
 }

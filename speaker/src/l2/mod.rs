@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use common::l2::announcer::{Announcer, OwnershipChange};
 use common::l2::drain::Drain;
 use common::l2::iface::{InterfaceTable, Responders};
+use common::l2::pace::Pace;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -56,6 +57,9 @@ pub struct Layer2Config {
     /// `--garp-interval`: resend one gratuitous round per owned IP this often; `None`
     /// (default, as upstream) sends only the burst after an IP becomes owned.
     pub garp_interval: Option<Duration>,
+    /// `--garp-rate`: how fast gratuitous rounds may leave (docs/layer2.md#pacing); `None`
+    /// sends each when due.
+    pub garp_pace: Option<Pace>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +108,7 @@ impl Layer2 {
         let (commands, rx) = mpsc::channel(64);
         let answering = OwnedSet::default();
         let driver = Driver {
-            announcer: Announcer::new(config.garp_interval),
+            announcer: Announcer::new(config.garp_interval, config.garp_pace),
             owned: Arc::clone(&answering),
             table: InterfaceTable::default(),
             running: BTreeMap::new(),

@@ -10,8 +10,8 @@ use proptest::prelude::*;
 use super::hex;
 use crate::bgp::{
     AdjRibOut, AsWidth, Asn, Community, DesiredRoutes, Ipv6NextHop, MAX_MESSAGE_LEN, Message,
-    PathAttribute, Prefix, RouteAttrs, Update, UpdateContext, decode, pack_announcements,
-    pack_withdrawals,
+    PathAttribute, Prefix, RouteAttrs, RouteChange, Update, UpdateContext, decode, diff,
+    pack_announcements, pack_withdrawals,
 };
 
 fn ebgp() -> UpdateContext {
@@ -186,31 +186,88 @@ fn families_without_next_hop_are_not_carried() {
 }
 
 #[test]
-fn rib_sends_only_differences_and_everything_after_clear() {
+fn rib_sends_only_the_changed_prefixes() {
     let ctx = ibgp();
     let mut rib = AdjRibOut::default();
     let mut desired: DesiredRoutes = (0..3).map(|i| (host_v4(i), attrs(0, &[]))).collect();
-    let first = rib.sync(&ctx, &desired);
-    assert_eq!(learned(&first).0, desired);
+    assert_eq!(rib.replace(desired.clone()).len(), 3);
+    assert_eq!(
+        learned(&rib.announce_all(&ctx)).0,
+        desired,
+        "a new connection gets all"
+    );
     assert!(
-        rib.sync(&ctx, &desired).is_empty(),
-        "nothing changed, nothing sent"
+        rib.replace(desired.clone()).is_empty(),
+        "nothing changed, nothing to send"
     );
 
     // One changed, one removed, one added.
     desired.insert(host_v4(0), attrs(200, &[]));
     desired.remove(&host_v4(1));
     desired.insert(host_v4(9), attrs(0, &[]));
-    let (announced, withdrawn) = learned(&rib.sync(&ctx, &desired));
+    let changed = rib.replace(desired.clone());
+    let (announced, withdrawn) = learned(&rib.updates(&ctx, &changed));
     assert_eq!(
         announced.keys().copied().collect::<Vec<_>>(),
         [host_v4(0), host_v4(9)]
     );
     assert_eq!(withdrawn, [host_v4(1)]);
-    assert_eq!(rib.len(), 3);
+    assert_eq!((rib.len(), rib.carried(&ctx)), (3, 3));
 
-    rib.clear();
-    assert_eq!(learned(&rib.sync(&ctx, &desired)).0, desired, "full resend");
+    // The same as changes: a prefix changed and changed back in one batch is not sent.
+    let changes = [
+        RouteChange {
+            prefix: host_v4(2),
+            route: None,
+        },
+        RouteChange {
+            prefix: host_v4(5),
+            route: Some(attrs(0, &[])),
+        },
+        RouteChange {
+            prefix: host_v4(2),
+            route: Some(attrs(0, &[])),
+        },
+        RouteChange {
+            prefix: host_v4(9),
+            route: None,
+        },
+    ];
+    assert_eq!(rib.apply(&changes), [host_v4(5), host_v4(9)]);
+    let (announced, withdrawn) = learned(&rib.updates(&ctx, &[host_v4(5), host_v4(9)]));
+    assert_eq!(announced.keys().copied().collect::<Vec<_>>(), [host_v4(5)]);
+    assert_eq!(withdrawn, [host_v4(9)]);
+}
+
+#[test]
+fn carried_counts_the_families_the_connection_has() {
+    let v4_only = UpdateContext {
+        next_hop_v6: None,
+        ..ebgp()
+    };
+    let mut rib = AdjRibOut::default();
+    let v6: Prefix = "2001:db8::/64".parse().unwrap();
+    rib.apply(&[
+        RouteChange {
+            prefix: host_v4(1),
+            route: Some(attrs(0, &[])),
+        },
+        RouteChange {
+            prefix: v6,
+            route: Some(attrs(0, &[])),
+        },
+    ]);
+    assert_eq!(rib.carried(&ebgp()), 2);
+    assert_eq!(rib.carried(&v4_only), 1);
+    assert!(
+        rib.updates(&v4_only, &[v6]).is_empty(),
+        "not carried, not sent"
+    );
+    rib.apply(&[RouteChange {
+        prefix: host_v4(1),
+        route: None,
+    }]);
+    assert_eq!(rib.carried(&v4_only), 0);
 }
 
 fn any_prefix() -> impl Strategy<Value = Prefix> {
@@ -272,5 +329,60 @@ proptest! {
         let back = wire_roundtrip(&withdrawals, &ctx);
         prop_assert_eq!(learned(&back).1, routes.keys().copied().filter(|p| p.net().addr().is_ipv4())
             .chain(routes.keys().copied().filter(|p| p.net().addr().is_ipv6())).collect::<Vec<_>>());
+    }
+}
+
+fn any_change() -> impl Strategy<Value = RouteChange> {
+    // Few prefixes, so that changes hit the same ones again.
+    (0..40u32, proptest::option::of(any_attrs())).prop_map(|(i, route)| RouteChange {
+        prefix: if i % 4 == 0 {
+            Prefix::host(Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(i)).into())
+        } else {
+            host_v4(i)
+        },
+        route,
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A peer that is sent the UPDATEs of every batch of changes holds exactly the routes
+    /// the connection carries, whatever the batches; `diff` of two sets, applied, turns
+    /// one into the other.
+    #[test]
+    fn the_peer_follows_every_batch_of_changes(
+        batches in proptest::collection::vec(proptest::collection::vec(any_change(), 0..20), 0..20),
+        v6 in any::<bool>(),
+    ) {
+        let ctx = UpdateContext {
+            ibgp: true,
+            next_hop_v6: if v6 { ebgp().next_hop_v6 } else { None },
+            ..ebgp()
+        };
+        let mut rib = AdjRibOut::default();
+        let mut peer: BTreeMap<Prefix, RouteAttrs> = BTreeMap::new();
+        for batch in batches {
+            let before = rib.routes().clone();
+            let changed = rib.apply(&batch);
+            let (announced, withdrawn) = learned(&wire_roundtrip(&rib.updates(&ctx, &changed), &ctx));
+            for p in withdrawn {
+                prop_assert!(peer.remove(&p).is_some(), "{} withdrawn but never announced", p);
+            }
+            peer.extend(announced);
+            let carried: BTreeMap<Prefix, RouteAttrs> = rib
+                .routes()
+                .iter()
+                .filter(|(p, _)| ctx.can_carry(**p))
+                .map(|(p, a)| (*p, a.clone()))
+                .collect();
+            prop_assert_eq!(&peer, &carried);
+            prop_assert_eq!(rib.carried(&ctx), carried.len());
+            let mut replay = AdjRibOut::default();
+            replay.replace(before);
+            let changes = diff(replay.routes(), rib.routes());
+            replay.apply(&changes);
+            prop_assert_eq!(replay.routes(), rib.routes());
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use crate::bgp::{
     AddressFamily, AsWidth, Asn, Capability, Connection, DesiredRoutes, DownReason, HoldTime,
     Input, Message, Notification, Open, Output, PathAttribute, PeerConfig, Prefix, RouteAttrs,
-    Session, StateKind, Update, decode,
+    RouteChange, Session, StateKind, Update, decode,
 };
 
 const SEC: Duration = Duration::from_secs(1);
@@ -369,6 +369,50 @@ fn full_rib_is_resent_after_reconnect() {
     let retry = h.deadline().unwrap().as_secs_f64();
     let up = h.establish(retry, 90);
     assert_eq!(announced(&up), ["198.51.100.1/32", "198.51.100.3/32"]);
+}
+
+#[test]
+fn route_changes_send_only_their_prefixes_and_count_while_down() {
+    let change = |p: &str, on: bool| RouteChange {
+        prefix: p.parse().unwrap(),
+        route: on.then(RouteAttrs::default),
+    };
+    let mut h = Harness::new(config(64500, 64501));
+    let out = h.at(
+        0.0,
+        Input::RouteChanges(&[
+            change("198.51.100.1/32", true),
+            change("198.51.100.2/32", true),
+        ]),
+    );
+    assert!(sent(&out).is_empty(), "not connected: nothing sent");
+    let up = h.establish(0.0, 90);
+    assert_eq!(announced(&up), ["198.51.100.1/32", "198.51.100.2/32"]);
+
+    let out = h.at(
+        1.0,
+        Input::RouteChanges(&[
+            change("198.51.100.3/32", true),
+            change("198.51.100.1/32", false),
+        ]),
+    );
+    assert_eq!(announced(&out), ["198.51.100.3/32"]);
+    let withdrawn: Vec<Prefix> = sent(&out)
+        .into_iter()
+        .flat_map(|m| match m {
+            Message::Update(u) => u.withdrawn.into_iter().map(Prefix::from).collect(),
+            _ => vec![],
+        })
+        .collect();
+    assert_eq!(withdrawn, ["198.51.100.1/32".parse::<Prefix>().unwrap()]);
+    assert!(out.contains(&Output::Metrics {
+        updates_sent: 2,
+        announced_prefixes: 2,
+        pending_prefixes: 2
+    }));
+    // Changes that change nothing send nothing.
+    let out = h.at(2.0, Input::RouteChanges(&[change("198.51.100.3/32", true)]));
+    assert!(sent(&out).is_empty(), "{out:?}");
 }
 
 #[test]

@@ -162,7 +162,9 @@ impl Relist for Services {
 /// that finding the services sharing an IP costs a lookup.
 #[derive(Debug, Default)]
 struct FirstIps {
-    by_ip: HashMap<IpAddr, BTreeSet<String>>,
+    /// Sorted. A vector, not a `BTreeSet`: almost every IP has one holder, and a B-tree's
+    /// first leaf costs ~280 bytes (2.8 MB of the heap at 10 000 services, issue #21).
+    by_ip: HashMap<IpAddr, Vec<String>>,
     by_key: HashMap<String, IpAddr>,
 }
 
@@ -177,7 +179,7 @@ impl FirstIps {
         if let Some(old) = old {
             self.by_key.remove(key);
             if let Some(holders) = self.by_ip.get_mut(&old) {
-                holders.remove(key);
+                holders.retain(|k| k != key);
                 touched.extend(holders.iter().cloned());
                 if holders.is_empty() {
                     self.by_ip.remove(&old);
@@ -188,7 +190,10 @@ impl FirstIps {
             self.by_key.insert(key.to_owned(), ip);
             let holders = self.by_ip.entry(ip).or_default();
             touched.extend(holders.iter().cloned());
-            holders.insert(key.to_owned());
+            if let Err(at) = holders.binary_search_by(|k| k.as_str().cmp(key)) {
+                holders.reserve_exact(1);
+                holders.insert(at, key.to_owned());
+            }
         }
     }
 }
