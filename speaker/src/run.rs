@@ -14,8 +14,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use common::config::{Loaded, Mode, Protocol};
 use common::speaker::{
-    Announcements, Change, Changed, Cluster, Endpoint, Index, Live, RouteTable, Sources, Verdict,
-    decide,
+    Announcements, Change, Changed, Cluster, Endpoint, Index, JoinGate, Live, RouteTable, Sources,
+    Verdict, decide,
 };
 use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Node, Pod, Service};
@@ -48,6 +48,9 @@ const LIVE_FROM_ENDPOINTS: &str = "readyEndpointNodes";
 const LIVE_FROM_MEMBERLIST: &str = "memberlist";
 /// How often the speaker pods are listed (the RBAC grants `list`, not `watch`).
 const POD_POLL: Duration = Duration::from_secs(30);
+/// With memberlist, how long the first decisions wait at most for the listed speakers to join
+/// (docs/layer2.md#start-up): two rejoin rounds and a margin.
+const START_JOIN_GRACE: Duration = Duration::from_secs(5);
 /// Objects per page of the initial lists (kube's default is 500). A page is held deserialised
 /// until its objects are consumed, and the three big watches list at once: with 100, a
 /// 1 000-service speaker's heap peaks ~2 MB lower, for 5× the list requests (10 for
@@ -107,6 +110,8 @@ pub struct Speaker {
     /// The ConfigMap, or in CRD mode the metallb.io objects (docs/crd.md#crd-mode).
     source: sources::Source,
     membership: Option<Membership>,
+    /// Holds the first decisions until the listed speakers are memberlist members.
+    join_gate: JoinGate,
     bgp: crate::bgp::BgpSpeaker,
     /// What `/status` shows (see `explain`).
     status: crate::status::Board,
@@ -140,6 +145,11 @@ impl Speaker {
             announcements: Announcements::default(),
             routes: RouteTable::new(),
             route_batch: crate::bgp::RouteBatch::new(crate::bgp::ROUTE_BATCH_WINDOW),
+            join_gate: if membership.is_some() {
+                JoinGate::waiting(START_JOIN_GRACE)
+            } else {
+                JoinGate::Open
+            },
             membership,
             bgp,
             status: crate::status::Board::default(),
@@ -187,6 +197,12 @@ impl Speaker {
 
         // Nothing is decided until the four initial lists are complete; see `Startup`.
         let mut startup = Some(Startup::default());
+        // The join gate's clock, and its deadline as a timer so that the gate opens then even
+        // when nothing else happens.
+        let started = tokio::time::Instant::now();
+        let grace = tokio::time::sleep(START_JOIN_GRACE);
+        tokio::pin!(grace);
+        let mut grace_over = false;
         loop {
             let mut listed = |watch: fn(&mut Startup) -> &mut bool, done: bool| {
                 if let Some(s) = startup.as_mut() {
@@ -243,6 +259,10 @@ impl Speaker {
                     self.on_pods(listed).await
                 }
                 Some(n) = next_membership(&mut self.membership) => self.on_membership(n),
+                () = &mut grace, if !grace_over => {
+                    grace_over = true;
+                    Changed::default()
+                }
                 () = self.route_batch.due() => {
                     self.push_bgp_routes();
                     continue;
@@ -260,6 +280,7 @@ impl Speaker {
             match startup {
                 // Whatever changed before is covered by the first pass, which decides all.
                 Some(s) if !s.complete() => continue,
+                Some(_) if !self.join_gate_open(started.elapsed()) => continue,
                 Some(_) => {
                     startup = None;
                     tracing::info!(
@@ -274,6 +295,29 @@ impl Speaker {
                 None => self.reconcile(dirty).await,
             }
         }
+    }
+
+    /// Whether the join gate is open (docs/layer2.md#start-up); says so when it opens on its
+    /// deadline with listed speakers missing.
+    fn join_gate_open(&mut self, elapsed: Duration) -> bool {
+        let missing: Vec<String> = match &self.join_gate {
+            JoinGate::Waiting {
+                listed: Some(listed),
+                ..
+            } => listed.difference(&self.live).cloned().collect(),
+            _ => Vec::new(),
+        };
+        let waiting = self.join_gate.deadline().is_some();
+        let open = self.join_gate.check(elapsed, &self.live);
+        if waiting && open && !missing.is_empty() {
+            tracing::warn!(
+                component = "Memberlist",
+                op = "startup",
+                missing = ?missing,
+                "listed speakers did not join within the start-up grace, deciding without them"
+            );
+        }
+        open
     }
 
     /// memberlist changed: its members are the live speakers.
@@ -343,6 +387,8 @@ impl Speaker {
             self.live.clear();
         }
         if let Some(m) = &self.membership {
+            self.join_gate
+                .on_listed(list.items.iter().filter_map(k8s::ready_pod_node).collect());
             let port = self.settings.memberlist_port;
             let peers: Vec<std::net::SocketAddr> = list
                 .items
@@ -553,8 +599,10 @@ impl Speaker {
 /// partial view (services without their endpoints withdrawn, then announced again) and
 /// recompute the routes per listed object; after them, every service is decided once and
 /// the sessions get the whole route set at once, packed (`docs/bgp.md#packing`). A missing
-/// ConfigMap still completes its list, empty. The speaker pods and memberlist are not
-/// waited for: their answer re-decides every service when it comes.
+/// ConfigMap still completes its list, empty. Without memberlist the speaker pods are not
+/// waited for: their answer re-decides every service when it comes. With memberlist, the
+/// first decisions also wait for the [`JoinGate`] (docs/layer2.md#start-up): deciding while
+/// memberlist holds only this node announced addresses other nodes own.
 #[derive(Debug, Default, Clone, Copy)]
 struct Startup {
     config: bool,
