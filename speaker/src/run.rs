@@ -39,6 +39,8 @@ mod fake_cluster;
 mod feed;
 #[cfg(test)]
 mod harness;
+#[cfg(test)]
+mod join_gate_tests;
 mod sources;
 
 const COMPONENT: &str = "metallb-speaker";
