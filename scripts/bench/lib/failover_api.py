@@ -39,7 +39,9 @@ startup-analyse CAPTURE VIPS EPSETS NODEMACS STARTED UP ASSIGNED
                              endpoint or from a MAC other than the owner's (docs/layer2.md#election,
                              key "namespace/name", candidates the endpoint nodes), and the longest
                              time without a reply counted from max(UP, ASSIGNED) (UP: all three
-                             /status answer; ASSIGNED: the statuses were written). NODEMACS is
+                             /status answer; ASSIGNED: the statuses were written); a reply is any
+                             frame claiming the VIP (replies to the client and gratuitous ARP).
+                             NODEMACS is
                              "node=mac,…". Last line: "startup_failures=N".
 
 NODES is "name=ip,name=ip,…"; VIPS is "ip,ip,…". Services are default/svc-0… in VIP order.
@@ -203,9 +205,11 @@ def startup_analyse(path, vips, epsets, nodemacs, started, up, assigned):
         except ValueError:
             continue
         end = max(end, ts)
-        src, dst = parts[1], parts[3].rstrip(",")
+        # Every reply claiming the VIP: to the client, and gratuitous (broadcast; each goes with
+        # a gratuitous request), which moves clients' caches just as much.
+        src = parts[1]
         for v in vips:
-            if f"Reply {v} is-at" in line and dst == CLIENT_MAC:
+            if f"Reply {v} is-at" in line:
                 reps[v].append((ts, src))
     failures = 0
     for i, (v, ready) in enumerate(zip(vips, epsets)):
