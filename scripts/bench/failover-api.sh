@@ -45,10 +45,29 @@
 # speakers logged ("node event - forcing sync"), and suspect members seen in /status samples
 # taken every 2 s (accusations that were refuted). Goal: 0 and 0.
 #
+# STARTUPS=N (default 0) runs cold start-ups instead of the kills (issue #19, "a second
+# symptom": a VIP unanswered for 30 s after a start-up, then answered by two nodes), with a
+# v0.10.3 install's settings: the speakers get v0.10.3's DaemonSet args (--port=7472
+# --config=config, no --log-level, so the election key is the service's namespace/name:
+# docs/layer2.md#election-keys-per-release) and its env (plus METALLB_NAMESPACE, which stands
+# for the service account's namespace file), and the Services have externalTrafficPolicy Local,
+# the I-th with ready endpoints on the nodes of the I-th entry of STARTUP_EPSETS (default
+# "node2;node1+node3;node1+node2+node3;node3"). Each start-up, alternately "assigned" (the
+# statuses already hold the VIPs) and "late" (the statuses are empty and written, as the
+# controller assigns them, once all three speakers answer /status):
+#   1. all three speakers are stopped (SIGTERM), the client captures ARP and asks for every VIP
+#      every 50 ms (one arping per VIP) from before the start;
+#   2. all three are started at once; "up" is when all three /status answer;
+#   3. after STARTUP_OBSERVE s (default 10) from up/assignment, per VIP: time from the start to
+#      the first reply, the MACs that answered; failures: two MACs, a reply from a node without
+#      a ready endpoint or from another node than the owner (key namespace/name among the
+#      endpoint nodes), no reply, or a silence over 2 s after up/assignment.
+# Printed: every start-up's per-VIP line, then RESULT lines per variant.
+#
 # Needs root; otherwise prints SKIP and exits 0. Nothing leaves the namespaces (prefix
 # foapi-$$-), which are removed on exit with every process started (by PID). A watchdog ends the
 # run after FOBENCH_TIMEOUT s (default 150 × RUNS + 120, counted after the builds).
-# Usage: [API_PROFILES=…] [STRESS_SECS=… [STRESS_LOSS=…]] scripts/bench/failover-api.sh [RUNS (5)] [SLOW_MS (2000)]
+# Usage: [STARTUPS=N [STARTUP_EPSETS=…] [STARTUP_OBSERVE=…]] [API_PROFILES=…] [STRESS_SECS=… [STRESS_LOSS=…]] scripts/bench/failover-api.sh [RUNS (5)] [SLOW_MS (2000)]
 # Environment: FOBENCH_KEEP=1 keeps the work dir (speaker and API logs, captures);
 # SPEAKER_BIN / FAKE_API_BIN use prebuilt binaries; ML_FAST=false|true passes METALLB_ML_FAST (false: upstream's timers);
 # CARGO_TARGET_DIR as for cargo.
@@ -73,6 +92,9 @@ API_PROFILES=${API_PROFILES:-fast slow}
 # After the kills: STRESS_SECS s (default 0: none) of saturated CPUs and STRESS_LOSS % loss.
 STRESS_SECS=${STRESS_SECS:-0}
 STRESS_LOSS=${STRESS_LOSS:-5}
+STARTUPS=${STARTUPS:-0}
+STARTUP_EPSETS=${STARTUP_EPSETS:-node2;node1+node3;node1+node2+node3;node3}
+STARTUP_OBSERVE=${STARTUP_OBSERVE:-10}
 WATCHDOG=
 # shellcheck source=../lab/lib/failover_env.sh
 source "$ROOT/scripts/lab/lib/failover_env.sh"
@@ -101,13 +123,17 @@ command -v curl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninterac
 fo_build_release "$ROOT"
 SPEAKER=$WORK/bin/speaker
 
-( sleep "${FOBENCH_TIMEOUT:-$((150 * RUNS + 120 + STRESS_SECS))}" >/dev/null 2>&1; echo "bench: watchdog expired"; kill -TERM $$ ) &
+( sleep "${FOBENCH_TIMEOUT:-$((150 * RUNS + 120 + STRESS_SECS + (STARTUP_OBSERVE + 30) * STARTUPS))}" >/dev/null 2>&1; echo "bench: watchdog expired"; kill -TERM $$ ) &
 WATCHDOG=$!
 
 fo_topology
 API=$FO_API
 VIPS_ARG=$(IFS=,; echo "${VIPS[*]}")
-python3 "$HELPER" objects "$(fo_nodes_arg "${FO_NODES[@]}")" "$VIPS_ARG" >"$WORK/objects.ndjson"
+if ((STARTUPS > 0)); then
+    python3 "$HELPER" startup-objects "$(fo_nodes_arg "${FO_NODES[@]}")" "$VIPS_ARG" "$STARTUP_EPSETS" yes >"$WORK/objects.ndjson"
+else
+    python3 "$HELPER" objects "$(fo_nodes_arg "${FO_NODES[@]}")" "$VIPS_ARG" >"$WORK/objects.ndjson"
+fi
 
 fo_api_start "$WORK/objects.ndjson" || exit 1
 api() { ip netns exec "$P-client" curl -sf --max-time 5 "$@"; }
@@ -115,6 +141,10 @@ api() { ip netns exec "$P-client" curl -sf --max-time 5 "$@"; }
 # The DaemonSet's secret: the controller writes 128 random bytes, base64; the speaker keys
 # memberlist with the first 16 bytes.
 SECRET=$(head -c 128 /dev/urandom | base64 -w0)
+
+# The speaker's args: upstream v0.12.1's DaemonSet, or v0.10.3's (no --log-level) for STARTUPS.
+SPK_ARGS=(--port=7472 --config=config --log-level=info)
+((STARTUPS > 0)) && SPK_ARGS=(--port=7472 --config=config)
 
 # spk_start NODE: the release speaker in the node's namespace, with the DaemonSet's env.
 spk_start() {
@@ -124,7 +154,7 @@ spk_start() {
     ip netns exec "$P-$node" env METALLB_NODE_NAME="$node" METALLB_HOST="$ip" \
         METALLB_ML_BIND_ADDR="$ip" METALLB_ML_LABELS="app=metallb,component=speaker" \
         METALLB_ML_SECRET_KEY="$SECRET" METALLB_NAMESPACE=metallb-system ${ML_FAST:+METALLB_ML_FAST=$ML_FAST} \
-        "$SPEAKER" --port=7472 --config=config --log-level=info --kubeconfig "$WORK/kubeconfig" \
+        "$SPEAKER" "${SPK_ARGS[@]}" --kubeconfig "$WORK/kubeconfig" \
         >>"$WORK/$node.log" 2>&1 &
     # shellcheck disable=SC2004 # an associative array: the key must be expanded
     FO_PID[$node]=$!
@@ -223,6 +253,89 @@ one_kill() {
         restart_all || { echo "bench: no stable owners even after restarting all three" >&2; return 1; }
     fi
 }
+
+# --- Cold start-ups (STARTUPS=N) ------------------------------------------------------------
+# all_up: every node's /status answers.
+all_up() {
+    local node
+    for node in "${FO_NODES[@]}"; do
+        api -o /dev/null --max-time 0.5 "http://$(fo_node_ip "$node"):7472/status" || return 1
+    done
+}
+
+# one_startup N VARIANT: sets LINES to the analysis of one cold start-up of all three speakers.
+one_startup() {
+    local n=$1 variant=$2 node started up assigned _ cap=$WORK/startup-$1.txt
+    for node in "${FO_NODES[@]}"; do
+        [[ -n ${FO_PID[$node]:-} ]] && fo_stop "$node" TERM
+    done
+    ip netns exec "$P-client" python3 "$HELPER" assign "$API" "$VIPS_ARG" "$([[ $variant == late ]] && echo no || echo yes)"
+    fo_capture_start "$cap"
+    fo_probe_all_start 0.05 "${VIPS[@]}"
+    sleep 0.3
+    started=$(date +%s.%N)
+    for node in "${FO_NODES[@]}"; do
+        echo "$started STARTUP $n $variant" >>"$WORK/$node.log"
+        spk_start "$node"
+    done
+    up=
+    for _ in $(seq 400); do
+        all_up && { up=$(date +%s.%N); break; }
+        sleep 0.05
+    done
+    [[ -n $up ]] || { echo "bench: start-up $n: not all /status answered within 20 s" >&2; up=$(date +%s.%N); }
+    assigned=$started
+    if [[ $variant == late ]]; then
+        ip netns exec "$P-client" python3 "$HELPER" assign "$API" "$VIPS_ARG" yes
+        assigned=$(date +%s.%N)
+    fi
+    sleep "$STARTUP_OBSERVE"
+    fo_probe_all_stop
+    fo_capture_stop
+    local macs=
+    for node in "${FO_NODES[@]}"; do macs+="$node=${FO_MAC[$node]},"; done
+    LINES=$(python3 "$HELPER" startup-analyse "$cap" "$VIPS_ARG" "$STARTUP_EPSETS" "$macs" "$started" "$up" "$assigned")
+    LINES="up=$(awk -v a="$started" -v b="$up" 'BEGIN { printf "%.3f", b - a }') assigned_after=$(awk -v a="$started" -v b="$assigned" 'BEGIN { printf "%.3f", b - a }')
+$LINES"
+}
+
+if ((STARTUPS > 0)); then
+    echo "bench: machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "bench: speaker $(sha256sum "$SPEAKER" | cut -c1-12), cold start-ups: $STARTUPS, v0.10.3 args (${SPK_ARGS[*]}), externalTrafficPolicy Local, endpoints per VIP: $STARTUP_EPSETS, who-has every 50 ms per VIP"
+    : >"$WORK/startups.txt"
+    for n in $(seq "$STARTUPS"); do
+        variant=assigned
+        ((n % 2 == 0)) && variant=late
+        one_startup "$n" "$variant"
+        sed "s/^/bench: start-up $n ($variant): /" <<<"$LINES"
+        sed "s/^/$variant /" <<<"$LINES" >>"$WORK/startups.txt"
+    done
+    for variant in assigned late; do
+        python3 - "$WORK/startups.txt" "$variant" <<'PYEOF'
+import re, statistics, sys
+rows = [l.split(None, 1)[1] for l in open(sys.argv[1]) if l.startswith(sys.argv[2] + " vip=")]
+ups = [l for l in open(sys.argv[1]) if l.startswith(sys.argv[2] + " up=")]
+if not rows:
+    sys.exit(0)
+first = [float(m.group(1)) for r in rows for m in [re.search(r"first=([0-9.]+)", r)] if m]
+silence = [float(re.search(r"max_silence_after_up=([0-9.]+)", r).group(1)) for r in rows]
+up = [float(re.search(r"up=([0-9.]+)", r).group(1)) for r in ups]
+fails = sum(r.rstrip().endswith("FAIL") for r in rows)
+two = sum("two_macs=yes" in r for r in rows)
+noep = sum(not r.count("no_endpoint=0 ") for r in rows)
+print("RESULT start-ups (%s): %d start-ups x %d VIPs; all /status up after median %.3f s (max %.3f); "
+      "start->first reply median %.3f s, max %.3f s; longest silence after up/assignment max %.3f s; "
+      "two MACs: %d, replies from a node without endpoint: %d, failed VIP start-ups: %d"
+      % (sys.argv[2], len(ups), len(rows) // max(len(ups), 1), statistics.median(up), max(up),
+         statistics.median(first) if first else -1, max(first) if first else -1, max(silence),
+         two, noep, fails))
+PYEOF
+    done
+    bad=$(grep -c 'FAIL$' "$WORK/startups.txt" || true)
+    echo "RESULT start-up VIPs failed: $bad"
+    ((bad == 0))
+    exit
+fi
 
 echo "bench: machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "bench: speaker $(sha256sum "$SPEAKER" | cut -c1-12), memberlist timers: ${ML_FAST:+METALLB_ML_FAST=$ML_FAST}${ML_FAST:-default (no setting)}, $RUNS runs per profile, slow = ${SLOW_MS} ms on create,update,patch"

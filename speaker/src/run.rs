@@ -14,8 +14,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use common::config::{Loaded, Mode, Protocol};
 use common::speaker::{
-    Announcements, Change, Changed, Cluster, Endpoint, Index, Live, RouteTable, Sources, Verdict,
-    decide,
+    Announcements, Change, Changed, Cluster, Endpoint, Index, JoinGate, Live, RouteTable, Sources,
+    Verdict, decide,
 };
 use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Node, Pod, Service};
@@ -39,7 +39,12 @@ mod fake_cluster;
 mod feed;
 #[cfg(test)]
 mod harness;
+mod join_gate;
+#[cfg(test)]
+mod join_gate_tests;
 mod routes;
+
+use join_gate::START_JOIN_GRACE;
 mod sources;
 
 const COMPONENT: &str = "metallb-speaker";
@@ -112,6 +117,8 @@ pub struct Speaker {
     /// The ConfigMap, or in CRD mode the metallb.io objects (docs/crd.md#crd-mode).
     source: sources::Source,
     membership: Option<Membership>,
+    /// Holds the first decisions until the listed speakers are memberlist members.
+    join_gate: JoinGate,
     bgp: crate::bgp::BgpSpeaker,
     /// What `/status` shows (see `explain`).
     status: crate::status::Board,
@@ -148,6 +155,11 @@ impl Speaker {
                 crate::bgp::ROUTE_BATCH_WINDOW,
                 crate::bgp::ROUTE_BATCH_GAP,
             ),
+            join_gate: if membership.is_some() {
+                JoinGate::waiting(START_JOIN_GRACE)
+            } else {
+                JoinGate::Open
+            },
             membership,
             bgp,
             status: crate::status::Board::default(),
@@ -195,6 +207,12 @@ impl Speaker {
 
         // Nothing is decided until the four initial lists are complete; see `Startup`.
         let mut startup = Some(Startup::default());
+        // The join gate's clock, and its deadline as a timer so that the gate opens then even
+        // when nothing else happens.
+        let started = tokio::time::Instant::now();
+        let grace = tokio::time::sleep(START_JOIN_GRACE);
+        tokio::pin!(grace);
+        let mut grace_over = false;
         loop {
             let mut listed = |watch: fn(&mut Startup) -> &mut bool, done: bool| {
                 if let Some(s) = startup.as_mut() {
@@ -251,6 +269,10 @@ impl Speaker {
                     self.on_pods(listed).await
                 }
                 Some(n) = next_membership(&mut self.membership) => self.on_membership(n),
+                () = &mut grace, if !grace_over => {
+                    grace_over = true;
+                    Changed::default()
+                }
                 () = self.route_batch.due() => {
                     self.push_bgp_routes();
                     continue;
@@ -268,6 +290,7 @@ impl Speaker {
             match startup {
                 // Whatever changed before is covered by the first pass, which decides all.
                 Some(s) if !s.complete() => continue,
+                Some(_) if !self.join_gate_open(started.elapsed()) => continue,
                 Some(_) => {
                     startup = None;
                     tracing::info!(
@@ -351,6 +374,8 @@ impl Speaker {
             self.live.clear();
         }
         if let Some(m) = &self.membership {
+            self.join_gate
+                .on_listed(list.items.iter().filter_map(k8s::ready_pod_node).collect());
             let port = self.settings.memberlist_port;
             let peers: Vec<std::net::SocketAddr> = list
                 .items
@@ -516,8 +541,10 @@ impl Speaker {
 /// partial view (services without their endpoints withdrawn, then announced again) and
 /// recompute the routes per listed object; after them, every service is decided once and
 /// the sessions get the whole route set at once, packed (`docs/bgp.md#packing`). A missing
-/// ConfigMap still completes its list, empty. The speaker pods and memberlist are not
-/// waited for: their answer re-decides every service when it comes.
+/// ConfigMap still completes its list, empty. Without memberlist the speaker pods are not
+/// waited for: their answer re-decides every service when it comes. With memberlist, the
+/// first decisions also wait for the [`JoinGate`] (docs/layer2.md#start-up): deciding while
+/// memberlist holds only this node announced addresses other nodes own.
 #[derive(Debug, Default, Clone, Copy)]
 struct Startup {
     config: bool,

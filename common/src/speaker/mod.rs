@@ -6,6 +6,7 @@ mod advertise;
 mod decision;
 mod endpoints;
 pub mod index;
+mod join_gate;
 mod routes;
 pub mod selfcheck;
 mod state;
@@ -17,5 +18,6 @@ pub use decision::{
 };
 pub use endpoints::{Endpoint, Readiness, Sources};
 pub use index::{Changed, Index, Relist};
+pub use join_gate::JoinGate;
 pub use routes::RouteTable;
 pub use state::{Announcements, Change, WithdrawReason};

@@ -24,8 +24,29 @@ stale NODES KILLED           The nodes whose memberlist no longer holds KILLED b
                              loop (/status "members") still counts it live.
 members NODES                memberlist's own view (name@addr/state) from each node's /status.
 
+Cold start-ups (STARTUPS=N):
+startup-objects NODES VIPS EPSETS ASSIGNED
+                             As `objects`, but the Services have externalTrafficPolicy Local and
+                             the I-th has ready endpoints on the nodes of the I-th EPSETS entry
+                             only ("node2;node1+node3;…"; the others' pods are not ready), both as
+                             v1 Endpoints and as an EndpointSlice; status.loadBalancer.ingress is
+                             set when ASSIGNED is "yes", left empty otherwise.
+assign API VIPS yes|no       PUTs every Service's status (the controller's write): the ingress
+                             set to its VIP, or emptied.
+startup-analyse CAPTURE VIPS EPSETS NODEMACS STARTED UP ASSIGNED
+                             Per VIP, from the client's capture: seconds from STARTED to the first
+                             reply, the MACs that answered, replies from a node without a ready
+                             endpoint or from a MAC other than the owner's (docs/layer2.md#election,
+                             key "namespace/name", candidates the endpoint nodes), and the longest
+                             time without a reply counted from max(UP, ASSIGNED) (UP: all three
+                             /status answer; ASSIGNED: the statuses were written); a reply is any
+                             frame claiming the VIP (replies to the client and gratuitous ARP).
+                             NODEMACS is
+                             "node=mac,…". Last line: "startup_failures=N".
+
 NODES is "name=ip,name=ip,…"; VIPS is "ip,ip,…". Services are default/svc-0… in VIP order.
 """
+import json
 import os
 import sys
 
@@ -132,6 +153,86 @@ def analyse(path, vip, since, old):
           f"old_last_reply_before_kill={last_old} requests={len(reqs_after)}")
 
 
+def parse_epsets(text):
+    return [part.split("+") for part in text.split(";")]
+
+
+def startup_objects(nodes, vips, epsets, assigned):
+    from fake_cluster import endpoints
+    out = [layer2_config("%s/32" % v for v in vips)]
+    for name, ip in nodes.items():
+        out += [node(name, ip), speaker_pod(name, ip)]
+    for i, (vip, ready) in enumerate(zip(vips, epsets)):
+        name = "svc-%d" % i
+        svc = lb_service(name, i, vip)
+        svc["spec"]["externalTrafficPolicy"] = "Local"
+        svc["spec"]["healthCheckNodePort"] = 32000 + i
+        if not assigned:
+            svc["status"] = {"loadBalancer": {}}
+        eps = endpoints(name, i, list(nodes), ready)
+        sl = endpoint_slice(name, i, list(nodes))
+        for ep in sl["endpoints"]:
+            up = ep["nodeName"] in ready
+            ep["conditions"] = {"ready": up, "serving": up, "terminating": False}
+        out += [svc, eps, sl]
+    print_ndjson(out)
+
+
+def assign(api, vips, on):
+    import urllib.request
+    for i, vip in enumerate(vips):
+        url = "http://%s/api/v1/namespaces/default/services/svc-%d" % (api, i)
+        with urllib.request.urlopen(url, timeout=5) as r:
+            svc = json.load(r)
+        svc["status"] = {"loadBalancer": {"ingress": [{"ip": vip}]} if on else {}}
+        req = urllib.request.Request(url + "/status", data=json.dumps(svc).encode(), method="PUT",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            r.read()
+
+
+def startup_analyse(path, vips, epsets, nodemacs, started, up, assigned):
+    started, ref = float(started), max(float(up), float(assigned))
+    mac_node = {m: n for n, m in parse_nodes(nodemacs).items()}
+    reps = {v: [] for v in vips}  # vip: [(ts, mac)]
+    end = started
+    for line in open(path):
+        parts = line.split()
+        if len(parts) < 4:
+            continue
+        try:
+            ts = float(parts[0])
+        except ValueError:
+            continue
+        end = max(end, ts)
+        # Every reply claiming the VIP: to the client, and gratuitous (broadcast; each goes with
+        # a gratuitous request), which moves clients' caches just as much.
+        src = parts[1]
+        for v in vips:
+            if f"Reply {v} is-at" in line:
+                reps[v].append((ts, src))
+    failures = 0
+    for i, (v, ready) in enumerate(zip(vips, epsets)):
+        want = owner(service_key(i), sorted(ready))
+        rs = sorted(reps[v])
+        macs = sorted({m for _, m in rs})
+        who = [mac_node.get(m, m) for m in macs]
+        wrong = sum(1 for _, m in rs if mac_node.get(m) != want)
+        no_ep = sum(1 for _, m in rs if mac_node.get(m) not in ready)
+        # Longest silence from ref: ref to the first reply at or after it, between replies,
+        # and from the last reply to the end of the capture.
+        times = [ref] + [t for t, _ in rs if t >= ref] + [end]
+        gap = max(b - a for a, b in zip(times, times[1:]))
+        first = "none" if not rs else "%.3f" % (rs[0][0] - started)
+        bad = len(macs) > 1 or wrong > 0 or no_ep > 0 or gap > 2.0 or not rs
+        failures += bad
+        print("vip=%s svc=%s endpoints=%s owner=%s first=%s macs=%s two_macs=%s not_owner=%d "
+              "no_endpoint=%d max_silence_after_up=%.3f %s"
+              % (v, service_key(i), "+".join(ready), want, first, ",".join(who) or "none",
+                 "yes" if len(macs) > 1 else "no", wrong, no_ep, gap, "FAIL" if bad else "ok"))
+    print("startup_failures=%d" % failures)
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "objects":
@@ -142,6 +243,13 @@ def main():
         stale(parse_nodes(args[0]), args[1])
     elif cmd == "members":
         members(parse_nodes(args[0]))
+    elif cmd == "startup-objects":
+        startup_objects(parse_nodes(args[0]), args[1].split(","), parse_epsets(args[2]),
+                        args[3] == "yes")
+    elif cmd == "assign":
+        assign(args[0], args[1].split(","), args[2] == "yes")
+    elif cmd == "startup-analyse":
+        startup_analyse(args[0], args[1].split(","), parse_epsets(args[2]), *args[3:])
     elif cmd == "analyse":
         analyse(*args)
     else:

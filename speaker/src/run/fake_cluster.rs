@@ -21,8 +21,8 @@ use crate::k8s;
 use crate::l2::{Layer2, Observed};
 use crate::status::Board;
 
-const NS: &str = "metallb-system";
-const NODE: &str = "node1";
+pub(super) const NS: &str = "metallb-system";
+pub(super) const NODE: &str = "node1";
 /// The nodes with a Ready speaker pod.
 pub(super) const SPEAKERS: [&str; 3] = ["node1", "node2", "node3"];
 pub(super) const BGP_IP: &str = "10.40.50.1";
@@ -70,7 +70,7 @@ pub(super) fn ips_won_by_this_node(n: usize) -> Vec<String> {
     won
 }
 
-fn node(name: &str, excluded: bool) -> Value {
+pub(super) fn node(name: &str, excluded: bool) -> Value {
     let mut labels = json!({"kubernetes.io/hostname": name});
     if excluded {
         labels[k8s::EXCLUDE_LABEL] = json!("");
@@ -80,7 +80,7 @@ fn node(name: &str, excluded: bool) -> Value {
 }
 
 /// A Ready MetalLB pod of `component` (`speaker` or `controller`) on `node`.
-fn pod(component: &str, node: &str, ip: &str) -> Value {
+pub(super) fn pod(component: &str, node: &str, ip: &str) -> Value {
     json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": format!("{component}-{node}"), "namespace": NS,
