@@ -45,25 +45,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for tool in arping tcpdump python3 curl; do
-    command -v "$tool" >/dev/null || {
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq arping tcpdump python3 curl >/dev/null
-    }
-done
-
-OUT=${CARGO_TARGET_DIR:-$ROOT/target}/release
-if [[ -n ${SPEAKER_BIN:-} ]]; then
-    SPEAKER=$SPEAKER_BIN
-else
-    (cd "$ROOT" && cargo build -q --release --locked -p speaker --bin speaker)
-    SPEAKER=$OUT/speaker
-fi
-if [[ -n ${FAKE_API_BIN:-} ]]; then
-    FAKE=$FAKE_API_BIN
-else
-    (cd "$ROOT" && cargo build -q --release --locked -p fake-apiserver --bin fake-apiserver)
-    FAKE=$OUT/fake-apiserver
-fi
+# shellcheck source=scripts/lib/need.sh
+source "$ROOT/scripts/lib/need.sh"
+need arping:arping tcpdump:tcpdump python3:python3 curl:curl
+# shellcheck source=scripts/bench/lib/release_bins.sh
+source "$ROOT/scripts/bench/lib/release_bins.sh"
+release_bins
 python3 "$ROOT/scripts/bench/lib/cluster_objects.py" "$SERVICES" --assigned --endpoints node1 --protocol layer2 \
     >"$WORK/objects.ndjson"
 
