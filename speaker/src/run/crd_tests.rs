@@ -12,10 +12,10 @@ use fake_apiserver::releases::{Component, crd_mode_rbac};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+use super::super::Speaker;
 use super::super::fake_cluster::{
-    SPEAKERS, ip, ips_won_by_this_node, no_forbidden, service, slice, until,
+    SPEAKERS, ip, ips_won_by_this_node, no_forbidden, service, slice, speaker_parts, until,
 };
-use super::super::{Metrics, Settings, Speaker};
 use crate::l2::{Layer2, Observed};
 use crate::status::Board;
 
@@ -135,28 +135,8 @@ async fn start() -> Running {
     api.upsert(slice("api", "api-x1", Some(("10.244.1.3", true))));
 
     let registry = prometheus::Registry::new();
-    let metrics = Metrics {
-        k8s: kube_shell::metrics::K8sClient::new(&registry).expect("register"),
-        announced: kube_shell::metrics::Announced::new(
-            &kube_shell::metrics::Exposition::default(),
-            NODE,
-        ),
-        forbidden: kube_shell::Forbidden::new(&registry).expect("register"),
-    };
-    let bgp = crate::bgp::BgpSpeaker::new(
-        NODE,
-        kube_shell::metrics::Bgp::new(&registry).expect("register"),
-    );
+    let (metrics, bgp, settings) = speaker_parts(&registry);
     let routes = bgp.routes_reader();
-    let settings = Settings {
-        node: NODE.into(),
-        namespace: NS.into(),
-        config_name: "config".into(),
-        disable_epslices: false,
-        speaker_labels: "app=metallb,component=speaker".into(),
-        memberlist_port: 7946,
-        election: common::l2::election_key::KeyChoice::choose(None, true),
-    };
     let (layer2, l2) = Layer2::observed();
     let speaker = Speaker::new(settings, api.client(), metrics, layer2, None, bgp)
         .with_status(Board::new(NODE))

@@ -222,27 +222,9 @@ pub(super) async fn started_under(rbac: Rbac, serves_slices: bool) -> Fixture {
     populate(&api, peer_port, &ip_a, &ip_b);
 
     let registry = prometheus::Registry::new();
-    let announced =
-        kube_shell::metrics::Announced::new(&kube_shell::metrics::Exposition::default(), NODE);
-    let metrics = Metrics {
-        k8s: kube_shell::metrics::K8sClient::new(&registry).expect("register"),
-        announced: announced.clone(),
-        forbidden: kube_shell::Forbidden::new(&registry).expect("register"),
-    };
-    let bgp = crate::bgp::BgpSpeaker::new(
-        NODE,
-        kube_shell::metrics::Bgp::new(&registry).expect("register"),
-    );
+    let (metrics, bgp, settings) = speaker_parts(&registry);
+    let announced = metrics.announced.clone();
     let routes = bgp.routes_reader();
-    let settings = Settings {
-        node: NODE.into(),
-        namespace: NS.into(),
-        config_name: "config".into(),
-        disable_epslices: false,
-        speaker_labels: "app=metallb,component=speaker".into(),
-        memberlist_port: 7946,
-        election: common::l2::election_key::KeyChoice::choose(None, true),
-    };
     let board = Board::new(NODE);
     let (layer2, l2) = Layer2::observed();
     let speaker =
@@ -356,4 +338,33 @@ pub(super) fn relisted_all(requests: &[RequestRecord]) -> bool {
             .iter()
             .any(|r| r.path == *path && r.status == 200 && !r.query.contains("watch=true"))
     })
+}
+
+/// What a test speaker on [`NODE`] runs with: metrics on `registry`, a BGP speaker, and the
+/// settings of upstream's DaemonSet (memberlist port 7946, election key by IP).
+pub(super) fn speaker_parts(
+    registry: &prometheus::Registry,
+) -> (Metrics, crate::bgp::BgpSpeaker, Settings) {
+    let metrics = Metrics {
+        k8s: kube_shell::metrics::K8sClient::new(registry).expect("register"),
+        announced: kube_shell::metrics::Announced::new(
+            &kube_shell::metrics::Exposition::default(),
+            NODE,
+        ),
+        forbidden: kube_shell::Forbidden::new(registry).expect("register"),
+    };
+    let bgp = crate::bgp::BgpSpeaker::new(
+        NODE,
+        kube_shell::metrics::Bgp::new(registry).expect("register"),
+    );
+    let settings = Settings {
+        node: NODE.into(),
+        namespace: NS.into(),
+        config_name: "config".into(),
+        disable_epslices: false,
+        speaker_labels: "app=metallb,component=speaker".into(),
+        memberlist_port: 7946,
+        election: common::l2::election_key::KeyChoice::choose(None, true),
+    };
+    (metrics, bgp, settings)
 }

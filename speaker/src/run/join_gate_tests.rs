@@ -10,8 +10,8 @@ use std::time::Duration;
 use fake_apiserver::FakeApi;
 use serde_json::json;
 
-use super::fake_cluster::{NODE, NS, ip, node, pod, service, slice, until};
-use super::{Membership, Metrics, START_JOIN_GRACE, Settings, Speaker};
+use super::fake_cluster::{NODE, NS, ip, node, pod, service, slice, speaker_parts, until};
+use super::{Membership, START_JOIN_GRACE, Settings, Speaker};
 use crate::l2::Layer2;
 use crate::status::Board;
 
@@ -52,26 +52,10 @@ async fn first_decisions_wait_for_listed_speakers_to_join() {
             .expect("memberlist on loopback");
 
     let registry = prometheus::Registry::new();
-    let metrics = Metrics {
-        k8s: kube_shell::metrics::K8sClient::new(&registry).expect("register"),
-        announced: kube_shell::metrics::Announced::new(
-            &kube_shell::metrics::Exposition::default(),
-            NODE,
-        ),
-        forbidden: kube_shell::Forbidden::new(&registry).expect("register"),
-    };
-    let bgp = crate::bgp::BgpSpeaker::new(
-        NODE,
-        kube_shell::metrics::Bgp::new(&registry).expect("register"),
-    );
+    let (metrics, bgp, settings) = speaker_parts(&registry);
     let settings = Settings {
-        node: NODE.into(),
-        namespace: NS.into(),
-        config_name: "config".into(),
-        disable_epslices: false,
-        speaker_labels: "app=metallb,component=speaker".into(),
         memberlist_port: port,
-        election: common::l2::election_key::KeyChoice::choose(None, true),
+        ..settings
     };
     let (layer2, l2) = Layer2::observed();
     let membership = Some(Membership { handle, events });
