@@ -92,12 +92,7 @@ fn events_about(api: &FakeApi, kind: &str, name: &str) -> Vec<(String, String)> 
 }
 
 fn no_forbidden(api: &FakeApi) {
-    let denied: Vec<String> = api
-        .requests()
-        .iter()
-        .filter(|r| r.status == 403)
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
+    let denied = api.forbidden_requests();
     assert!(denied.is_empty(), "outside the CRD-mode RBAC: {denied:?}");
 }
 

@@ -118,12 +118,7 @@ fn edit(api: &FakeApi, name: &str, change: impl FnOnce(&mut Value)) {
 }
 
 fn no_forbidden(api: &FakeApi) {
-    let denied: Vec<String> = api
-        .requests()
-        .iter()
-        .filter(|r| r.status == 403)
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
+    let denied = api.forbidden_requests();
     assert!(denied.is_empty(), "outside v0.12.1's RBAC: {denied:?}");
 }
 

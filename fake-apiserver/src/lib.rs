@@ -259,6 +259,17 @@ impl FakeApi {
         self.state().log.iter().cloned().collect()
     }
 
+    /// The requests RBAC refused so far (403), as `METHOD path?query`: what a test asserts
+    /// empty when its binary must stay inside a release's grants.
+    pub fn forbidden_requests(&self) -> Vec<String> {
+        self.state()
+            .log
+            .iter()
+            .filter(|r| r.status == 403)
+            .map(|r| format!("{} {}?{}", r.method, r.path, r.query))
+            .collect()
+    }
+
     /// The current resourceVersion.
     pub fn resource_version(&self) -> u64 {
         self.state().store.rv()
