@@ -51,6 +51,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../lab/lib"))
+from arp_text import arp_frames  # noqa: E402
 from fake_cluster import (CLIENT_MAC, endpoint_slice, layer2_config, lb_service, node,  # noqa: E402
                           owner, parse_nodes, print_ndjson, speaker_pod, status)
 
@@ -126,18 +127,12 @@ def stale(nodes, killed):
 def analyse(path, vip, since, old):
     since = float(since)
     reqs, reps = [], []  # reps: (ts, mac)
-    for line in open(path):
-        parts = line.split()
-        if len(parts) < 4:
+    for ts, kind, ip, src, dst in arp_frames(path):
+        if ip != vip:
             continue
-        try:
-            ts = float(parts[0])
-        except ValueError:
-            continue
-        src, dst = parts[1], parts[3].rstrip(",")
-        if f"who-has {vip} tell" in line and src == CLIENT_MAC:
+        if kind == "req" and src == CLIENT_MAC:
             reqs.append(ts)
-        elif f"Reply {vip} is-at" in line and dst == CLIENT_MAC:
+        elif kind == "rep" and dst == CLIENT_MAC:
             reps.append((ts, src))
     reps.sort()
     old_before = [ts for ts, m in reps if m == old and ts < since]
@@ -196,21 +191,12 @@ def startup_analyse(path, vips, epsets, nodemacs, started, up, assigned):
     mac_node = {m: n for n, m in parse_nodes(nodemacs).items()}
     reps = {v: [] for v in vips}  # vip: [(ts, mac)]
     end = started
-    for line in open(path):
-        parts = line.split()
-        if len(parts) < 4:
-            continue
-        try:
-            ts = float(parts[0])
-        except ValueError:
-            continue
+    for ts, kind, ip, src, _ in arp_frames(path):
         end = max(end, ts)
         # Every reply claiming the VIP: to the client, and gratuitous (broadcast; each goes with
         # a gratuitous request), which moves clients' caches just as much.
-        src = parts[1]
-        for v in vips:
-            if f"Reply {v} is-at" in line:
-                reps[v].append((ts, src))
+        if kind == "rep" and ip in reps:
+            reps[ip].append((ts, src))
     failures = 0
     for i, (v, ready) in enumerate(zip(vips, epsets)):
         want = owner(service_key(i), sorted(ready))

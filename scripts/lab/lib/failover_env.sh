@@ -13,6 +13,9 @@
 # sort and comparisons in byte order, as the Rust side sorts.
 export LC_ALL=C
 
+# This folder: its python helpers (arp_text.py reads the captures) are imported from here.
+FO_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
 FO_NODES=(node1 node2 node3)
 declare -A FO_MAC=([client]=02:00:00:00:03:0c [node1]=02:00:00:00:03:01 [node2]=02:00:00:00:03:02 [node3]=02:00:00:00:03:03)
 declare -A FO_HOST=([client]=2 [node1]=11 [node2]=12 [node3]=13)
@@ -222,24 +225,18 @@ fo_arping_stop() {
 # SINCE with no reply before the next request> flips=<replies from OLD_MAC after it>
 # requests=<requests after SINCE>".
 fo_analyse() {
-    python3 - "$@" <<'EOF'
+    python3 - "$FO_LIB" "$@" <<'EOF'
 import sys
-path, vip, since, old, new = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5]
+sys.path.insert(0, sys.argv[1])
+from arp_text import arp_frames
+path, vip, since, old, new = sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5], sys.argv[6]
 client = "02:00:00:00:03:0c"
 events = []  # (ts, kind, mac)
-for line in open(path):
-    parts = line.split()
-    if len(parts) < 4:
+for ts, kind, ip, src, dst in arp_frames(path):
+    if ip != vip:
         continue
-    try:
-        ts = float(parts[0])
-    except ValueError:
-        continue
-    src, dst = parts[1], parts[3].rstrip(",")
-    if f"who-has {vip} tell" in line and src == client:
-        events.append((ts, "req", src))
-    elif f"Reply {vip} is-at" in line and dst == client:
-        events.append((ts, "rep", src))
+    if kind == "req" and src == client or kind == "rep" and dst == client:
+        events.append((ts, kind, src))
 events.sort()
 first_new = next((ts for ts, k, m in events if k == "rep" and m == new and ts >= since), None)
 reqs = [ts for ts, k, _ in events if k == "req" and ts >= since]
@@ -326,29 +323,22 @@ fo_probe_all_stop() {
 # a request every 0.1 s and a few % of loss, ten in a row unanswered by chance is
 # negligible). Prints one line per VIP, then "false_failovers=N".
 fo_false_failovers() {
-    python3 - "$@" <<'PYEOF'
+    python3 - "$FO_LIB" "$@" <<'PYEOF'
 import sys
-path, since, until, gap = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-owners = dict(a.split("=", 1) for a in sys.argv[5:])
+sys.path.insert(0, sys.argv[1])
+from arp_text import arp_frames
+path, since, until, gap = sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+owners = dict(a.split("=", 1) for a in sys.argv[6:])
 client = "02:00:00:00:03:0c"
 reqs = {v: [] for v in owners}
 reps = {v: [] for v in owners}
-for line in open(path):
-    parts = line.split()
-    if len(parts) < 4:
+for ts, kind, vip, src, dst in arp_frames(path):
+    if not since <= ts <= until or vip not in owners:
         continue
-    try:
-        ts = float(parts[0])
-    except ValueError:
-        continue
-    if not since <= ts <= until:
-        continue
-    src, dst = parts[1], parts[3].rstrip(",")
-    for vip in owners:
-        if f"who-has {vip} tell" in line and src == client:
-            reqs[vip].append(ts)
-        elif f"Reply {vip} is-at" in line and dst == client:
-            reps[vip].append((ts, src))
+    if kind == "req" and src == client:
+        reqs[vip].append(ts)
+    elif kind == "rep" and dst == client:
+        reps[vip].append((ts, src))
 total = 0
 for vip, owner in owners.items():
     wrong = sorted(ts for ts, mac in reps[vip] if mac != owner)

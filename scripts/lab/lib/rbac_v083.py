@@ -29,6 +29,7 @@ import sys
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from arp_text import arp_frames  # noqa: E402
 from fake_cluster import (CLIENT_MAC, endpoints, layer2_config, lb_service, node,  # noqa: E402
                           owner, parse_nodes, print_ndjson, speaker_pod, status)
 
@@ -98,18 +99,8 @@ def stats(api):
 
 def replies_to_client(path, vip, since=0.0):
     """[(ts, mac)] of the ARP replies for VIP sent to the client, after SINCE."""
-    out = []
-    for line in open(path):
-        parts = line.split()
-        if len(parts) < 4 or f"Reply {vip} is-at" not in line:
-            continue
-        try:
-            ts = float(parts[0])
-        except ValueError:
-            continue
-        if parts[3].rstrip(",") == CLIENT_MAC and ts >= since:
-            out.append((ts, parts[1]))
-    return sorted(out)
+    return sorted((ts, src) for ts, kind, ip, src, dst in arp_frames(path)
+                  if kind == "rep" and ip == vip and dst == CLIENT_MAC and ts >= since)
 
 
 def moved(path, vip, since, new):
