@@ -6,12 +6,18 @@
 //! post is filtered (duplicates within ten minutes; client-go's per-object spam filter), put on
 //! a bounded queue (client-go's recorder also drops when its queue of 1 000 is full) and sent
 //! by a task of its own, a few at a time. Failures are logged once per run of failures.
+//!
+//! The queue holds [`Pending`] entries, not finished `Event` objects: a k8s-openapi `Event` is
+//! about a kilobyte inline, so the 1 000 `nodeAssigned` Events of a start-up with 1 000 services
+//! took ~1 MB of queue blocks on the heap, which glibc kept resident after they drained
+//! (BENCHMARKS.md, "Speaker at scale"). The object is built when it is posted.
 
 use std::sync::{Arc, Mutex};
 
 use crate::k8s_event::{Dedup, EventType, Regarding, SpamFilter, event_object};
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Event;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
 use tokio::sync::mpsc;
 
@@ -23,9 +29,30 @@ const CONCURRENT_POSTS: usize = 4;
 /// Where Events go. Cheap to clone; every clone feeds the same queue.
 #[derive(Clone)]
 pub struct EventSink {
-    component: &'static str,
-    tx: mpsc::Sender<Event>,
+    tx: mpsc::Sender<Pending>,
     filters: Arc<Mutex<Filters>>,
+}
+
+/// An Event waiting in the queue: what [`event_object`] needs, and the time it was posted.
+struct Pending {
+    about: Regarding,
+    kind: EventType,
+    reason: Box<str>,
+    message: Box<str>,
+    at: Timestamp,
+}
+
+impl Pending {
+    fn event(&self, component: &str) -> Event {
+        event_object(
+            component,
+            &self.about,
+            self.kind,
+            &self.reason,
+            &self.message,
+            self.at,
+        )
+    }
 }
 
 #[derive(Default)]
@@ -57,9 +84,8 @@ impl EventSink {
         forbidden: crate::Forbidden,
     ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(post_all(client, rx, forbidden));
+        tokio::spawn(post_all(client, component, rx, forbidden));
         Self {
-            component,
             tx,
             filters: Arc::default(),
         }
@@ -78,15 +104,14 @@ impl EventSink {
         if !f.spam.admit(&about, now) {
             return Posted::RateLimited;
         }
-        let ev = event_object(
-            self.component,
-            &about,
+        let pending = Pending {
+            about,
             kind,
-            reason,
-            message,
-            k8s_openapi::jiff::Timestamp::now(),
-        );
-        match self.tx.try_send(ev) {
+            reason: reason.into(),
+            message: message.into(),
+            at: Timestamp::now(),
+        };
+        match self.tx.try_send(pending) {
             Ok(()) => {
                 if f.dropped > 0 {
                     tracing::info!(
@@ -113,17 +138,22 @@ impl EventSink {
     }
 }
 
-async fn post_all(client: kube::Client, rx: mpsc::Receiver<Event>, forbidden: crate::Forbidden) {
+async fn post_all(
+    client: kube::Client,
+    component: &'static str,
+    rx: mpsc::Receiver<Pending>,
+    forbidden: crate::Forbidden,
+) {
     let failing = Arc::new(Mutex::new(0u64));
     tokio_stream_from(rx)
-        .for_each_concurrent(CONCURRENT_POSTS, |ev| {
+        .for_each_concurrent(CONCURRENT_POSTS, |pending| {
             let client = client.clone();
             let failing = failing.clone();
             let forbidden = forbidden.clone();
             async move {
-                let ns = ev.metadata.namespace.clone().unwrap_or_default();
-                let reason = ev.reason.clone().unwrap_or_default();
-                let result = Api::<Event>::namespaced(client, &ns)
+                let ev = pending.event(component);
+                let reason = &*pending.reason;
+                let result = Api::<Event>::namespaced(client, &pending.about.namespace)
                     .create(&PostParams::default(), &ev)
                     .await;
                 let Ok(mut failures) = failing.lock() else {
