@@ -6,7 +6,10 @@
 # services, /metrics and /status scrapes, ARP load), once with the API over HTTPS and once over
 # plain HTTP. scripts/lib/link_order.py turns the two profiles into the list.
 #
-# Re-run after a toolchain or dependency bump: symbol names carry their hashes.
+# Re-run after a toolchain or dependency bump (symbol names carry their hashes), and after work on
+# the speaker's hot paths: new functions are not in the list, so they land among cold code, and
+# --check cannot see that (it only counts the listed names that still exist; a list with 98 % of
+# its names present cost 2.1 MB of resident text, BENCHMARKS.md "Re-measured on main").
 #   --check   only check that the current build still has the listed names: exits 1 when fewer
 #             than 95 % of them are found (a dependency or toolchain bump renamed them), so CI
 #             says so instead of the speaker silently keeping 2-3 MB more of its text resident.
