@@ -8,9 +8,9 @@
 //! by a task of its own, a few at a time. Failures are logged once per run of failures.
 //!
 //! The queue holds [`Pending`] entries, not finished `Event` objects: a k8s-openapi `Event` is
-//! about a kilobyte inline, so the 1 000 `nodeAssigned` Events of a start-up with 1 000 services
-//! took ~1 MB of queue blocks on the heap, which glibc kept resident after they drained
-//! (BENCHMARKS.md, "Speaker at scale"). The object is built when it is posted.
+//! about a kilobyte inline, so the `nodeAssigned` Events queued at a start-up with 1 000
+//! services filled 32 KB queue blocks (108 KiB more anonymous memory, BENCHMARKS.md,
+//! "Re-measured on main"). The object is built when it is posted.
 
 use std::sync::{Arc, Mutex};
 

@@ -229,8 +229,8 @@ fo_analyse() {
 import sys
 sys.path.insert(0, sys.argv[1])
 from arp_text import arp_frames
+from fake_cluster import CLIENT_MAC as client
 path, vip, since, old, new = sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5], sys.argv[6]
-client = "02:00:00:00:03:0c"
 events = []  # (ts, kind, mac)
 for ts, kind, ip, src, dst in arp_frames(path):
     if ip != vip:
@@ -327,9 +327,9 @@ fo_false_failovers() {
 import sys
 sys.path.insert(0, sys.argv[1])
 from arp_text import arp_frames
+from fake_cluster import CLIENT_MAC as client
 path, since, until, gap = sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 owners = dict(a.split("=", 1) for a in sys.argv[6:])
-client = "02:00:00:00:03:0c"
 reqs = {v: [] for v in owners}
 reps = {v: [] for v in owners}
 for ts, kind, vip, src, dst in arp_frames(path):
